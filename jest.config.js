@@ -1,0 +1,15 @@
+// ts-jest in ESM mode: the @actions packages are ESM-only.
+export default {
+  preset: 'ts-jest/presets/default-esm',
+  testEnvironment: 'node',
+  resolver: 'ts-jest-resolver',
+  roots: ['<rootDir>/__tests__'],
+  testMatch: ['**/*.test.ts'],
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: { ignoreCodes: [151002] } }]
+  },
+  testTimeout: 120000,
+  maxWorkers: 2,
+  verbose: false
+}

@@ -1,0 +1,21 @@
+import commonjs from '@rollup/plugin-commonjs'
+import { nodeResolve } from '@rollup/plugin-node-resolve'
+import typescript from '@rollup/plugin-typescript'
+
+// One self-contained ESM file per entry: the runner executes dist/index.js without npm install.
+const entry = (input, file) => ({
+  input,
+  output: { file, format: 'es', sourcemap: false, inlineDynamicImports: true },
+  plugins: [
+    typescript({ tsconfig: 'tsconfig.build.json' }),
+    nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
+    commonjs()
+  ],
+  onwarn(warning, warn) {
+    // The bundled @actions packages trip these harmlessly.
+    if (warning.code === 'THIS_IS_UNDEFINED' || warning.code === 'CIRCULAR_DEPENDENCY') return
+    warn(warning)
+  }
+})
+
+export default [entry('src/index.ts', 'dist/index.js'), entry('src/cli.ts', 'dist/cli.js')]

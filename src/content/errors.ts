@@ -1,0 +1,97 @@
+/**
+ * Typed errors. Each carries a one-line message naming what went wrong and, where there is one,
+ * a hint naming the fix; the adapters print `message` then `hint` on one line.
+ */
+export class OciError extends Error {
+  readonly hint?: string
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.hint = options.hint
+  }
+}
+
+/** Bad action input or CLI flag. */
+export class InputError extends OciError {}
+
+/** A layout that cannot be read or is not an OCI layout. */
+export class LayoutError extends OciError {}
+
+/** A tag, digest or blob that is not where it should be. */
+export class NotFoundError extends OciError {}
+
+/** A digest the graph names but the source does not hold. */
+export class MissingContentError extends NotFoundError {
+  constructor(
+    readonly digest: string,
+    message: string,
+    options: { hint?: string } = {}
+  ) {
+    super(message, options)
+  }
+}
+
+/** Content whose bytes do not hash to the digest, or whose length differs from the descriptor. */
+export class DigestMismatchError extends OciError {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+    what: string
+  ) {
+    super(`${what}: content does not match its digest (expected ${expected}, got ${actual})`, {
+      hint: 'the layout is corrupt or was modified after it was written; rebuild it'
+    })
+  }
+}
+
+export class SizeMismatchError extends OciError {
+  constructor(
+    readonly expected: number,
+    readonly actual: number,
+    what: string
+  ) {
+    super(`${what}: ${actual} bytes, but its descriptor says ${expected}`, {
+      hint: 'the layout is corrupt or was modified after it was written; rebuild it'
+    })
+  }
+}
+
+/** One `errors[]` entry of a distribution-spec error body. */
+export interface RegistryErrorDetail {
+  code: string
+  message: string
+  detail?: unknown
+}
+
+/** A registry answered with a status we did not expect; carries its error codes. */
+export class RegistryError extends OciError {
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly status: number,
+    readonly errors: RegistryErrorDetail[],
+    options: { hint?: string; message?: string } = {}
+  ) {
+    const detail = errors.length
+      ? errors.map((e) => `${e.code}: ${e.message}`).join('; ')
+      : `HTTP ${status}`
+    super(options.message ?? `${method} ${url}: ${detail}`, { hint: options.hint })
+  }
+
+  get code(): string | undefined {
+    return this.errors[0]?.code
+  }
+}
+
+/** The registry refused our credentials, or asked for some we do not have. */
+export class AuthError extends OciError {}
+
+/** The registry could not be reached at all. */
+export class ConnectionError extends OciError {}
+
+/** Joins an error's message and hint into the single line users see. */
+export function describeError(err: unknown): string {
+  if (err instanceof OciError) return err.hint ? `${err.message} (${err.hint})` : err.message
+  if (err instanceof Error) return err.message
+  return String(err)
+}

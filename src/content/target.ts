@@ -1,0 +1,44 @@
+import type { Readable } from 'node:stream'
+import type { Descriptor } from '../oci/types.js'
+
+/** Content to push: small content as bytes; large content as a function that opens a fresh stream (so a retry can start over). */
+export type Content = Buffer | (() => Promise<Readable>)
+
+/** Where content can be read: an OCI layout or a registry repository. */
+export interface ReadOnlyTarget {
+  /** A name for messages: a path or `host/repository`. */
+  readonly name: string
+  /** Finds the descriptor a reference (tag or digest) points at. */
+  resolve(reference: string): Promise<Descriptor>
+  /** Streams the raw bytes of content; the caller verifies them. */
+  fetch(desc: Descriptor): Promise<Readable>
+  /** Whether the content is present. */
+  exists(desc: Descriptor): Promise<boolean>
+  /** The stored size, where it is cheap to know (a layout): lets a copy check everything before it sends anything. */
+  size?(desc: Descriptor): Promise<number | undefined>
+}
+
+/** How a blob or manifest got to the destination. */
+export type PushOutcome = 'uploaded' | 'mounted'
+
+/** Where content can be written as well. */
+export interface Target extends ReadOnlyTarget {
+  /** Stores content under its digest. The content is verified by the caller. */
+  push(desc: Descriptor, content: Content): Promise<PushOutcome>
+  /** Points a tag at content already pushed. */
+  tag(desc: Descriptor, tag: string): Promise<void>
+}
+
+export async function readAll(stream: Readable, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let total = 0
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    total += chunk.length
+    if (total > limit) {
+      stream.destroy()
+      throw new RangeError(`${what} is larger than ${limit} bytes`)
+    }
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks, total)
+}

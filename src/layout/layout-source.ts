@@ -1,0 +1,146 @@
+import { stat } from 'node:fs/promises'
+import type { Readable } from 'node:stream'
+import { LayoutError, NotFoundError, OciError } from '../content/errors.js'
+import { readAll, type ReadOnlyTarget } from '../content/target.js'
+import { isDigest, parseDigest } from '../oci/digest.js'
+import { parseManifest } from '../oci/manifest.js'
+import { MAX_MANIFEST_BYTES } from '../oci/media-types.js'
+import { shortDigest, type Descriptor } from '../oci/types.js'
+import { DirFiles } from './dir-files.js'
+import type { LayoutFiles } from './files.js'
+import { entryTags, parseIndexJson, type LayoutIndex } from './index-file.js'
+import { TarFiles } from './tar-files.js'
+
+export function blobPath(digest: string): string {
+  const { algorithm, hex } = parseDigest(digest)
+  return `blobs/${algorithm}/${hex}`
+}
+
+/** An OCI image layout (directory, tar or gzip tar) as a read-only target. */
+export class LayoutSource implements ReadOnlyTarget {
+  readonly name: string
+  readonly index: LayoutIndex
+  readonly #files: LayoutFiles
+
+  private constructor(files: LayoutFiles, index: LayoutIndex) {
+    this.name = files.location
+    this.#files = files
+    this.index = index
+  }
+
+  static async open(location: string, opts: { tempDir?: string } = {}): Promise<LayoutSource> {
+    let isDir: boolean
+    try {
+      isDir = (await stat(location)).isDirectory()
+    } catch {
+      throw new LayoutError(`layout ${location} does not exist`, {
+        hint: 'check the layout input; it is resolved against the working directory'
+      })
+    }
+    const files = isDir ? await DirFiles.open(location) : await TarFiles.open(location, opts)
+    try {
+      const layoutSize = await files.size('oci-layout')
+      const indexSize = await files.size('index.json')
+      if (indexSize === undefined) {
+        throw new LayoutError(`${location} is not an OCI layout: it has no index.json`, {
+          hint: isDir
+            ? 'point the layout input at a directory written as an OCI image layout'
+            : 'build it with `docker buildx build -o type=oci,dest=FILE` (a `docker save` tar without index.json is not an OCI layout)'
+        })
+      }
+      if (layoutSize !== undefined) await checkLayoutFile(files, layoutSize)
+      const index = parseIndexJson(await readSmall(files, 'index.json', indexSize), location)
+      return new LayoutSource(files, index)
+    } catch (err) {
+      await files.close()
+      throw err
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#files.close()
+  }
+
+  /** Every tag index.json knows, for messages. */
+  tags(): string[] {
+    return [...new Set(this.index.manifests.flatMap(entryTags))]
+  }
+
+  /**
+   * Selects an index.json entry: `TAG`, `sha256:…`, or '' for the only image. A digest that is
+   * not an index.json entry but is a manifest among the blobs selects that manifest.
+   */
+  async resolve(reference: string): Promise<Descriptor> {
+    const entries = this.index.manifests
+    if (reference === '') {
+      const digests = new Set(entries.map((d) => d.digest))
+      if (digests.size === 1) return entries[0]
+      throw new OciError(`${this.name} holds ${digests.size} images; choose one`, {
+        hint: `append :TAG or @DIGEST to the layout input; tags here: ${this.#tagList()}`
+      })
+    }
+    if (isDigest(reference)) {
+      const entry = entries.find((d) => d.digest === reference)
+      if (entry) return entry
+      return this.#manifestBlob(reference)
+    }
+    const entry = entries.find((d) => entryTags(d).includes(reference))
+    if (entry) return entry
+    throw new NotFoundError(`tag "${reference}" is not in ${this.name}`, { hint: `tags here: ${this.#tagList()}` })
+  }
+
+  #tagList(): string {
+    const tags = this.tags()
+    return tags.length ? tags.join(', ') : '(none; select by @DIGEST)'
+  }
+
+  async #manifestBlob(digest: string): Promise<Descriptor> {
+    const size = await this.#files.size(blobPath(digest))
+    if (size === undefined) {
+      throw new NotFoundError(`${digest} is neither an entry of index.json nor a blob of ${this.name}`)
+    }
+    if (size > MAX_MANIFEST_BYTES) throw new OciError(`${digest} in ${this.name} is too large to be a manifest`)
+    const bytes = await readSmall(this.#files, blobPath(digest), size)
+    const parsed = parseManifest(bytes, undefined, `blob ${shortDigest(digest)} of ${this.name}`)
+    return { mediaType: parsed.mediaType, digest, size }
+  }
+
+  async fetch(desc: Descriptor): Promise<Readable> {
+    const name = blobPath(desc.digest)
+    if ((await this.#files.size(name)) === undefined) {
+      throw new NotFoundError(`blob ${desc.digest} is missing from ${this.name}`)
+    }
+    return this.#files.open(name)
+  }
+
+  async exists(desc: Descriptor): Promise<boolean> {
+    return (await this.#files.size(blobPath(desc.digest))) !== undefined
+  }
+
+  /** The stored size of a blob, to catch a size mismatch before anything is sent. */
+  async size(desc: Descriptor): Promise<number | undefined> {
+    return this.#files.size(blobPath(desc.digest))
+  }
+}
+
+async function readSmall(files: LayoutFiles, name: string, size: number): Promise<Buffer> {
+  if (size > MAX_MANIFEST_BYTES) {
+    throw new LayoutError(`${files.location}: ${name} is ${size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`)
+  }
+  return readAll(await files.open(name), MAX_MANIFEST_BYTES, name)
+}
+
+async function checkLayoutFile(files: LayoutFiles, size: number): Promise<void> {
+  const bytes = await readSmall(files, 'oci-layout', size)
+  let version: unknown
+  try {
+    version = (JSON.parse(bytes.toString('utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion
+  } catch {
+    throw new LayoutError(`${files.location}: oci-layout is not valid JSON`)
+  }
+  if (typeof version !== 'string' || !version.startsWith('1.')) {
+    throw new LayoutError(`${files.location}: unsupported imageLayoutVersion ${JSON.stringify(version)}`, {
+      hint: 'only OCI image layout 1.x is supported'
+    })
+  }
+}

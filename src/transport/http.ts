@@ -1,0 +1,161 @@
+import * as http from 'node:http'
+import * as https from 'node:https'
+import type { Readable } from 'node:stream'
+import { HttpClient } from '@actions/http-client'
+import { ConnectionError } from '../content/errors.js'
+
+export interface HttpRequest {
+  method: string
+  url: URL
+  headers?: Record<string, string>
+  body?: Buffer | Readable
+}
+
+export interface HttpResponse {
+  status: number
+  headers: http.IncomingHttpHeaders
+  /** The body stream; consume it (readBody) or drain it. */
+  body: http.IncomingMessage
+  url: URL
+}
+
+export interface TransportOptions {
+  userAgent?: string
+  /** PEM bundle trusted in addition to the default CAs. */
+  ca?: string
+  /** Skip TLS verification (explicit opt-in only). */
+  insecure?: boolean
+  /** Socket idle timeout in ms. */
+  timeoutMs?: number
+}
+
+/**
+ * The base transport. @actions/http-client supplies the connection agent (keep-alive, proxy
+ * settings from the environment); requests are sent with node's http directly because the
+ * client's own request loop re-sends credentials on redirects, cannot resend a stream body and
+ * cannot abort an upload whose source failed mid-way, all of which a registry client needs.
+ */
+export class HttpTransport {
+  readonly #client: HttpClient
+  readonly #opts: TransportOptions
+
+  constructor(opts: TransportOptions = {}) {
+    this.#opts = opts
+    this.#client = new HttpClient(opts.userAgent ?? 'oci-layout-action', [], {
+      keepAlive: true,
+      allowRedirects: false,
+      allowRetries: false,
+      ignoreSslError: opts.insecure === true,
+      maxSockets: 64
+    })
+  }
+
+  send(req: HttpRequest): Promise<HttpResponse> {
+    const { url } = req
+    const mod = url.protocol === 'https:' ? https : http
+    const headers: Record<string, string> = { 'User-Agent': this.#client.userAgent ?? 'oci-layout-action', ...req.headers }
+    if (Buffer.isBuffer(req.body)) headers['Content-Length'] = String(req.body.length)
+    const options: https.RequestOptions = {
+      method: req.method,
+      headers,
+      agent: this.#client.getAgent(url.href)
+    }
+    if (url.protocol === 'https:') {
+      if (this.#opts.ca) options.ca = this.#opts.ca
+      if (this.#opts.insecure) options.rejectUnauthorized = false
+    }
+    return new Promise<HttpResponse>((resolve, reject) => {
+      let settled = false
+      const fail = (err: Error): void => {
+        if (settled) return
+        settled = true
+        reject(err instanceof ConnectionError || !isNetworkError(err) ? err : toConnectionError(err, url))
+      }
+      const r = mod.request(url, options, (res) => {
+        if (settled) {
+          res.resume()
+          return
+        }
+        settled = true
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url })
+      })
+      r.setTimeout(this.#opts.timeoutMs ?? 120_000, () => r.destroy(new ConnectionError(`${req.method} ${url.host}: no answer for ${Math.round((this.#opts.timeoutMs ?? 120_000) / 1000)} s`)))
+      r.on('error', fail)
+      const body = req.body
+      if (body === undefined) r.end()
+      else if (Buffer.isBuffer(body)) r.end(body)
+      else {
+        // A failing source aborts the request, so the registry never sees a short body as whole.
+        body.on('error', (err) => {
+          fail(err)
+          r.destroy(err)
+        })
+        body.pipe(r)
+      }
+    })
+  }
+
+  close(): void {
+    this.#client.dispose()
+  }
+}
+
+function isNetworkError(err: Error): boolean {
+  return typeof (err as NodeJS.ErrnoException).code === 'string' && !('expected' in err)
+}
+
+function toConnectionError(err: Error, url: URL): ConnectionError {
+  const code = (err as NodeJS.ErrnoException).code ?? ''
+  const why: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'host not found',
+    EAI_AGAIN: 'host name lookup failed',
+    ECONNRESET: 'connection reset',
+    ETIMEDOUT: 'connection timed out',
+    EPROTO: 'TLS handshake failed (is it a plain-HTTP registry? then set plain-http: true)',
+    DEPTH_ZERO_SELF_SIGNED_CERT: 'the registry certificate is self-signed',
+    SELF_SIGNED_CERT_IN_CHAIN: 'the registry certificate chain has an unknown root',
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the registry certificate is signed by an unknown authority',
+    CERT_HAS_EXPIRED: 'the registry certificate has expired',
+    ERR_TLS_CERT_ALTNAME_INVALID: 'the registry certificate does not match its host name'
+  }
+  const tls = code.includes('CERT') || code.includes('SELF_SIGNED') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'
+  return new ConnectionError(`cannot reach registry ${url.host}: ${why[code] ?? err.message}`, {
+    hint: tls
+      ? 'trust its CA with the ca-file input, or (only if you must) set insecure: true'
+      : 'check the registry input and that the registry is up and reachable from the runner',
+    cause: err
+  })
+}
+
+/** Reads a response body up to a limit. */
+export async function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let total = 0
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    total += chunk.length
+    if (total > limit) {
+      res.body.destroy()
+      break
+    }
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** Discards a body so the connection can be reused. */
+export async function drain(res: HttpResponse): Promise<void> {
+  if (res.body.readableEnded) return
+  res.body.resume()
+  await new Promise<void>((resolve) => {
+    res.body.once('end', resolve)
+    res.body.once('close', resolve)
+    res.body.once('error', () => resolve())
+  })
+}
+
+export function header(res: HttpResponse, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()]
+  return Array.isArray(v) ? v[0] : v
+}
+
