@@ -13,11 +13,17 @@ const BUILDX_DIGEST = 'sha256:5fc03f812995c5fd47832a483489dac1d87baa155d836ff8cc
 const HELLO_AMD64 = 'sha256:f54a58bc1aac5ea1a25d796ae155dc228b3f0e11d046ae276b39c4bf2f13d8c4'
 
 /** What the registry holds under a tag or digest, asked directly over HTTP. */
-async function manifestStatus(host: string, repo: string, ref: string, auth?: string): Promise<number> {
+async function manifestStatus(
+  host: string,
+  repo: string,
+  ref: string,
+  auth?: string
+): Promise<number> {
   const res = await fetch(`http://${host}/v2/${repo}/manifests/${ref}`, {
     method: 'HEAD',
     headers: {
-      Accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json',
+      Accept:
+        'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json',
       ...(auth ? { Authorization: auth } : {})
     }
   })
@@ -37,11 +43,31 @@ describe('push to an open registry', () => {
   // can copy the whole graph out again (every blob is there).
   const cases: [string, string, string | undefined][] = [
     ['BuildKit-style multi-platform tar with attestations', `${BUILDX}:v1`, BUILDX_DIGEST],
-    ['buildah single-platform archive (index.json → manifest)', `${L('buildah-oci-archive.tar')}:v1`, 'sha256:fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'],
-    ['buildah multi-arch archive', `${L('buildah-multiarch-index.tar')}:v1`, 'sha256:1a86fd9ca9a7a61a1172e59cc9beeacbfe51f410b4df2d72ab0037a478287368'],
-    ['umoci directory, tag v2', `${L('umoci-two-tags')}:v2`, 'sha256:eb75b3b44c805e593dbf961cbd8bf7c9c43fe21484d0fba0c16c24b8ae1a9353'],
-    ['containerd export, present platform by digest (Docker media types)', `${L('containerd-export-hello-world.tar')}@${HELLO_AMD64}`, HELLO_AMD64],
-    ['GNU tar with ./ names, by digest', `${L('gnu-tar-dot-prefixed-hello-world.tar')}@${HELLO_AMD64}`, HELLO_AMD64],
+    [
+      'buildah single-platform archive (index.json → manifest)',
+      `${L('buildah-oci-archive.tar')}:v1`,
+      'sha256:fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'
+    ],
+    [
+      'buildah multi-arch archive',
+      `${L('buildah-multiarch-index.tar')}:v1`,
+      'sha256:1a86fd9ca9a7a61a1172e59cc9beeacbfe51f410b4df2d72ab0037a478287368'
+    ],
+    [
+      'umoci directory, tag v2',
+      `${L('umoci-two-tags')}:v2`,
+      'sha256:eb75b3b44c805e593dbf961cbd8bf7c9c43fe21484d0fba0c16c24b8ae1a9353'
+    ],
+    [
+      'containerd export, present platform by digest (Docker media types)',
+      `${L('containerd-export-hello-world.tar')}@${HELLO_AMD64}`,
+      HELLO_AMD64
+    ],
+    [
+      'GNU tar with ./ names, by digest',
+      `${L('gnu-tar-dot-prefixed-hello-world.tar')}@${HELLO_AMD64}`,
+      HELLO_AMD64
+    ],
     ['regclient multi-arch index v3', `${L('regclient-testrepo')}:v3`, undefined],
     ['regclient Docker manifest', `${L('regclient-testrepo')}:a-docker`, undefined],
     ['regclient artifact with subject', `${L('regclient-testrepo')}:a1`, undefined]
@@ -63,15 +89,27 @@ describe('push to an open registry', () => {
     const dir = await tmpDir('gz-')
     const file = path.join(dir, 'layout.bin')
     await writeFile(file, gzipSync(await readFile(BUILDX)))
-    const result = await push({ layout: `${file}:latest`, registry: reg.host, reference: 'gz/app:latest' })
+    const result = await push({
+      layout: `${file}:latest`,
+      registry: reg.host,
+      reference: 'gz/app:latest'
+    })
     expect(result.digest).toBe(BUILDX_DIGEST)
     expect(await remoteDigest(`${reg.host}/gz/app:latest`)).toBe(BUILDX_DIGEST)
   })
 
   it('pushes zstd layers and Docker media types byte for byte', async () => {
     for (const manifestType of ['oci', 'docker'] as const) {
-      const { dir, manifest } = await makeImageLayout({ manifestType, layerCompression: 'zstd', tag: 'z' })
-      const result = await push({ layout: dir, registry: reg.host, reference: `zstd/${manifestType}:z` })
+      const { dir, manifest } = await makeImageLayout({
+        manifestType,
+        layerCompression: 'zstd',
+        tag: 'z'
+      })
+      const result = await push({
+        layout: dir,
+        registry: reg.host,
+        reference: `zstd/${manifestType}:z`
+      })
       expect(result.digest).toBe(manifest.digest)
       expect(result.mediaType).toBe(manifest.mediaType)
       expect(await remoteDigest(`${reg.host}/zstd/${manifestType}:z`)).toBe(manifest.digest)
@@ -81,7 +119,12 @@ describe('push to an open registry', () => {
   it('a second push of the same image uploads nothing', async () => {
     await push({ layout: `${BUILDX}:v1`, registry: reg.host, reference: 'again/app:v1' })
     const outcomes: string[] = []
-    const result = await push({ layout: `${BUILDX}:v1`, registry: reg.host, reference: 'again/app:v1', onEvent: (e) => e.type !== 'graph' && e.type !== 'tag' && outcomes.push(e.outcome) })
+    const result = await push({
+      layout: `${BUILDX}:v1`,
+      registry: reg.host,
+      reference: 'again/app:v1',
+      onEvent: (e) => e.type !== 'graph' && e.type !== 'tag' && outcomes.push(e.outcome)
+    })
     expect(result.bytesSent).toBe(0)
     expect(outcomes.length).toBeGreaterThan(0)
     expect(outcomes.every((o) => o === 'exists')).toBe(true)
@@ -93,14 +136,21 @@ describe('push to an open registry', () => {
       ['tag latest', `${BUILDX}:latest`, BUILDX_DIGEST],
       ['digest', `${BUILDX}@${BUILDX_DIGEST}`, BUILDX_DIGEST],
       ['none, entries sharing one digest', BUILDX, BUILDX_DIGEST],
-      ['none, single entry', L('buildah-oci-archive.tar'), 'sha256:fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059']
+      [
+        'none, single entry',
+        L('buildah-oci-archive.tar'),
+        'sha256:fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'
+      ]
     ])('selects by %s', async (_n, layout, digest) => {
       const result = await push({ layout, registry: reg.host, reference: 'sel/app:x' })
       expect(result.digest).toBe(digest)
     })
 
     it('matches a full-reference ref.name by its tag', async () => {
-      const { dir, manifest } = await makeImageLayout({ tag: '1.0', refName: 'docker.io/library/x:1.0' })
+      const { dir, manifest } = await makeImageLayout({
+        tag: '1.0',
+        refName: 'docker.io/library/x:1.0'
+      })
       const result = await push({ layout: `${dir}:1.0`, registry: reg.host, reference: 'sel/full' })
       expect(result.digest).toBe(manifest.digest)
       // The selector's tag is pushed when the reference has none.
@@ -109,12 +159,20 @@ describe('push to an open registry', () => {
     })
 
     it('refuses to guess between several images and lists the tags', async () => {
-      await expect(push({ layout: L('umoci-two-tags'), registry: reg.host, reference: 'sel/app:x' })).rejects.toThrow(/holds 2 images/)
-      await expect(push({ layout: L('umoci-two-tags'), registry: reg.host, reference: 'sel/app:x' })).rejects.toMatchObject({ hint: expect.stringContaining('v1, v2') })
+      await expect(
+        push({ layout: L('umoci-two-tags'), registry: reg.host, reference: 'sel/app:x' })
+      ).rejects.toThrow(/holds 2 images/)
+      await expect(
+        push({ layout: L('umoci-two-tags'), registry: reg.host, reference: 'sel/app:x' })
+      ).rejects.toMatchObject({ hint: expect.stringContaining('v1, v2') })
     })
 
     it('names the tags a layout has when the tag is missing', async () => {
-      const err = await push({ layout: `${BUILDX}:nope`, registry: reg.host, reference: 'sel/app:x' }).catch((e: unknown) => e)
+      const err = await push({
+        layout: `${BUILDX}:nope`,
+        registry: reg.host,
+        reference: 'sel/app:x'
+      }).catch((e: unknown) => e)
       expect(String(err)).toMatch(/tag "nope" is not in/)
       expect((err as { hint: string }).hint).toMatch(/v1, latest/)
     })
@@ -128,21 +186,32 @@ describe('push to an open registry', () => {
     it('accepts a fully qualified reference and rejects a conflicting registry', async () => {
       const result = await push({ layout: `${BUILDX}:v1`, reference: `${reg.host}/fq/app:v1` })
       expect(result.digest).toBe(BUILDX_DIGEST)
-      await expect(push({ layout: `${BUILDX}:v1`, registry: 'ghcr.io', reference: `${reg.host}/fq/app:v1` })).rejects.toThrow(/names registry/)
+      await expect(
+        push({ layout: `${BUILDX}:v1`, registry: 'ghcr.io', reference: `${reg.host}/fq/app:v1` })
+      ).rejects.toThrow(/names registry/)
     })
   })
 
   describe('layout errors push nothing', () => {
     it('a missing path', async () => {
-      await expect(push({ layout: '/nonexistent/app.tar', registry: reg.host, reference: 'err/app:v1' })).rejects.toThrow(/does not exist/)
+      await expect(
+        push({ layout: '/nonexistent/app.tar', registry: reg.host, reference: 'err/app:v1' })
+      ).rejects.toThrow(/does not exist/)
     })
 
     it('a file that is not a tar', async () => {
       const dir = await tmpDir('nottar-')
-      await writeFile(path.join(dir, 'x.tar'), 'this is not a tar archive at all, just some text that is long enough '.repeat(20))
-      await expect(push({ layout: path.join(dir, 'x.tar'), registry: reg.host, reference: 'err/app:v1' })).rejects.toThrow(/not a tar archive/)
+      await writeFile(
+        path.join(dir, 'x.tar'),
+        'this is not a tar archive at all, just some text that is long enough '.repeat(20)
+      )
+      await expect(
+        push({ layout: path.join(dir, 'x.tar'), registry: reg.host, reference: 'err/app:v1' })
+      ).rejects.toThrow(/not a tar archive/)
       await writeFile(path.join(dir, 'empty.tar'), '')
-      await expect(push({ layout: path.join(dir, 'empty.tar'), registry: reg.host, reference: 'err/app:v1' })).rejects.toThrow(/empty/)
+      await expect(
+        push({ layout: path.join(dir, 'empty.tar'), registry: reg.host, reference: 'err/app:v1' })
+      ).rejects.toThrow(/empty/)
     })
 
     it('a truncated tar', async () => {
@@ -150,21 +219,35 @@ describe('push to an open registry', () => {
       const file = path.join(dir, 'cut.tar')
       await copyFile(BUILDX, file)
       await truncate(file, 10_000)
-      await expect(push({ layout: file, registry: reg.host, reference: 'err/app:v1' })).rejects.toThrow(/truncated/)
+      await expect(
+        push({ layout: file, registry: reg.host, reference: 'err/app:v1' })
+      ).rejects.toThrow(/truncated/)
     })
 
     it('a directory that is not a layout', async () => {
       const dir = await tmpDir('notlayout-')
       await mkdir(path.join(dir, 'blobs'))
-      await expect(push({ layout: dir, registry: reg.host, reference: 'err/app:v1' })).rejects.toThrow(/not an OCI layout: it has no index.json/)
+      await expect(
+        push({ layout: dir, registry: reg.host, reference: 'err/app:v1' })
+      ).rejects.toThrow(/not an OCI layout: it has no index.json/)
     })
 
     it('"manifests": null (docker save)', async () => {
-      await expect(push({ layout: L('docker-save-v25-hello-world.tar'), registry: reg.host, reference: 'err/app:v1' })).rejects.toThrow(/lists no images/)
+      await expect(
+        push({
+          layout: L('docker-save-v25-hello-world.tar'),
+          registry: reg.host,
+          reference: 'err/app:v1'
+        })
+      ).rejects.toThrow(/lists no images/)
     })
 
     it('a partial multi-platform layout says which platforms are missing and how to push the present one', async () => {
-      const err = await push({ layout: L('containerd-export-hello-world.tar'), registry: reg.host, reference: 'err/partial:v1' }).catch((e: unknown) => e)
+      const err = await push({
+        layout: L('containerd-export-hello-world.tar'),
+        registry: reg.host,
+        reference: 'err/partial:v1'
+      }).catch((e: unknown) => e)
       expect(String(err)).toMatch(/partial multi-platform layout.*10 missing \(linux\/arm\/v5/)
       expect((err as { hint: string }).hint).toContain(`@${HELLO_AMD64} (linux/amd64)`)
       expect(await manifestStatus(reg.host, 'err/partial', 'v1')).toBe(404)
@@ -172,23 +255,43 @@ describe('push to an open registry', () => {
 
     it('a missing blob is named with the manifest that references it', async () => {
       const dir = await fixtureCopy('buildah-oci-archive.tar')
-      const manifest = await readJson<{ layers: Desc[] }>(path.join(dir, 'blobs/sha256/fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'))
+      const manifest = await readJson<{ layers: Desc[] }>(
+        path.join(
+          dir,
+          'blobs/sha256/fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'
+        )
+      )
       await rm(path.join(dir, 'blobs/sha256', manifest.layers[0].digest.slice(7)))
-      await expect(push({ layout: dir, registry: reg.host, reference: 'err/missing:v1' })).rejects.toThrow(
-        new RegExp(`blob ${manifest.layers[0].digest} in .* is missing \\(referenced by manifest sha256:fc3cd1dd`)
+      await expect(
+        push({ layout: dir, registry: reg.host, reference: 'err/missing:v1' })
+      ).rejects.toThrow(
+        new RegExp(
+          `blob ${manifest.layers[0].digest} in .* is missing \\(referenced by manifest sha256:fc3cd1dd`
+        )
       )
       expect(await manifestStatus(reg.host, 'err/missing', 'v1')).toBe(404)
     })
 
     it('a blob whose bytes do not match its digest stops the push before any manifest', async () => {
       const dir = await fixtureCopy('buildx-style-multiarch-attest.tar')
-      const index = await readJson<{ manifests: Desc[] }>(path.join(dir, 'blobs/sha256', BUILDX_DIGEST.slice(7)))
-      const amd64 = await readJson<{ layers: Desc[] }>(path.join(dir, 'blobs/sha256', index.manifests[0].digest.slice(7)))
+      const index = await readJson<{ manifests: Desc[] }>(
+        path.join(dir, 'blobs/sha256', BUILDX_DIGEST.slice(7))
+      )
+      const amd64 = await readJson<{ layers: Desc[] }>(
+        path.join(dir, 'blobs/sha256', index.manifests[0].digest.slice(7))
+      )
       const file = path.join(dir, 'blobs/sha256', amd64.layers[0].digest.slice(7))
       const bytes = await readFile(file)
       bytes[bytes.length - 1] ^= 0xff // same size, other bytes
       await writeFile(file, bytes)
-      await expect(push({ layout: `${dir}:v1`, registry: reg.host, reference: 'err/corrupt:v1', concurrency: 1 })).rejects.toThrow(
+      await expect(
+        push({
+          layout: `${dir}:v1`,
+          registry: reg.host,
+          reference: 'err/corrupt:v1',
+          concurrency: 1
+        })
+      ).rejects.toThrow(
         new RegExp(`blob ${amd64.layers[0].digest} in .*: content does not match its digest`)
       )
       expect(await manifestStatus(reg.host, 'err/corrupt', index.manifests[0].digest)).toBe(404)
@@ -197,9 +300,16 @@ describe('push to an open registry', () => {
 
     it('a blob shorter than its descriptor is caught before anything is sent', async () => {
       const dir = await fixtureCopy('buildah-oci-archive.tar')
-      const manifest = await readJson<{ layers: Desc[] }>(path.join(dir, 'blobs/sha256/fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'))
+      const manifest = await readJson<{ layers: Desc[] }>(
+        path.join(
+          dir,
+          'blobs/sha256/fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'
+        )
+      )
       await truncate(path.join(dir, 'blobs/sha256', manifest.layers[0].digest.slice(7)), 100)
-      await expect(push({ layout: dir, registry: reg.host, reference: 'err/short:v1' })).rejects.toThrow(/100 bytes, but its descriptor says/)
+      await expect(
+        push({ layout: dir, registry: reg.host, reference: 'err/short:v1' })
+      ).rejects.toThrow(/100 bytes, but its descriptor says/)
     })
   })
 })
@@ -215,14 +325,24 @@ describe('push with Basic auth (htpasswd)', () => {
   })
 
   it('pushes with the right credentials', async () => {
-    const result = await push({ layout: `${BUILDX}:v1`, registry: reg.host, reference: 'auth/app:v1', credentials: { username: 'alice', password } })
+    const result = await push({
+      layout: `${BUILDX}:v1`,
+      registry: reg.host,
+      reference: 'auth/app:v1',
+      credentials: { username: 'alice', password }
+    })
     expect(result.digest).toBe(BUILDX_DIGEST)
     expect(await remoteDigest(`${reg.host}/auth/app:v1`, `alice:${password}`)).toBe(BUILDX_DIGEST)
   })
 
   it('fails clearly on a wrong password, without printing it', async () => {
     const wrong = 'wrong-password-1234'
-    const err = await push({ layout: `${BUILDX}:v1`, registry: reg.host, reference: 'auth/app:v2', credentials: { username: 'alice', password: wrong } }).catch((e: unknown) => e)
+    const err = await push({
+      layout: `${BUILDX}:v1`,
+      registry: reg.host,
+      reference: 'auth/app:v2',
+      credentials: { username: 'alice', password: wrong }
+    }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(Error)
     const text = `${String(err)} ${(err as { hint?: string }).hint ?? ''}`
     expect(text).toMatch(/rejected the credentials of user "alice"/)
@@ -231,6 +351,8 @@ describe('push with Basic auth (htpasswd)', () => {
   })
 
   it('fails clearly without credentials', async () => {
-    await expect(push({ layout: `${BUILDX}:v1`, registry: reg.host, reference: 'auth/app:v3' })).rejects.toThrow(/requires authentication/)
+    await expect(
+      push({ layout: `${BUILDX}:v1`, registry: reg.host, reference: 'auth/app:v3' })
+    ).rejects.toThrow(/requires authentication/)
   })
 })

@@ -4,15 +4,21 @@ import { parseArgs } from 'node:util'
 import { describeError, InputError } from './content/errors.js'
 import { formatBytes } from './format.js'
 import { INPUT_NAMES, readSettings, type InputName } from './inputs.js'
+import { pull } from './pull.js'
 import { push } from './push.js'
 
-const USAGE = `usage: oci-layout push --layout PATH[:TAG|@DIGEST] --reference [HOST/]REPO[:TAG] [--registry HOST]
-       [--username USER --password PASS] [--plain-http auto|true|false] [--concurrency N]
+const USAGE = `usage: oci-layout push --layout PATH[:TAG|@DIGEST] --reference [HOST/]REPO[:TAG] [options]
+       oci-layout pull --reference [HOST/]REPO[:TAG|@DIGEST] --layout DIR|FILE.tar|FILE.tar.gz[:TAG] [--platform OS/ARCH[/VARIANT]] [options]
+options: [--registry HOST] [--username USER --password PASS] [--plain-http auto|true|false] [--concurrency N]
 The password may also come from the OCI_PASSWORD environment variable.`
 
 async function main(argv: string[]): Promise<number> {
   const options = Object.fromEntries(INPUT_NAMES.map((n) => [n, { type: 'string' as const }]))
-  const parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true })
+  const parsed = parseArgs({
+    args: argv,
+    options: { ...options, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true
+  })
   const values = parsed.values as Record<string, string | boolean | undefined>
   const positionals = parsed.positionals
   if (values.help === true) {
@@ -20,7 +26,8 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   const command = positionals[0] ?? ''
-  if (command !== 'push' && command !== 'pull') throw new InputError(`unknown command "${command}"`, { hint: USAGE.split('\n')[0] })
+  if (command !== 'push' && command !== 'pull')
+    throw new InputError(`unknown command "${command}"`, { hint: USAGE.split('\n')[0] })
   const get = (name: InputName): string => {
     if (name === 'direction') return command
     const v = values[name]
@@ -28,16 +35,20 @@ async function main(argv: string[]): Promise<number> {
     return typeof v === 'string' ? v : ''
   }
   const s = readSettings(get)
-  if (s.direction === 'pull') throw new InputError('pull is not available in this version')
-  const result = await push({
+  const common = {
     layout: s.layout,
     registry: s.registry,
     reference: s.reference,
     credentials: s.username ? { username: s.username, password: s.password } : undefined,
     plainHttp: s.plainHttp,
     concurrency: s.concurrency
-  })
-  process.stderr.write(`pushed ${result.tags[0] ?? result.reference}: ${formatBytes(result.bytesSent)} sent of ${formatBytes(result.bytesTotal)}\n`)
+  }
+  const result =
+    s.direction === 'push' ? await push(common) : await pull({ ...common, platform: s.platform })
+  const verb = s.direction === 'push' ? 'pushed' : 'pulled'
+  process.stderr.write(
+    `${verb} ${result.tags[0] ?? result.reference}: ${formatBytes(result.bytesSent)} moved of ${formatBytes(result.bytesTotal)}\n`
+  )
   process.stdout.write(`${result.digest}\n`)
   return 0
 }

@@ -2,7 +2,17 @@ import { InputError } from './content/errors.js'
 import type { PlainHttp } from './registry/client.js'
 
 /** The action's inputs, named as in action.yml; the CLI takes the same names as flags. */
-export const INPUT_NAMES = ['direction', 'layout', 'registry', 'reference', 'username', 'password', 'plain-http', 'concurrency', 'platform'] as const
+export const INPUT_NAMES = [
+  'direction',
+  'layout',
+  'registry',
+  'reference',
+  'username',
+  'password',
+  'plain-http',
+  'concurrency',
+  'platform'
+] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
 export interface Settings {
@@ -35,17 +45,27 @@ export function readSettings(get: (name: InputName) => string): Settings {
   if (concurrencyText) {
     concurrency = Number(concurrencyText)
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-      throw new InputError(`concurrency must be a whole number from 1 to 64, not "${concurrencyText}"`)
+      throw new InputError(
+        `concurrency must be a whole number from 1 to 64, not "${concurrencyText}"`
+      )
     }
   }
   const layout = get('layout').trim()
-  if (!layout) throw new InputError('the layout input is empty', { hint: 'set it to the OCI layout tar or directory, e.g. app.tar or app.tar:v1' })
+  if (!layout)
+    throw new InputError('the layout input is empty', {
+      hint: 'set it to the OCI layout tar or directory, e.g. app.tar or app.tar:v1'
+    })
   const username = get('username').trim()
   const password = get('password')
   if ((username === '') !== (password === '')) {
-    throw new InputError(username ? `a username (${username}) was given without a password` : 'a password was given without a username', {
-      hint: 'set both username and password, or neither for anonymous access'
-    })
+    throw new InputError(
+      username
+        ? `a username (${username}) was given without a password`
+        : 'a password was given without a username',
+      {
+        hint: 'set both username and password, or neither for anonymous access'
+      }
+    )
   }
   return {
     direction,

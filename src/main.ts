@@ -1,8 +1,9 @@
 import * as core from '@actions/core'
-import { describeError, InputError } from './content/errors.js'
+import { describeError } from './content/errors.js'
 import type { CopyEvent } from './copy/copy.js'
 import { readSettings, type InputName } from './inputs.js'
 import { shortDigest } from './oci/types.js'
+import { pull } from './pull.js'
 import { push, type TransferResult } from './push.js'
 import { formatBytes } from './format.js'
 
@@ -13,25 +14,32 @@ export async function run(): Promise<void> {
     const password = core.getInput('password')
     if (password) core.setSecret(password)
     const settings = readSettings((name: InputName) => core.getInput(name))
-    if (settings.direction === 'pull') {
-      throw new InputError('direction: pull is not available in this version', { hint: 'use direction: push' })
-    }
     const started = Date.now()
-    core.startGroup(`Pushing ${settings.layout} to ${settings.registry ? `${settings.registry}/` : ''}${settings.reference}`)
-    let result: TransferResult
+    const pushing = settings.direction === 'push'
+    const target = `${settings.registry ? `${settings.registry}/` : ''}${settings.reference}`
+    core.startGroup(
+      pushing
+        ? `Pushing ${settings.layout} to ${target}`
+        : `Pulling ${target} into ${settings.layout}`
+    )
+    let result: TransferResult & { layout?: string }
     try {
-      result = await push({
+      const common = {
         layout: settings.layout,
         registry: settings.registry,
         reference: settings.reference,
-        credentials: settings.username ? { username: settings.username, password: settings.password } : undefined,
+        credentials: settings.username
+          ? { username: settings.username, password: settings.password }
+          : undefined,
         plainHttp: settings.plainHttp,
         concurrency: settings.concurrency,
-        tempDir: process.env.RUNNER_TEMP || undefined,
-        onEvent: logEvent,
-        onSecret: (s) => core.setSecret(s),
-        onTrace: core.isDebug() ? (line) => core.debug(line) : undefined
-      })
+        onEvent: (e: CopyEvent) => logEvent(e, pushing),
+        onSecret: (s: string) => core.setSecret(s),
+        onTrace: core.isDebug() ? (line: string) => core.debug(line) : undefined
+      }
+      result = pushing
+        ? await push({ ...common, tempDir: process.env.RUNNER_TEMP || undefined })
+        : await pull({ ...common, platform: settings.platform })
     } finally {
       core.endGroup()
     }
@@ -39,24 +47,37 @@ export async function run(): Promise<void> {
     core.setOutput('reference', result.reference)
     core.setOutput('media-type', result.mediaType)
     core.setOutput('size', String(result.size))
-    const seconds = (Date.now() - started) / 1000
+    if (result.layout) core.setOutput('layout', result.layout)
+    const seconds = ((Date.now() - started) / 1000).toFixed(1)
+    const moved = `${formatBytes(result.bytesSent)} ${pushing ? 'sent' : 'received'} of ${formatBytes(result.bytesTotal)} in ${seconds} s`
     core.info(
-      `Pushed ${result.tags[0] ?? result.reference} (${result.digest}): ${formatBytes(result.bytesSent)} sent of ${formatBytes(result.bytesTotal)} in ${seconds.toFixed(1)} s`
+      pushing
+        ? `Pushed ${result.tags[0] ?? result.reference} (${result.digest}): ${moved}`
+        : `Pulled ${result.tags[0] ?? result.reference} (${result.digest}) into ${result.layout}: ${moved}`
     )
   } catch (err) {
     core.setFailed(describeError(err))
   }
 }
 
-function logEvent(e: CopyEvent): void {
+function logEvent(e: CopyEvent, pushing: boolean): void {
   switch (e.type) {
     case 'graph':
       core.info(`${e.nodes} items, ${formatBytes(e.bytes)} in all`)
       break
     case 'blob':
     case 'manifest': {
-      const what = e.outcome === 'exists' ? 'already present' : e.outcome
-      core.info(`${e.type === 'manifest' ? 'manifest' : 'blob    '} ${shortDigest(e.desc.digest)}  ${formatBytes(e.desc.size).padStart(10)}  ${what}`)
+      const what =
+        e.outcome === 'exists'
+          ? 'already present'
+          : e.outcome === 'uploaded'
+            ? pushing
+              ? 'uploaded'
+              : 'downloaded'
+            : e.outcome
+      core.info(
+        `${e.type === 'manifest' ? 'manifest' : 'blob    '} ${shortDigest(e.desc.digest)}  ${formatBytes(e.desc.size).padStart(10)}  ${what}`
+      )
       break
     }
     case 'tag':

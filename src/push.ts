@@ -63,9 +63,12 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
   try {
     const root = await source.resolve(spec.digest ?? spec.tag ?? '')
     if (ref.digest && ref.digest !== root.digest) {
-      throw new InputError(`reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`, {
-        hint: 'drop the digest from the reference, or select that image with layout@DIGEST'
-      })
+      throw new InputError(
+        `reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`,
+        {
+          hint: 'drop the digest from the reference, or select that image with layout@DIGEST'
+        }
+      )
     }
     const repo = new RegistryRepository(client, ref.repository, { push: true })
     const result = await copyGraph(source, root, repo, {

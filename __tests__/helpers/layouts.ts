@@ -17,7 +17,8 @@ export interface Desc {
   platform?: { os: string; architecture: string; variant?: string }
 }
 
-export const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
+export const sha256 = (b: Buffer): string =>
+  `sha256:${createHash('sha256').update(b).digest('hex')}`
 
 export async function writeBlob(dir: string, mediaType: string, bytes: Buffer): Promise<Desc> {
   const digest = sha256(bytes)
@@ -30,9 +31,21 @@ export async function writeJsonBlob(dir: string, mediaType: string, json: unknow
   return writeBlob(dir, mediaType, Buffer.from(JSON.stringify(json)))
 }
 
-export async function writeIndex(dir: string, manifests: Desc[], extra: Record<string, unknown> = {}): Promise<void> {
+export async function writeIndex(
+  dir: string,
+  manifests: Desc[],
+  extra: Record<string, unknown> = {}
+): Promise<void> {
   await writeFile(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}')
-  await writeFile(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests, ...extra }))
+  await writeFile(
+    path.join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests,
+      ...extra
+    })
+  )
 }
 
 /** A zstd frame made of raw (stored) blocks: valid zstd that any decoder reads, without a zstd library. */
@@ -56,10 +69,14 @@ export function zstdFrame(data: Buffer): Buffer {
 export async function tarOf(name: string, content: Buffer): Promise<Buffer> {
   const dir = await tmpDir('tar-src-')
   await writeFile(path.join(dir, name), content)
-  const { stdout } = await execFileP('tar', ['--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', dir, '-cf', '-', name], {
-    encoding: 'buffer',
-    maxBuffer: 64 << 20
-  })
+  const { stdout } = await execFileP(
+    'tar',
+    ['--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', dir, '-cf', '-', name],
+    {
+      encoding: 'buffer',
+      maxBuffer: 64 << 20
+    }
+  )
   return stdout
 }
 
@@ -73,31 +90,55 @@ export interface ImageSpec {
 }
 
 /** A single-platform image layout directory. */
-export async function makeImageLayout(spec: ImageSpec = {}): Promise<{ dir: string; manifest: Desc }> {
+export async function makeImageLayout(
+  spec: ImageSpec = {}
+): Promise<{ dir: string; manifest: Desc }> {
   const dir = await tmpDir('layout-')
   const docker = spec.manifestType === 'docker'
-  const layerTar = await tarOf('hello.txt', Buffer.from(spec.content ?? 'hello from a test layout\n'))
+  const layerTar = await tarOf(
+    'hello.txt',
+    Buffer.from(spec.content ?? 'hello from a test layout\n')
+  )
   let layerBytes: Buffer
   let layerType: string
   if (spec.layerCompression === 'zstd') {
     layerBytes = zstdFrame(layerTar)
-    layerType = docker ? 'application/vnd.docker.image.rootfs.diff.tar.zstd' : 'application/vnd.oci.image.layer.v1.tar+zstd'
+    layerType = docker
+      ? 'application/vnd.docker.image.rootfs.diff.tar.zstd'
+      : 'application/vnd.oci.image.layer.v1.tar+zstd'
   } else {
     const { gzipSync } = await import('node:zlib')
     layerBytes = gzipSync(layerTar)
-    layerType = docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip'
+    layerType = docker
+      ? 'application/vnd.docker.image.rootfs.diff.tar.gzip'
+      : 'application/vnd.oci.image.layer.v1.tar+gzip'
   }
   const layer = await writeBlob(dir, layerType, layerBytes)
-  const config = await writeJsonBlob(dir, docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json', {
-    architecture: 'amd64',
-    os: 'linux',
-    config: { Cmd: ['/hello'] },
-    rootfs: { type: 'layers', diff_ids: [sha256(layerTar)] }
+  const config = await writeJsonBlob(
+    dir,
+    docker
+      ? 'application/vnd.docker.container.image.v1+json'
+      : 'application/vnd.oci.image.config.v1+json',
+    {
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Cmd: ['/hello'] },
+      rootfs: { type: 'layers', diff_ids: [sha256(layerTar)] }
+    }
+  )
+  const mediaType = docker
+    ? 'application/vnd.docker.distribution.manifest.v2+json'
+    : 'application/vnd.oci.image.manifest.v1+json'
+  const manifest = await writeJsonBlob(dir, mediaType, {
+    schemaVersion: 2,
+    mediaType,
+    config,
+    layers: [layer]
   })
-  const mediaType = docker ? 'application/vnd.docker.distribution.manifest.v2+json' : 'application/vnd.oci.image.manifest.v1+json'
-  const manifest = await writeJsonBlob(dir, mediaType, { schemaVersion: 2, mediaType, config, layers: [layer] })
   const tag = spec.tag ?? 'v1'
-  await writeIndex(dir, [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': spec.refName ?? tag } }])
+  await writeIndex(dir, [
+    { ...manifest, annotations: { 'org.opencontainers.image.ref.name': spec.refName ?? tag } }
+  ])
   return { dir, manifest }
 }
 

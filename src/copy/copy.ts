@@ -38,12 +38,22 @@ export interface CopyResult {
  * (skipping what the destination has), each manifest only after everything it names, and tags
  * last, so a failure never leaves a tag on an incomplete image.
  */
-export async function copy(src: ReadOnlyTarget, srcRef: string, dst: Target, opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copy(
+  src: ReadOnlyTarget,
+  srcRef: string,
+  dst: Target,
+  opts: CopyOptions = {}
+): Promise<CopyResult> {
   const rootDesc = await src.resolve(srcRef)
   return copyGraph(src, rootDesc, dst, opts)
 }
 
-export async function copyGraph(src: ReadOnlyTarget, rootDesc: Descriptor, dst: Target, opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copyGraph(
+  src: ReadOnlyTarget,
+  rootDesc: Descriptor,
+  dst: Target,
+  opts: CopyOptions = {}
+): Promise<CopyResult> {
   const emit = opts.onEvent ?? (() => {})
   const graph = await loadGraph(src, rootDesc)
   const blobs = graph.nodes.filter((n) => !n.bytes)
@@ -62,12 +72,19 @@ export async function copyGraph(src: ReadOnlyTarget, rootDesc: Descriptor, dst: 
     const manifest = node.bytes !== undefined
     let outcome: TransferOutcome
     if (await dst.exists(node.desc)) outcome = 'exists'
-    else if (manifest) outcome = await dst.push(node.desc, node.bytes as Buffer)
     else {
-      outcome = await dst.push(node.desc, () => openVerified(src, node.desc))
+      outcome = await dst.push(
+        node.desc,
+        manifest ? (node.bytes as Buffer) : () => openVerified(src, node.desc)
+      )
       if (outcome === 'uploaded') bytesSent += node.desc.size
     }
-    emit({ type: manifest ? 'manifest' : 'blob', desc: node.desc, outcome, ms: Date.now() - started })
+    emit({
+      type: manifest ? 'manifest' : 'blob',
+      desc: node.desc,
+      outcome,
+      ms: Date.now() - started
+    })
   }
 
   // Children before parents: a node starts once all it names are in place.
@@ -110,7 +127,10 @@ export async function copyGraph(src: ReadOnlyTarget, rootDesc: Descriptor, dst: 
 /** Opens a blob from the source behind a stream that fails unless its bytes match the descriptor. */
 async function openVerified(src: ReadOnlyTarget, desc: Descriptor): Promise<Readable> {
   const raw = await src.fetch(desc)
-  const verifier = new VerifyingStream(desc, `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${src.name}`)
+  const verifier = new VerifyingStream(
+    desc,
+    `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${src.name}`
+  )
   pipeline(raw, verifier, () => {})
   return verifier
 }

@@ -1,4 +1,9 @@
-import { MissingContentError, NotFoundError, OciError, SizeMismatchError } from '../content/errors.js'
+import {
+  MissingContentError,
+  NotFoundError,
+  OciError,
+  SizeMismatchError
+} from '../content/errors.js'
 import { readAll, type ReadOnlyTarget } from '../content/target.js'
 import { verifyBuffer } from '../oci/digest.js'
 import { parseManifest, successors } from '../oci/manifest.js'
@@ -30,9 +35,12 @@ export async function loadGraph(src: ReadOnlyTarget, root: Descriptor): Promise<
 
   const visit = (desc: Descriptor, path: string[]): Promise<GraphNode> => {
     if (path.includes(desc.digest)) {
-      throw new OciError(`${src.name}: ${shortDigest(desc.digest)} leads back to itself (${[...path, desc.digest].map(shortDigest).join(' → ')})`, {
-        hint: 'the index is cyclic; select another entry'
-      })
+      throw new OciError(
+        `${src.name}: ${shortDigest(desc.digest)} leads back to itself (${[...path, desc.digest].map(shortDigest).join(' → ')})`,
+        {
+          hint: 'the index is cyclic; select another entry'
+        }
+      )
     }
     let node = memo.get(desc.digest)
     if (!node) {
@@ -54,7 +62,10 @@ export async function loadGraph(src: ReadOnlyTarget, root: Descriptor): Promise<
       order.push(node)
       return node
     }
-    if (desc.size > MAX_MANIFEST_BYTES) throw new OciError(`${what} is ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte manifest limit`)
+    if (desc.size > MAX_MANIFEST_BYTES)
+      throw new OciError(
+        `${what} is ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte manifest limit`
+      )
     const bytes = await readAll(await src.fetch(desc), MAX_MANIFEST_BYTES, what)
     verifyBuffer(bytes, desc, what)
     const parsed = parseManifest(bytes, desc.mediaType, what)
@@ -63,7 +74,12 @@ export async function loadGraph(src: ReadOnlyTarget, root: Descriptor): Promise<
     const results = await Promise.allSettled(kids.map((child) => visit(child, path)))
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') node.children.push(r.value)
-      else if (r.reason instanceof MissingContentError && r.reason.digest === kids[i].digest && parsed.kind === 'index') missing.push({ desc: kids[i], parent: node })
+      else if (
+        r.reason instanceof MissingContentError &&
+        r.reason.digest === kids[i].digest &&
+        parsed.kind === 'index'
+      )
+        missing.push({ desc: kids[i], parent: node })
       else throw annotate(r.reason, node)
     })
     order.push(node)
@@ -85,7 +101,10 @@ function annotate(err: unknown, parent: GraphNode): unknown {
   return err
 }
 
-function partialIndexError(src: ReadOnlyTarget, missing: { desc: Descriptor; parent: GraphNode }[]): OciError {
+function partialIndexError(
+  src: ReadOnlyTarget,
+  missing: { desc: Descriptor; parent: GraphNode }[]
+): OciError {
   const parent = missing[0].parent
   const present = parent.children.filter((c) => isManifestType(c.desc.mediaType))
   const total = present.length + missing.filter((m) => m.parent === parent).length

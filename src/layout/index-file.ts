@@ -24,14 +24,24 @@ export function parseIndexJson(bytes: Buffer, location: string): LayoutIndex {
     throw new LayoutError(`${location}: index.json is not a JSON object`)
   }
   const obj = json as Record<string, unknown>
-  if (obj.manifests === null || obj.manifests === undefined || (Array.isArray(obj.manifests) && obj.manifests.length === 0)) {
-    throw new LayoutError(`${location}: index.json lists no images ("manifests" is ${JSON.stringify(obj.manifests ?? null)})`, {
-      hint: 'nothing to push; `docker save` output is not an OCI layout: export with `docker buildx build -o type=oci,dest=FILE` instead'
-    })
+  if (
+    obj.manifests === null ||
+    obj.manifests === undefined ||
+    (Array.isArray(obj.manifests) && obj.manifests.length === 0)
+  ) {
+    throw new LayoutError(
+      `${location}: index.json lists no images ("manifests" is ${JSON.stringify(obj.manifests ?? null)})`,
+      {
+        hint: 'nothing to push; `docker save` output is not an OCI layout: export with `docker buildx build -o type=oci,dest=FILE` instead'
+      }
+    )
   }
-  if (!Array.isArray(obj.manifests)) throw new LayoutError(`${location}: index.json "manifests" is not a list`)
+  if (!Array.isArray(obj.manifests))
+    throw new LayoutError(`${location}: index.json "manifests" is not a list`)
   if (obj.schemaVersion !== 2) {
-    throw new LayoutError(`${location}: index.json has schemaVersion ${JSON.stringify(obj.schemaVersion)}; only 2 is supported`)
+    throw new LayoutError(
+      `${location}: index.json has schemaVersion ${JSON.stringify(obj.schemaVersion)}; only 2 is supported`
+    )
   }
   const where = `${location}: index.json`
   obj.manifests.forEach((d, i) => {

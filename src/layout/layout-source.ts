@@ -86,7 +86,9 @@ export class LayoutSource implements ReadOnlyTarget {
     }
     const entry = entries.find((d) => entryTags(d).includes(reference))
     if (entry) return entry
-    throw new NotFoundError(`tag "${reference}" is not in ${this.name}`, { hint: `tags here: ${this.#tagList()}` })
+    throw new NotFoundError(`tag "${reference}" is not in ${this.name}`, {
+      hint: `tags here: ${this.#tagList()}`
+    })
   }
 
   #tagList(): string {
@@ -97,9 +99,12 @@ export class LayoutSource implements ReadOnlyTarget {
   async #manifestBlob(digest: string): Promise<Descriptor> {
     const size = await this.#files.size(blobPath(digest))
     if (size === undefined) {
-      throw new NotFoundError(`${digest} is neither an entry of index.json nor a blob of ${this.name}`)
+      throw new NotFoundError(
+        `${digest} is neither an entry of index.json nor a blob of ${this.name}`
+      )
     }
-    if (size > MAX_MANIFEST_BYTES) throw new OciError(`${digest} in ${this.name} is too large to be a manifest`)
+    if (size > MAX_MANIFEST_BYTES)
+      throw new OciError(`${digest} in ${this.name} is too large to be a manifest`)
     const bytes = await readSmall(this.#files, blobPath(digest), size)
     const parsed = parseManifest(bytes, undefined, `blob ${shortDigest(digest)} of ${this.name}`)
     return { mediaType: parsed.mediaType, digest, size }
@@ -125,7 +130,9 @@ export class LayoutSource implements ReadOnlyTarget {
 
 async function readSmall(files: LayoutFiles, name: string, size: number): Promise<Buffer> {
   if (size > MAX_MANIFEST_BYTES) {
-    throw new LayoutError(`${files.location}: ${name} is ${size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`)
+    throw new LayoutError(
+      `${files.location}: ${name} is ${size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`
+    )
   }
   return readAll(await files.open(name), MAX_MANIFEST_BYTES, name)
 }
@@ -134,13 +141,17 @@ async function checkLayoutFile(files: LayoutFiles, size: number): Promise<void> 
   const bytes = await readSmall(files, 'oci-layout', size)
   let version: unknown
   try {
-    version = (JSON.parse(bytes.toString('utf8')) as { imageLayoutVersion?: unknown }).imageLayoutVersion
+    version = (JSON.parse(bytes.toString('utf8')) as { imageLayoutVersion?: unknown })
+      .imageLayoutVersion
   } catch {
     throw new LayoutError(`${files.location}: oci-layout is not valid JSON`)
   }
   if (typeof version !== 'string' || !version.startsWith('1.')) {
-    throw new LayoutError(`${files.location}: unsupported imageLayoutVersion ${JSON.stringify(version)}`, {
-      hint: 'only OCI image layout 1.x is supported'
-    })
+    throw new LayoutError(
+      `${files.location}: unsupported imageLayoutVersion ${JSON.stringify(version)}`,
+      {
+        hint: 'only OCI image layout 1.x is supported'
+      }
+    )
   }
 }

@@ -40,7 +40,12 @@ export class TarFiles implements LayoutFiles {
   readonly #entries: Map<string, TarEntry>
   readonly #tempDir?: string
 
-  private constructor(location: string, file: string, entries: Map<string, TarEntry>, tempDir?: string) {
+  private constructor(
+    location: string,
+    file: string,
+    entries: Map<string, TarEntry>,
+    tempDir?: string
+  ) {
     this.location = location
     this.#file = file
     this.#entries = entries
@@ -107,7 +112,11 @@ export class TarFiles implements LayoutFiles {
   }
 }
 
-async function readExactly(fh: FileHandle, length: number, position: number): Promise<Buffer | undefined> {
+async function readExactly(
+  fh: FileHandle,
+  length: number,
+  position: number
+): Promise<Buffer | undefined> {
   const buf = Buffer.alloc(length)
   let got = 0
   while (got < length) {
@@ -143,14 +152,19 @@ async function indexTar(location: string, file: string): Promise<Map<string, Tar
       }
       const size = header.size ?? 0
       const dataStart = pos + BLOCK
-      if (dataStart + size > fileSize) throw corrupt(`truncated tar: ${header.path ?? '?'} ends past the end of the file`)
+      if (dataStart + size > fileSize)
+        throw corrupt(`truncated tar: ${header.path ?? '?'} ends past the end of the file`)
       pos = dataStart + Math.ceil(size / BLOCK) * BLOCK
 
       switch (header.type) {
         case 'ExtendedHeader':
         case 'GlobalExtendedHeader': {
           const body = await readExactly(fh, size, dataStart)
-          const pax = Pax.parse((body ?? Buffer.alloc(0)).toString('utf8'), ex, header.type === 'GlobalExtendedHeader')
+          const pax = Pax.parse(
+            (body ?? Buffer.alloc(0)).toString('utf8'),
+            ex,
+            header.type === 'GlobalExtendedHeader'
+          )
           if (header.type === 'GlobalExtendedHeader') gex = pax
           else ex = pax
           continue
@@ -158,8 +172,13 @@ async function indexTar(location: string, file: string): Promise<Map<string, Tar
         case 'NextFileHasLongPath':
         case 'OldGnuLongPath':
         case 'NextFileHasLongLinkpath': {
-          const body = ((await readExactly(fh, size, dataStart)) ?? Buffer.alloc(0)).toString('utf8').replace(/\0.*$/s, '')
-          ex = { ...ex, ...(header.type === 'NextFileHasLongLinkpath' ? { linkpath: body } : { path: body }) }
+          const body = ((await readExactly(fh, size, dataStart)) ?? Buffer.alloc(0))
+            .toString('utf8')
+            .replace(/\0.*$/s, '')
+          ex = {
+            ...ex,
+            ...(header.type === 'NextFileHasLongLinkpath' ? { linkpath: body } : { path: body })
+          }
           continue
         }
       }
@@ -178,14 +197,21 @@ async function indexTar(location: string, file: string): Promise<Map<string, Tar
         case 'SymbolicLink': {
           const link = header.linkpath ?? ''
           // Relative to the link's own directory; an absolute target never stays inside the layout.
-          const target = link.startsWith('/') ? undefined : normaliseName(path.posix.join(path.posix.dirname(name), link))
-          if (target === undefined) entries.set(name, { kind: 'other', type: `symlink to ${link} (outside the layout)` })
+          const target = link.startsWith('/')
+            ? undefined
+            : normaliseName(path.posix.join(path.posix.dirname(name), link))
+          if (target === undefined)
+            entries.set(name, { kind: 'other', type: `symlink to ${link} (outside the layout)` })
           else entries.set(name, { kind: 'link', target })
           break
         }
         case 'Link': {
           const target = normaliseName(header.linkpath ?? '')
-          if (target === undefined) entries.set(name, { kind: 'other', type: `hard link to ${header.linkpath} (outside the layout)` })
+          if (target === undefined)
+            entries.set(name, {
+              kind: 'other',
+              type: `hard link to ${header.linkpath} (outside the layout)`
+            })
           else entries.set(name, { kind: 'link', target })
           break
         }

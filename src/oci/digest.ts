@@ -29,7 +29,11 @@ export function digestOf(data: Buffer, algorithm: ParsedDigest['algorithm'] = 's
 }
 
 /** Checks a whole buffer against its descriptor's digest and size. */
-export function verifyBuffer(data: Buffer, expected: { digest: string; size: number }, what: string): void {
+export function verifyBuffer(
+  data: Buffer,
+  expected: { digest: string; size: number },
+  what: string
+): void {
   if (data.length !== expected.size) throw new SizeMismatchError(expected.size, data.length, what)
   const actual = digestOf(data, parseDigest(expected.digest).algorithm)
   if (actual !== expected.digest) throw new DigestMismatchError(expected.digest, actual, what)
@@ -69,6 +73,10 @@ export class VerifyingStream extends Transform {
       return
     }
     const actual = `${parseDigest(this.#expected.digest).algorithm}:${this.#hash.digest('hex')}`
-    done(actual === this.#expected.digest ? null : new DigestMismatchError(this.#expected.digest, actual, this.#what))
+    done(
+      actual === this.#expected.digest
+        ? null
+        : new DigestMismatchError(this.#expected.digest, actual, this.#what)
+    )
   }
 }

@@ -25,7 +25,9 @@ export const MANIFEST_TYPES: readonly string[] = [
 ]
 
 export function isManifestType(mediaType: string | undefined): boolean {
-  return mediaType !== undefined && (INDEX_TYPES.has(mediaType) || IMAGE_MANIFEST_TYPES.has(mediaType))
+  return (
+    mediaType !== undefined && (INDEX_TYPES.has(mediaType) || IMAGE_MANIFEST_TYPES.has(mediaType))
+  )
 }
 
 export function isIndexType(mediaType: string | undefined): boolean {

@@ -5,7 +5,8 @@ import { isDigest } from './digest.js'
 const REPO_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*'
 const REPOSITORY_RE = new RegExp(`^${REPO_COMPONENT}(?:/${REPO_COMPONENT})*$`)
 const TAG_RE = /^[\w][\w.-]{0,127}$/
-const HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/
+const HOST_RE =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/
 
 export function isTag(s: string): boolean {
   return TAG_RE.test(s)
@@ -34,7 +35,12 @@ export function formatReference(ref: Reference): string {
 
 /** Docker's rule: the first component names a host when it has a dot, a port, or is localhost. */
 function looksLikeHost(component: string): boolean {
-  return component.includes('.') || component.includes(':') || component === 'localhost' || component.startsWith('[')
+  return (
+    component.includes('.') ||
+    component.includes(':') ||
+    component === 'localhost' ||
+    component.startsWith('[')
+  )
 }
 
 /**
@@ -43,8 +49,14 @@ function looksLikeHost(component: string): boolean {
  */
 export function parseReference(reference: string, registry = ''): Reference {
   const input = reference.trim()
-  registry = registry.trim().replace(/^(?:https?:\/\/)/, '').replace(/\/+$/, '')
-  if (!input) throw new InputError('the reference input is empty', { hint: 'set it to REPOSITORY[:TAG], e.g. org/app:v1' })
+  registry = registry
+    .trim()
+    .replace(/^(?:https?:\/\/)/, '')
+    .replace(/\/+$/, '')
+  if (!input)
+    throw new InputError('the reference input is empty', {
+      hint: 'set it to REPOSITORY[:TAG], e.g. org/app:v1'
+    })
 
   let rest = input
   let digest: string | undefined
@@ -52,7 +64,10 @@ export function parseReference(reference: string, registry = ''): Reference {
   if (at >= 0) {
     digest = rest.slice(at + 1)
     rest = rest.slice(0, at)
-    if (!isDigest(digest)) throw new InputError(`reference "${input}" has an invalid digest "${digest}"`, { hint: 'use @sha256:<64 hex>' })
+    if (!isDigest(digest))
+      throw new InputError(`reference "${input}" has an invalid digest "${digest}"`, {
+        hint: 'use @sha256:<64 hex>'
+      })
   }
   let tag: string | undefined
   const lastSlash = rest.lastIndexOf('/')
@@ -60,7 +75,10 @@ export function parseReference(reference: string, registry = ''): Reference {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1)
     rest = rest.slice(0, colon)
-    if (!isTag(tag)) throw new InputError(`reference "${input}" has an invalid tag "${tag}"`, { hint: 'tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -' })
+    if (!isTag(tag))
+      throw new InputError(`reference "${input}" has an invalid tag "${tag}"`, {
+        hint: 'tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -'
+      })
   }
   let host = ''
   const firstSlash = rest.indexOf('/')
@@ -69,13 +87,22 @@ export function parseReference(reference: string, registry = ''): Reference {
     rest = rest.slice(firstSlash + 1)
   }
   if (host && registry && host.toLowerCase() !== registry.toLowerCase()) {
-    throw new InputError(`reference "${input}" names registry ${host} but the registry input is ${registry}`, {
-      hint: 'leave the registry input empty, or drop the host from the reference'
-    })
+    throw new InputError(
+      `reference "${input}" names registry ${host} but the registry input is ${registry}`,
+      {
+        hint: 'leave the registry input empty, or drop the host from the reference'
+      }
+    )
   }
   host ||= registry
-  if (!host) throw new InputError(`no registry given for "${input}"`, { hint: 'set the registry input (e.g. ghcr.io) or use a full reference such as ghcr.io/org/app:v1' })
-  if (!HOST_RE.test(host)) throw new InputError(`invalid registry "${host}"`, { hint: 'expected host[:port], e.g. ghcr.io or localhost:5000' })
+  if (!host)
+    throw new InputError(`no registry given for "${input}"`, {
+      hint: 'set the registry input (e.g. ghcr.io) or use a full reference such as ghcr.io/org/app:v1'
+    })
+  if (!HOST_RE.test(host))
+    throw new InputError(`invalid registry "${host}"`, {
+      hint: 'expected host[:port], e.g. ghcr.io or localhost:5000'
+    })
   // Docker Hub's single-name repositories live under library/.
   if (isDockerHub(host) && !rest.includes('/')) rest = `library/${rest}`
   if (!REPOSITORY_RE.test(rest)) {
@@ -96,7 +123,10 @@ export function apiHost(registry: string): string {
 }
 
 export function isLoopbackHost(registry: string): boolean {
-  const host = registry.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase()
+  const host = registry
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
   return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host)
 }
 
@@ -111,9 +141,15 @@ export interface LayoutSpec {
  * Splits `path[:TAG|@digest]` the way `oras cp --from-oci-layout` does. A string that names an
  * existing path as a whole is that path; a Windows drive letter is never a tag.
  */
-export function parseLayoutSpec(spec: string, pathExists: (p: string) => boolean = existsSync): LayoutSpec {
+export function parseLayoutSpec(
+  spec: string,
+  pathExists: (p: string) => boolean = existsSync
+): LayoutSpec {
   const s = spec.trim()
-  if (!s) throw new InputError('the layout input is empty', { hint: 'set it to the OCI layout tar or directory, e.g. app.tar or app.tar:v1' })
+  if (!s)
+    throw new InputError('the layout input is empty', {
+      hint: 'set it to the OCI layout tar or directory, e.g. app.tar or app.tar:v1'
+    })
   if (pathExists(s)) return { path: s }
   const at = s.lastIndexOf('@')
   if (at > 0 && isDigest(s.slice(at + 1))) return { path: s.slice(0, at), digest: s.slice(at + 1) }

@@ -30,7 +30,12 @@ export class Authenticator {
   readonly #tokens = new Map<string, CachedToken>()
   readonly #pending = new Map<string, Promise<CachedToken>>()
 
-  constructor(transport: HttpTransport, host: string, creds: Credentials | undefined, onSecret: SecretSink = () => {}) {
+  constructor(
+    transport: HttpTransport,
+    host: string,
+    creds: Credentials | undefined,
+    onSecret: SecretSink = () => {}
+  ) {
     this.#transport = transport
     this.#host = host
     this.#creds = creds
@@ -73,9 +78,16 @@ export class Authenticator {
    * token), false when the same request was already authorised and refused.
    */
   learn(res: HttpResponse, scope: string, sentAuthorization: boolean): boolean {
-    const ch = parseChallenge(Array.isArray(res.headers['www-authenticate']) ? res.headers['www-authenticate'][0] : res.headers['www-authenticate'])
+    const ch = parseChallenge(
+      Array.isArray(res.headers['www-authenticate'])
+        ? res.headers['www-authenticate'][0]
+        : res.headers['www-authenticate']
+    )
     if (!ch) return false
-    const changed = !this.#challenge || this.#challenge.scheme !== ch.scheme || this.#challenge.params.realm !== ch.params.realm
+    const changed =
+      !this.#challenge ||
+      this.#challenge.scheme !== ch.scheme ||
+      this.#challenge.params.realm !== ch.params.realm
     this.#challenge = ch
     if (changed) return true
     if (ch.scheme === 'bearer' && this.#tokens.has(scope)) {
@@ -92,15 +104,20 @@ export class Authenticator {
     try {
       url = new URL(realm ?? '')
     } catch {
-      throw new AuthError(`registry ${this.#host} sent a bearer challenge without a usable realm (${realm ?? 'none'})`)
+      throw new AuthError(
+        `registry ${this.#host} sent a bearer challenge without a usable realm (${realm ?? 'none'})`
+      )
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new AuthError(`registry ${this.#host}: token realm ${url.href} is not http(s)`)
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new AuthError(`registry ${this.#host}: token realm ${url.href} is not http(s)`)
     if (ch.params.service) url.searchParams.set('service', ch.params.service)
     url.searchParams.set('scope', scope)
     const headers: Record<string, string> = { Accept: 'application/json' }
     if (this.#creds) {
       if (url.protocol === 'http:' && !isLoopbackHost(url.host)) {
-        throw new AuthError(`refusing to send credentials to ${url.origin} over plain HTTP`, { hint: 'use an https token realm' })
+        throw new AuthError(`refusing to send credentials to ${url.origin} over plain HTTP`, {
+          hint: 'use an https token realm'
+        })
       }
       headers.Authorization = `Basic ${Buffer.from(`${this.#creds.username}:${this.#creds.password}`).toString('base64')}`
     }
@@ -109,9 +126,13 @@ export class Authenticator {
       const body = await readBody(res, 64 * 1024)
       const errors = parseErrorBody(body)
       if (res.status === 401 || res.status === 403) {
-        throw new AuthError(this.#refusal(errors.map((e) => e.message).join('; ') || `HTTP ${res.status}`))
+        throw new AuthError(
+          this.#refusal(errors.map((e) => e.message).join('; ') || `HTTP ${res.status}`)
+        )
       }
-      throw new RegistryError('GET', url.origin + url.pathname, res.status, errors, { hint: 'the token service failed' })
+      throw new RegistryError('GET', url.origin + url.pathname, res.status, errors, {
+        hint: 'the token service failed'
+      })
     }
     const body = await readBody(res, 1024 * 1024)
     let json: { token?: unknown; access_token?: unknown; expires_in?: unknown }
@@ -120,11 +141,17 @@ export class Authenticator {
     } catch {
       throw new AuthError(`token service ${url.origin} answered with something other than JSON`)
     }
-    const token = typeof json.token === 'string' && json.token ? json.token : typeof json.access_token === 'string' ? json.access_token : ''
+    const token =
+      typeof json.token === 'string' && json.token
+        ? json.token
+        : typeof json.access_token === 'string'
+          ? json.access_token
+          : ''
     if (!token) throw new AuthError(`token service ${url.origin} answered without a token`)
     this.#onSecret(token)
     // Expire 30 s early so a token is never used at the edge of its life; 60 s is the spec default.
-    const lifetime = typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : 60
+    const lifetime =
+      typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : 60
     return { token, expiresAt: Date.now() + Math.max(lifetime - 30, 10) * 1000 }
   }
 
@@ -146,7 +173,9 @@ export class Authenticator {
       })
     }
     return new AuthError(this.#refusal(detail), {
-      hint: this.#creds ? 'check the username and password inputs' : 'set the username and password inputs'
+      hint: this.#creds
+        ? 'check the username and password inputs'
+        : 'set the username and password inputs'
     })
   }
 

@@ -1,7 +1,14 @@
 import type { Readable } from 'node:stream'
 import { RegistryError } from '../content/errors.js'
 import { apiHost, isLoopbackHost } from '../oci/reference.js'
-import { drain, header, readBody, HttpTransport, type HttpResponse, type TransportOptions } from '../transport/http.js'
+import {
+  drain,
+  header,
+  readBody,
+  HttpTransport,
+  type HttpResponse,
+  type TransportOptions
+} from '../transport/http.js'
 import { Authenticator, type Credentials, type SecretSink } from './auth.js'
 import { parseErrorBody } from './errors.js'
 
@@ -44,7 +51,8 @@ export class RegistryClient {
   constructor(opts: RegistryClientOptions) {
     this.registry = opts.registry
     const host = apiHost(opts.registry)
-    const plain = opts.plainHttp === 'true' || ((opts.plainHttp ?? 'auto') === 'auto' && isLoopbackHost(host))
+    const plain =
+      opts.plainHttp === 'true' || ((opts.plainHttp ?? 'auto') === 'auto' && isLoopbackHost(host))
     this.origin = `${plain ? 'http' : 'https'}://${host}`
     this.#transport = new HttpTransport(opts)
     this.#trace = opts.onTrace
@@ -56,15 +64,19 @@ export class RegistryClient {
   }
 
   async request(req: RegistryRequest): Promise<HttpResponse> {
-    let url = typeof req.url === 'string' ? new URL(req.url, this.origin) : req.url
+    const url = typeof req.url === 'string' ? new URL(req.url, this.origin) : req.url
     for (let attempt = 0; ; attempt++) {
-      const authorization = url.origin === this.origin ? await this.auth.header(req.scope) : undefined
+      const authorization =
+        url.origin === this.origin ? await this.auth.header(req.scope) : undefined
       const res = await this.#send(req, url, authorization)
-      if (res.status === 401 && attempt < 2 && url.origin === this.origin) {
+      if (
+        res.status === 401 &&
+        attempt < 2 &&
+        url.origin === this.origin &&
+        this.auth.learn(res, req.scope, authorization !== undefined)
+      ) {
         await drain(res)
-        if (this.auth.learn(res, req.scope, authorization !== undefined)) continue
-        // Send once more so the caller sees (and can report) the registry's refusal body.
-        return this.#send(req, url, authorization)
+        continue
       }
       if (!req.followRedirects || !REDIRECTS.has(res.status)) return res
       return this.#follow(req, res)
@@ -84,21 +96,30 @@ export class RegistryClient {
       // Relative Locations resolve against the URL that answered.
       const next = new URL(location, res.url)
       if (res.url.protocol === 'https:' && next.protocol !== 'https:') {
-        throw new RegistryError(req.method, res.url.href, res.status, [], { message: `${req.method} ${res.url.origin}: refusing a redirect from HTTPS to ${next.protocol}` })
+        throw new RegistryError(req.method, res.url.href, res.status, [], {
+          message: `${req.method} ${res.url.origin}: refusing a redirect from HTTPS to ${next.protocol}`
+        })
       }
-      const authorization = next.origin === this.origin ? await this.auth.header(req.scope) : undefined
+      const authorization =
+        next.origin === this.origin ? await this.auth.header(req.scope) : undefined
       res = await this.#send(req, next, authorization)
     }
     return res
   }
 
-  async #send(req: RegistryRequest, url: URL, authorization: string | undefined): Promise<HttpResponse> {
+  async #send(
+    req: RegistryRequest,
+    url: URL,
+    authorization: string | undefined
+  ): Promise<HttpResponse> {
     const headers = { ...req.headers }
     if (authorization) headers.Authorization = authorization
     const body = typeof req.body === 'function' ? await req.body() : req.body
     const started = Date.now()
     const res = await this.#transport.send({ method: req.method, url, headers, body })
-    this.#trace?.(`${req.method} ${url.origin}${url.pathname} ${res.status} ${Date.now() - started}ms`)
+    this.#trace?.(
+      `${req.method} ${url.origin}${url.pathname} ${res.status} ${Date.now() - started}ms`
+    )
     return res
   }
 

@@ -42,8 +42,16 @@ export class RegistryRepository implements Target {
     const digest = header(res, 'docker-content-digest')
     const mediaType = header(res, 'content-type')?.split(';')[0].trim()
     const size = Number(header(res, 'content-length'))
-    if (res.status === 200 && digest && isDigest(digest) && mediaType && isManifestType(mediaType) && Number.isSafeInteger(size)) {
-      if (isDigest(reference) && digest !== reference) throw new OciError(`${this.name}: asked for ${reference}, the registry answered ${digest}`)
+    if (
+      res.status === 200 &&
+      digest &&
+      isDigest(digest) &&
+      mediaType &&
+      isManifestType(mediaType) &&
+      Number.isSafeInteger(size)
+    ) {
+      if (isDigest(reference) && digest !== reference)
+        throw new OciError(`${this.name}: asked for ${reference}, the registry answered ${digest}`)
       return { mediaType, digest, size }
     }
     if (res.status === 404) throw await this.#notFound(reference)
@@ -64,11 +72,18 @@ export class RegistryRepository implements Target {
       await drain(res)
       throw await this.#notFound(reference)
     }
-    if (res.status !== 200) return this.#client.fail(res, 'GET', `reading manifest ${reference} of ${this.#repo}`)
+    if (res.status !== 200)
+      return this.#client.fail(res, 'GET', `reading manifest ${reference} of ${this.#repo}`)
     const bytes = await readAll(res.body, MAX_MANIFEST_BYTES, `manifest ${reference}`)
-    const digest = isDigest(reference) ? reference : (header(res, 'docker-content-digest') ?? digestOf(bytes))
+    const digest = isDigest(reference)
+      ? reference
+      : (header(res, 'docker-content-digest') ?? digestOf(bytes))
     const headerType = header(res, 'content-type')?.split(';')[0].trim()
-    const parsed = parseManifest(bytes, isManifestType(headerType) ? headerType : undefined, `manifest ${reference} of ${this.name}`)
+    const parsed = parseManifest(
+      bytes,
+      isManifestType(headerType) ? headerType : undefined,
+      `manifest ${reference} of ${this.name}`
+    )
     const desc = { mediaType: parsed.mediaType, digest, size: bytes.length }
     verifyBuffer(bytes, desc, `manifest ${reference} of ${this.name}`)
     return { desc, bytes }
@@ -114,7 +129,9 @@ export class RegistryRepository implements Target {
 
   async push(desc: Descriptor, content: Content): Promise<PushOutcome> {
     if (isManifestType(desc.mediaType)) {
-      const bytes = Buffer.isBuffer(content) ? content : await readAll(await content(), MAX_MANIFEST_BYTES, desc.digest)
+      const bytes = Buffer.isBuffer(content)
+        ? content
+        : await readAll(await content(), MAX_MANIFEST_BYTES, desc.digest)
       await this.#putManifest(desc, bytes, desc.digest)
       this.#manifests.set(desc.digest, bytes)
       return 'uploaded'
@@ -137,7 +154,11 @@ export class RegistryRepository implements Target {
       scope: this.#scope
     })
     if (res.status !== 201 && res.status !== 200) {
-      return this.#client.fail(res, 'PUT', `pushing manifest ${reference === desc.digest ? desc.digest : `${desc.digest} as tag ${reference}`}`)
+      return this.#client.fail(
+        res,
+        'PUT',
+        `pushing manifest ${reference === desc.digest ? desc.digest : `${desc.digest} as tag ${reference}`}`
+      )
     }
     await drain(res)
     const echoed = header(res, 'docker-content-digest')
@@ -150,11 +171,18 @@ export class RegistryRepository implements Target {
 
   /** POST opens an upload session; one PUT sends the whole blob with its digest. */
   async #uploadBlob(desc: Descriptor, content: Content): Promise<void> {
-    const start = await this.#client.request({ method: 'POST', url: `/v2/${this.#repo}/blobs/uploads/`, body: Buffer.alloc(0), scope: this.#scope })
-    if (start.status !== 202 && start.status !== 201) return this.#client.fail(start, 'POST', `starting the upload of ${desc.digest}`)
+    const start = await this.#client.request({
+      method: 'POST',
+      url: `/v2/${this.#repo}/blobs/uploads/`,
+      body: Buffer.alloc(0),
+      scope: this.#scope
+    })
+    if (start.status !== 202 && start.status !== 201)
+      return this.#client.fail(start, 'POST', `starting the upload of ${desc.digest}`)
     await drain(start)
     const location = header(start, 'location')
-    if (!location) throw new OciError(`${this.name}: the registry opened an upload without a Location`)
+    if (!location)
+      throw new OciError(`${this.name}: the registry opened an upload without a Location`)
     // Locations may be absolute, host-relative or carry a query of their own: keep it.
     const url = new URL(location, start.url)
     url.searchParams.set('digest', desc.digest)

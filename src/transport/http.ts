@@ -53,7 +53,10 @@ export class HttpTransport {
   send(req: HttpRequest): Promise<HttpResponse> {
     const { url } = req
     const mod = url.protocol === 'https:' ? https : http
-    const headers: Record<string, string> = { 'User-Agent': this.#client.userAgent ?? 'oci-layout-action', ...req.headers }
+    const headers: Record<string, string> = {
+      'User-Agent': this.#client.userAgent ?? 'oci-layout-action',
+      ...req.headers
+    }
     if (Buffer.isBuffer(req.body)) headers['Content-Length'] = String(req.body.length)
     const options: https.RequestOptions = {
       method: req.method,
@@ -69,7 +72,9 @@ export class HttpTransport {
       const fail = (err: Error): void => {
         if (settled) return
         settled = true
-        reject(err instanceof ConnectionError || !isNetworkError(err) ? err : toConnectionError(err, url))
+        reject(
+          err instanceof ConnectionError || !isNetworkError(err) ? err : toConnectionError(err, url)
+        )
       }
       const r = mod.request(url, options, (res) => {
         if (settled) {
@@ -79,7 +84,13 @@ export class HttpTransport {
         settled = true
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url })
       })
-      r.setTimeout(this.#opts.timeoutMs ?? 120_000, () => r.destroy(new ConnectionError(`${req.method} ${url.host}: no answer for ${Math.round((this.#opts.timeoutMs ?? 120_000) / 1000)} s`)))
+      r.setTimeout(this.#opts.timeoutMs ?? 120_000, () =>
+        r.destroy(
+          new ConnectionError(
+            `${req.method} ${url.host}: no answer for ${Math.round((this.#opts.timeoutMs ?? 120_000) / 1000)} s`
+          )
+        )
+      )
       r.on('error', fail)
       const body = req.body
       if (body === undefined) r.end()
@@ -119,7 +130,10 @@ function toConnectionError(err: Error, url: URL): ConnectionError {
     CERT_HAS_EXPIRED: 'the registry certificate has expired',
     ERR_TLS_CERT_ALTNAME_INVALID: 'the registry certificate does not match its host name'
   }
-  const tls = code.includes('CERT') || code.includes('SELF_SIGNED') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'
+  const tls =
+    code.includes('CERT') ||
+    code.includes('SELF_SIGNED') ||
+    code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'
   return new ConnectionError(`cannot reach registry ${url.host}: ${why[code] ?? err.message}`, {
     hint: tls
       ? 'trust its CA with the ca-file input, or (only if you must) set insecure: true'
@@ -158,4 +172,3 @@ export function header(res: HttpResponse, name: string): string | undefined {
   const v = res.headers[name.toLowerCase()]
   return Array.isArray(v) ? v[0] : v
 }
-

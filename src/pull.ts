@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto'
+import { rename, rm } from 'node:fs/promises'
+import * as path from 'node:path'
+import { InputError, NotFoundError } from './content/errors.js'
+import { readAll } from './content/target.js'
+import { copyGraph } from './copy/copy.js'
+import { LayoutStore } from './layout/layout-store.js'
+import { packLayout } from './layout/tar-export.js'
+import { verifyBuffer } from './oci/digest.js'
+import { parseManifest } from './oci/manifest.js'
+import { Annotation, MAX_MANIFEST_BYTES } from './oci/media-types.js'
+import { selectPlatform } from './oci/platform.js'
+import { formatReference, parseLayoutSpec, parseReference } from './oci/reference.js'
+import { formatPlatform, type Descriptor } from './oci/types.js'
+import { openClient, type RegistryOptions, type TransferResult } from './push.js'
+import { RegistryRepository } from './registry/repository.js'
+
+export interface PullOptions extends RegistryOptions {
+  /** Destination: a directory, or a path ending in .tar / .tar.gz / .tgz, with an optional `:TAG`. */
+  layout: string
+  /** `os/arch[/variant]`: from an index, pull only the matching platform's manifest. */
+  platform?: string
+}
+
+export interface PullResult extends TransferResult {
+  /** The path written. */
+  layout: string
+}
+
+type Destination = { kind: 'dir' } | { kind: 'tar'; gzip: boolean }
+
+function destinationKind(file: string): Destination {
+  const lower = file.toLowerCase()
+  if (lower.endsWith('.tar')) return { kind: 'tar', gzip: false }
+  if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz')) return { kind: 'tar', gzip: true }
+  return { kind: 'dir' }
+}
+
+/**
+ * Pulls an image, index or artifact into an OCI layout. A directory is merged into; a tar is
+ * built beside its destination and renamed into place only when complete.
+ */
+export async function pull(opts: PullOptions): Promise<PullResult> {
+  const spec = parseLayoutSpec(opts.layout)
+  if (spec.digest)
+    throw new InputError(
+      `the layout input of a pull names where to write; "@${spec.digest}" does not fit there`,
+      { hint: 'put the digest in the reference: org/app@sha256:…' }
+    )
+  const ref = parseReference(opts.reference, opts.registry)
+  const target = ref.digest ?? ref.tag ?? 'latest'
+  const tag = spec.tag ?? (ref.digest ? undefined : (ref.tag ?? 'latest'))
+  const dest = destinationKind(spec.path)
+  const client = openClient(opts, ref.registry)
+  const scratch =
+    dest.kind === 'tar' ? `${spec.path}.${randomBytes(6).toString('hex')}.partial` : undefined
+  try {
+    const repo = new RegistryRepository(client, ref.repository, { push: false })
+    let root = await repo.resolve(target)
+    if (opts.platform) root = await pickPlatform(repo, root, opts.platform)
+    const store = await LayoutStore.open(scratch ? `${scratch}.d` : spec.path)
+    const result = await copyGraph(repo, root, store, {
+      concurrency: opts.concurrency,
+      onEvent: opts.onEvent
+    })
+    const base = { registry: ref.registry, repository: ref.repository }
+    const annotations: Record<string, string> = {
+      [Annotation.ContainerdName]: formatReference(
+        tag ? { ...base, tag } : { ...base, digest: result.root.digest }
+      )
+    }
+    if (tag) annotations[Annotation.RefName] = tag
+    await store.addEntry(result.root, annotations)
+    if (scratch && dest.kind === 'tar') {
+      await packLayout(store.directory, scratch, dest.gzip)
+      await rename(scratch, spec.path)
+    }
+    return {
+      digest: result.root.digest,
+      mediaType: result.root.mediaType,
+      size: result.root.size,
+      reference: formatReference({ ...base, digest: result.root.digest }),
+      tags: tag ? [formatReference({ ...base, tag })] : [],
+      bytesTotal: result.bytesTotal,
+      bytesSent: result.bytesSent,
+      layout: path.resolve(spec.path)
+    }
+  } finally {
+    client.close()
+    if (scratch)
+      await Promise.all([
+        rm(scratch, { force: true }),
+        rm(`${scratch}.d`, { recursive: true, force: true })
+      ])
+  }
+}
+
+async function pickPlatform(
+  repo: RegistryRepository,
+  root: Descriptor,
+  platform: string
+): Promise<Descriptor> {
+  const bytes = await readAll(await repo.fetch(root), MAX_MANIFEST_BYTES, root.digest)
+  verifyBuffer(bytes, root, `manifest ${root.digest} of ${repo.name}`)
+  const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${repo.name}`)
+  if (parsed.kind !== 'index') return root // a single-platform image: nothing to choose
+  const chosen = selectPlatform(parsed.index.manifests, platform)
+  if (!chosen) {
+    const have = parsed.index.manifests
+      .filter((d) => d.platform && d.platform.os !== 'unknown')
+      .map((d) => formatPlatform(d.platform))
+    throw new NotFoundError(`${repo.name}@${root.digest} has no ${platform} image`, {
+      hint: `platforms here: ${have.join(', ') || 'none'}`
+    })
+  }
+  return chosen
+}
