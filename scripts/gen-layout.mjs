@@ -66,13 +66,13 @@ export async function generateLayout(opts) {
   const out = path.resolve(o.out)
   const sidecar = `${out}.json`
 
+  await removeStaleTemps(out)
   if (opts.cache) {
     const cached = await readCache(out, sidecar, o)
     if (cached) return cached
   }
   await fsp.rm(sidecar, { force: true })
 
-  await removeStaleTemps(out)
   const tmpId = `${process.pid}-${crypto.randomBytes(4).toString('hex')}`
   const tmpOut = `${out}.tmp-${tmpId}`
   const workDir = o.format === 'dir' ? tmpOut : `${out}.tmp-${tmpId}-layout`

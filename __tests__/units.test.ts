@@ -1,0 +1,217 @@
+// Unit tests of the pure parts: names, selectors, challenges, platforms, verification, tar index.
+import { execFile } from 'node:child_process'
+import { mkdir, symlink, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { promisify } from 'node:util'
+import { DigestMismatchError, SizeMismatchError } from '../src/content/errors.js'
+import { readAll } from '../src/content/target.js'
+import { normaliseName } from '../src/layout/files.js'
+import { TarFiles } from '../src/layout/tar-files.js'
+import { digestOf, parseDigest, VerifyingStream } from '../src/oci/digest.js'
+import { selectPlatform } from '../src/oci/platform.js'
+import { isLoopbackHost, parseLayoutSpec, parseReference } from '../src/oci/reference.js'
+import type { Descriptor } from '../src/oci/types.js'
+import { parseChallenge } from '../src/registry/challenge.js'
+import { tmpDir } from './helpers/skopeo.js'
+
+const execFileP = promisify(execFile)
+
+describe('parseReference', () => {
+  it('combines registry and repository', () => {
+    expect(parseReference('org/app:v1', 'ghcr.io')).toEqual({
+      registry: 'ghcr.io',
+      repository: 'org/app',
+      tag: 'v1',
+      digest: undefined
+    })
+  })
+  it('takes the host from a full reference, with a port', () => {
+    expect(parseReference('localhost:5000/app:1.0')).toMatchObject({
+      registry: 'localhost:5000',
+      repository: 'app',
+      tag: '1.0'
+    })
+  })
+  it('adds library/ for Docker Hub single names', () => {
+    expect(parseReference('alpine:3', 'docker.io')).toMatchObject({ repository: 'library/alpine' })
+  })
+  it('keeps a digest', () => {
+    const d = `sha256:${'a'.repeat(64)}`
+    expect(parseReference(`ghcr.io/o/a@${d}`)).toMatchObject({
+      registry: 'ghcr.io',
+      repository: 'o/a',
+      digest: d,
+      tag: undefined
+    })
+  })
+  it.each([
+    ['', 'ghcr.io', /empty/],
+    ['Org/App', 'ghcr.io', /invalid repository name/],
+    ['org/app:bad tag', 'ghcr.io', /invalid tag/],
+    ['org/app', '', /no registry given/],
+    ['ghcr.io/org/app', 'quay.io', /names registry ghcr.io but the registry input is quay.io/],
+    ['org/app@sha256:123', 'ghcr.io', /invalid digest/]
+  ])('rejects %j with registry %j', (ref, registry, re) => {
+    expect(() => parseReference(ref, registry)).toThrow(re)
+  })
+})
+
+describe('parseLayoutSpec', () => {
+  const none = (): boolean => false
+  it.each([
+    ['app.tar', { path: 'app.tar' }],
+    ['app.tar:v1', { path: 'app.tar', tag: 'v1' }],
+    [`dir/app@sha256:${'b'.repeat(64)}`, { path: 'dir/app', digest: `sha256:${'b'.repeat(64)}` }],
+    ['C:\\work\\app.tar', { path: 'C:\\work\\app.tar' }],
+    ['C:\\work\\app.tar:v2', { path: 'C:\\work\\app.tar', tag: 'v2' }],
+    ['/tmp/a:b/app.tar', { path: '/tmp/a:b/app.tar' }]
+  ])('%s', (spec, expected) => {
+    expect(parseLayoutSpec(spec, none)).toEqual(expected)
+  })
+  it('prefers a path that exists as a whole', () => {
+    expect(parseLayoutSpec('weird:name', (p) => p === 'weird:name')).toEqual({ path: 'weird:name' })
+  })
+})
+
+describe('isLoopbackHost', () => {
+  it.each([
+    ['localhost:5000', true],
+    ['127.0.0.1', true],
+    ['127.1.2.3:80', true],
+    ['[::1]:5000', true],
+    ['ghcr.io', false],
+    ['10.0.0.1:5000', false]
+  ])('%s → %s', (host, expected) => expect(isLoopbackHost(host)).toBe(expected))
+})
+
+describe('parseChallenge', () => {
+  it('reads a bearer challenge with quoted values and commas inside', () => {
+    expect(
+      parseChallenge(
+        'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"'
+      )
+    ).toEqual({
+      scheme: 'bearer',
+      params: {
+        realm: 'https://auth.example/token',
+        service: 'registry.example',
+        scope: 'repository:a/b:pull,push'
+      }
+    })
+  })
+  it('reads basic', () => {
+    expect(parseChallenge('Basic realm="basic-realm"')).toEqual({
+      scheme: 'basic',
+      params: { realm: 'basic-realm' }
+    })
+  })
+  it('returns undefined for nothing', () => expect(parseChallenge(undefined)).toBeUndefined())
+})
+
+describe('selectPlatform', () => {
+  const d = (os: string, architecture: string, variant?: string): Descriptor => ({
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: `sha256:${os}${architecture}${variant ?? ''}`,
+    size: 1,
+    platform: { os, architecture, ...(variant ? { variant } : {}) }
+  })
+  const children = [
+    d('linux', 'amd64'),
+    d('linux', 'arm64', 'v8'),
+    d('linux', 'arm', 'v6'),
+    d('unknown', 'unknown')
+  ]
+  it('matches arm64 with or without its implied variant', () => {
+    expect(selectPlatform(children, 'linux/arm64')?.platform?.architecture).toBe('arm64')
+    expect(selectPlatform(children, 'linux/aarch64')?.platform?.architecture).toBe('arm64')
+  })
+  it('falls back to an older arm variant', () => {
+    expect(selectPlatform(children, 'linux/arm/v7')?.platform?.variant).toBe('v6')
+  })
+  it('never picks an attestation manifest', () => {
+    expect(selectPlatform(children, 'unknown/unknown')).toBeUndefined()
+  })
+  it('rejects a malformed platform', () => {
+    expect(() => selectPlatform(children, 'linux')).toThrow(/invalid platform/)
+  })
+})
+
+describe('digests', () => {
+  it('refuses digests that could escape a path', () => {
+    expect(() => parseDigest('sha256:../../etc/passwd')).toThrow(/invalid digest/)
+    expect(() => parseDigest(`md5:${'a'.repeat(32)}`)).toThrow(/invalid digest/)
+  })
+  const data = Buffer.from('hello, verifying stream')
+  const desc = { digest: digestOf(data), size: data.length }
+  const run = (input: Buffer, expected: { digest: string; size: number }): Promise<Buffer> => {
+    const v = new VerifyingStream(expected, 'test blob')
+    return Promise.all([
+      pipeline(Readable.from([input]), v).catch((e: unknown) => Promise.reject(e)),
+      readAll(v, 1 << 20, 'x')
+    ]).then((r) => r[1])
+  }
+  it('passes matching bytes through', async () => {
+    expect(await run(data, desc)).toEqual(data)
+  })
+  it('fails on other bytes of the same size', async () => {
+    const other = Buffer.from(data)
+    other[0] ^= 1
+    await expect(run(other, desc)).rejects.toBeInstanceOf(DigestMismatchError)
+  })
+  it('fails on a short or long body', async () => {
+    await expect(run(data.subarray(1), desc)).rejects.toBeInstanceOf(SizeMismatchError)
+    await expect(run(Buffer.concat([data, Buffer.from('x')]), desc)).rejects.toBeInstanceOf(
+      SizeMismatchError
+    )
+  })
+})
+
+describe('tar index', () => {
+  it('normalises member names', () => {
+    expect(normaliseName('./blobs/sha256/ab')).toBe('blobs/sha256/ab')
+    expect(normaliseName('/index.json')).toBe('index.json')
+    expect(normaliseName('../evil')).toBeUndefined()
+  })
+
+  it('reads PAX long names, GNU long names and in-layout symlinks in place', async () => {
+    const dir = await tmpDir('tar-unit-')
+    const src = path.join(dir, 'src')
+    const long = `${'d'.repeat(120)}/${'f'.repeat(120)}`
+    await mkdir(path.join(src, path.dirname(long)), { recursive: true })
+    await writeFile(path.join(src, long), 'long name content')
+    await writeFile(path.join(src, 'target'), 'target content')
+    await symlink('target', path.join(src, 'link'))
+    for (const format of ['pax', 'gnu']) {
+      const file = path.join(dir, `${format}.tar`)
+      await execFileP('tar', [`--format=${format}`, '-C', src, '-cf', file, '.'])
+      const tar = await TarFiles.open(file)
+      expect(await tar.size(long)).toBe(17)
+      expect((await readAll(await tar.open(long), 100, 'x')).toString()).toBe('long name content')
+      expect((await readAll(await tar.open('link'), 100, 'x')).toString()).toBe('target content')
+      expect(await tar.size('missing')).toBeUndefined()
+      await tar.close()
+    }
+  })
+
+  it('refuses a member that climbs out of the archive', async () => {
+    const dir = await tmpDir('tar-evil-')
+    await writeFile(path.join(dir, 'x'), 'x')
+    const file = path.join(dir, 'evil.tar')
+    await execFileP('tar', ['-C', dir, '--transform', 's,^x$,../../x,', '-P', '-cf', file, 'x'])
+    await expect(TarFiles.open(file)).rejects.toThrow(/points outside the archive/)
+  })
+
+  it('refuses a symlink that leaves the layout when it is read', async () => {
+    const dir = await tmpDir('tar-link-')
+    const src = path.join(dir, 'src')
+    await mkdir(src)
+    await symlink('/etc/passwd', path.join(src, 'index.json'))
+    const file = path.join(dir, 'link.tar')
+    await execFileP('tar', ['-C', src, '-cf', file, 'index.json'])
+    const tar = await TarFiles.open(file)
+    await expect(tar.size('index.json')).rejects.toThrow(/outside the layout/)
+    await tar.close()
+  })
+})
