@@ -3,7 +3,7 @@ import os__default from 'os';
 import * as crypto from 'crypto';
 import * as I from 'fs';
 import I__default, { promises } from 'fs';
-import path, { parse as parse$1, dirname } from 'path';
+import path$1, { parse as parse$1, dirname } from 'path';
 import * as http from 'http';
 import http__default from 'http';
 import * as https from 'https';
@@ -17,13 +17,14 @@ import require$$0$1 from 'node:assert';
 import require$$0$3 from 'node:net';
 import * as require$$2 from 'node:http';
 import require$$2__default from 'node:http';
-import require$$0$2, { Transform, pipeline } from 'node:stream';
+import require$$0$2, { Transform, pipeline, PassThrough, Readable } from 'node:stream';
 import require$$0 from 'node:buffer';
 import require$$0$4 from 'node:util';
 import require$$7 from 'node:querystring';
 import require$$8, { EventEmitter } from 'node:events';
 import require$$0$5 from 'node:diagnostics_channel';
-import require$$5 from 'node:tls';
+import * as require$$5 from 'node:tls';
+import require$$5__default from 'node:tls';
 import require$$1$2, { createGunzip } from 'node:zlib';
 import require$$5$1 from 'node:perf_hooks';
 import require$$8$1 from 'node:util/types';
@@ -36,16 +37,18 @@ import require$$5$3 from 'string_decoder';
 import 'child_process';
 import 'timers';
 import { createHash, randomBytes } from 'node:crypto';
-import ro, { realpath, stat as stat$1, mkdtemp, rm as rm$1, open as open$1, mkdir as mkdir$1, writeFile as writeFile$1, rename as rename$1, readFile, readdir as readdir$1 } from 'node:fs/promises';
-import * as R from 'node:path';
-import R__default, { win32, posix, basename, join } from 'node:path';
-import u, { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import ro, { realpath, stat as stat$1, open as open$1, mkdtemp, rm as rm$1, mkdir as mkdir$1, writeFile as writeFile$1, rename as rename$1, readFile, readdir as readdir$1 } from 'node:fs/promises';
+import * as path from 'node:path';
+import path__default, { win32, posix, basename, join } from 'node:path';
+import u, { constants as constants$5, createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { pipeline as pipeline$1 } from 'node:stream/promises';
+import * as os$2 from 'node:os';
 import { tmpdir } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { Buffer as Buffer$1 } from 'buffer';
 import * as Ps from 'zlib';
 import Ps__default from 'zlib';
+import { execFile } from 'node:child_process';
 import * as https$1 from 'node:https';
 
 // We use any as a valid input type
@@ -3616,7 +3619,7 @@ function requireConnect () {
 	    let socket;
 	    if (protocol === 'https:') {
 	      if (!tls) {
-	        tls = require$$5;
+	        tls = require$$5__default;
 	      }
 	      servername = servername || options.servername || util.getServerName(host) || null;
 
@@ -29550,6 +29553,14 @@ function error(message, properties = {}) {
     issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
+ * Adds a warning issue
+ * @param message warning issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function warning(message, properties = {}) {
+    issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
  * Writes info to log with console.log.
  * @param message info message
  */
@@ -29631,6 +29642,10 @@ class RegistryError extends OciError {
     url;
     status;
     errors;
+    /** The transfer may be tried again as a whole (the client did not retry this request itself). */
+    retryable = false;
+    /** The registry's Retry-After, if it sent one. */
+    retryAfter;
     constructor(method, url, status, errors, options = {}) {
         const detail = errors.length
             ? errors.map((e) => `${e.code}: ${e.message}`).join('; ')
@@ -29648,14 +29663,16 @@ class RegistryError extends OciError {
 /** The registry refused our credentials, or asked for some we do not have. */
 class AuthError extends OciError {
 }
-/** The registry could not be reached at all. */
+/** The registry could not be reached, or the connection failed. */
 class ConnectionError extends OciError {
+    /** The transfer may be tried again as a whole (the client did not retry this request itself). */
+    retryable = false;
 }
 /** Joins an error's message and hint into the single line users see. */
 function describeError(err) {
     if (err instanceof OciError)
         return err.hint ? `${err.message} (${err.hint})` : err.message;
-    if (err instanceof Error)
+    if (typeof err === 'object' && err !== null && typeof err.message === 'string')
         return err.message;
     return String(err);
 }
@@ -29704,8 +29721,74 @@ function readSettings(get) {
         password,
         plainHttp,
         concurrency,
-        platform: get('platform').trim() || undefined
+        platform: get('platform').trim() || undefined,
+        githubToken: get('github-token').trim(),
+        caFile: get('ca-file').trim() || undefined,
+        insecure: readBoolean(get('insecure'), 'insecure'),
+        retries: readInteger(get('retries'), 'retries', 0, 20),
+        chunkSize: readSize(get('chunk-size'))
     };
+}
+function readBoolean(value, name) {
+    const v = value.trim().toLowerCase();
+    if (v === '' || v === 'false')
+        return false;
+    if (v === 'true')
+        return true;
+    throw new InputError(`${name} must be true or false, not "${value.trim()}"`);
+}
+/** The engine options the settings stand for (everything but the per-adapter hooks). */
+function engineOptions(s, env = process.env) {
+    return {
+        layout: s.layout,
+        registry: s.registry,
+        reference: s.reference,
+        username: s.username,
+        password: s.password,
+        githubToken: s.githubToken,
+        githubActor: env.GITHUB_ACTOR,
+        env,
+        plainHttp: s.plainHttp,
+        concurrency: s.concurrency,
+        caFile: s.caFile,
+        insecure: s.insecure,
+        retries: s.retries,
+        chunkSize: s.chunkSize
+    };
+}
+function readInteger(value, name, min, max) {
+    const v = value.trim();
+    if (!v)
+        return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+        throw new InputError(`${name} must be a whole number from ${min} to ${max}, not "${v}"`);
+    }
+    return n;
+}
+const SIZE_UNITS = {
+    '': 1,
+    b: 1,
+    k: 1024,
+    kb: 1024,
+    kib: 1024,
+    m: 1024 ** 2,
+    mb: 1024 ** 2,
+    mib: 1024 ** 2,
+    g: 1024 ** 3,
+    gb: 1024 ** 3,
+    gib: 1024 ** 3
+};
+/** `256MiB`, `64m`, `1048576`; `0` turns chunking off. */
+function readSize(value) {
+    const v = value.trim();
+    if (!v)
+        return undefined;
+    const m = /^(\d+)\s*([a-z]*)$/i.exec(v);
+    const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+    if (!m || unit === undefined)
+        throw new InputError(`chunk-size must be a size such as 256MiB, 64m or 0, not "${v}"`);
+    return Number(m[1]) * unit;
 }
 
 function formatPlatform(p) {
@@ -29725,7 +29808,7 @@ async function readAll(stream, limit, what) {
         total += chunk.length;
         if (total > limit) {
             stream.destroy();
-            throw new RangeError(`${what} is larger than ${limit} bytes`);
+            throw new OciError(`${what} is larger than ${limit} bytes`);
         }
         chunks.push(chunk);
     }
@@ -29830,16 +29913,129 @@ const Annotation = {
 /** A manifest larger than this is refused: the common registry limit, and a guard on memory. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
-function checkDescriptor(v, where) {
-    if (!isObject(v) ||
-        typeof v.mediaType !== 'string' ||
-        typeof v.digest !== 'string' ||
-        typeof v.size !== 'number' ||
-        !Number.isSafeInteger(v.size) ||
-        v.size < 0) {
-        throw new OciError(`${where}: not a valid descriptor (needs mediaType, digest and a non-negative size)`);
+const DEFAULT_RETRY = {
+    retries: 5,
+    baseMs: 200,
+    maxMs: 5_000,
+    maxRetryAfterMs: 60_000
+};
+/** Statuses worth trying again: timeouts, throttling, server faults. 401 goes through auth instead. */
+function isRetryableStatus(status) {
+    return (status === 408 ||
+        status === 429 ||
+        status === 500 ||
+        status === 502 ||
+        status === 503 ||
+        status === 504);
+}
+const NETWORK_CODES = new Set([
+    'ECONNRESET',
+    'ECONNABORTED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'ESOCKETTIMEDOUT',
+    'ECONNREFUSED',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'EAI_AGAIN',
+    'ERR_STREAM_PREMATURE_CLOSE',
+    'UND_ERR_SOCKET'
+]);
+/** A connection that failed or a body that was cut: the same request may well succeed. */
+function isNetworkError$1(err) {
+    // Not `instanceof Error`: errors from node's own modules may come from another realm (jest's vm).
+    if (typeof err !== 'object' || err === null)
+        return false;
+    const { code, message } = err;
+    if (typeof code === 'string' && NETWORK_CODES.has(code))
+        return true;
+    return message === 'aborted' || message === 'socket hang up';
+}
+/**
+ * Whether a whole transfer (a blob upload or download) should start over: a network fault in
+ * its body, or a registry fault on a request the client could not retry by itself.
+ */
+function isRetryableTransferError(err) {
+    if (err instanceof RegistryError || err instanceof ConnectionError)
+        return err.retryable;
+    return isNetworkError$1(err);
+}
+/** Milliseconds to wait before try `attempt` (1-based): Retry-After when given, else jittered exponential. */
+function backoff(attempt, policy, retryAfter) {
+    if (retryAfter) {
+        const seconds = Number(retryAfter);
+        const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
+        if (Number.isFinite(ms))
+            return Math.min(Math.max(ms, 0), policy.maxRetryAfterMs);
     }
+    const exp = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
+    return exp / 2 + Math.random() * (exp / 2);
+}
+function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** The digest grammar of the image spec (`algorithm:encoded`), with a sane bound on length. */
+const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+const MAX_DIGEST_LENGTH = 256;
+/**
+ * A short, safe rendering of a JSON value for an error message: never the whole of a large or
+ * deeply nested value (stringifying that could take the stack or the log with it).
+ */
+function describeValue(v) {
+    if (v === undefined)
+        return 'missing';
+    if (v === null || typeof v === 'number' || typeof v === 'boolean')
+        return String(v);
+    if (typeof v === 'string') {
+        return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}…` : JSON.stringify(v);
+    }
+    if (Array.isArray(v))
+        return 'a list';
+    return 'an object';
+}
+const isStringMap = (v) => isObject(v) && Object.values(v).every((s) => typeof s === 'string');
+const isStringList = (v) => Array.isArray(v) && v.every((s) => typeof s === 'string');
+/** Why `v` is not a descriptor, or undefined when it is one. */
+function descriptorProblem(v) {
+    if (!isObject(v))
+        return `is ${describeValue(v)}, not a descriptor object`;
+    if (typeof v.mediaType !== 'string')
+        return `mediaType is ${describeValue(v.mediaType)}`;
+    if (typeof v.digest !== 'string')
+        return `digest is ${describeValue(v.digest)}`;
+    if (v.digest.length > MAX_DIGEST_LENGTH || !DIGEST_GRAMMAR.test(v.digest))
+        return `digest ${describeValue(v.digest)} is not a valid digest`;
+    if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0)
+        return `size is ${describeValue(v.size)}, not a non-negative integer`;
+    if (v.annotations !== undefined && !isStringMap(v.annotations))
+        return 'annotations must map strings to strings';
+    if (v.artifactType !== undefined && typeof v.artifactType !== 'string')
+        return `artifactType is ${describeValue(v.artifactType)}`;
+    if (v.urls !== undefined && !isStringList(v.urls))
+        return 'urls must be a list of strings';
+    if (v.data !== undefined && typeof v.data !== 'string')
+        return 'data must be a base64 string';
+    if (v.platform !== undefined) {
+        const p = v.platform;
+        if (!isObject(p) ||
+            typeof p.os !== 'string' ||
+            typeof p.architecture !== 'string' ||
+            (p.variant !== undefined && typeof p.variant !== 'string') ||
+            (p['os.version'] !== undefined && typeof p['os.version'] !== 'string') ||
+            (p['os.features'] !== undefined && !isStringList(p['os.features'])))
+            return 'platform needs string os and architecture';
+    }
+    return undefined;
+}
+/** Checks the shape of a descriptor: the fields the engine reads, with the types the spec gives. */
+function checkDescriptor(v, where) {
+    const problem = descriptorProblem(v);
+    if (problem !== undefined)
+        throw new OciError(`${where}: not a valid descriptor (${problem})`, {
+            hint: 'a descriptor needs a string mediaType, a digest and a non-negative integer size'
+        });
     return v;
 }
 /**
@@ -29855,11 +30051,15 @@ function parseManifest(bytes, descMediaType, what) {
         throw new OciError(`${what} is not valid JSON (${err.message})`);
     }
     if (!isObject(json))
-        throw new OciError(`${what} is not a JSON object`);
+        throw new OciError(`${what} is ${describeValue(json)}, not a JSON object`);
     if (json.schemaVersion !== 2) {
-        throw new OciError(`${what} has schemaVersion ${JSON.stringify(json.schemaVersion)}; only 2 is supported`);
+        throw new OciError(`${what} has schemaVersion ${describeValue(json.schemaVersion)}; only 2 is supported`);
     }
-    const own = typeof json.mediaType === 'string' ? json.mediaType : undefined;
+    if (json.mediaType !== undefined && typeof json.mediaType !== 'string')
+        throw new OciError(`${what} has mediaType ${describeValue(json.mediaType)}, not a string`);
+    const own = json.mediaType;
+    if (own !== undefined && !isManifestType(own))
+        throw new OciError(`${what} has mediaType ${describeValue(own)}, which is not an image manifest or index`);
     const mediaType = own ??
         descMediaType ??
         (Array.isArray(json.manifests) ? MediaType.OciIndex : MediaType.OciManifest);
@@ -29885,28 +30085,43 @@ function successors(parsed) {
 }
 
 /**
+ * How deep manifests may nest under the root, the root counting as one: an image index of image
+ * indexes is two, with the image manifests under it three. Real images stay within a handful.
+ */
+const MAX_GRAPH_DEPTH = 32;
+/**
  * Reads every manifest under `root` from the source (small, verified, kept in memory) and checks
  * that the blobs they name are present, so nothing is sent until the whole graph is known good.
+ *
+ * Two passes: the first loads every reachable manifest concurrently, each digest once, and records
+ * what each reference led to (a node or an error) without ever waiting on a descendant, so no
+ * shape of graph can make it wait on itself; it stops descending past the depth limit. The second
+ * walks the loaded graph from the root in order, so the error reported is the first one in
+ * document order whatever the timing, detects cycles, and measures the nesting depth.
  */
-async function loadGraph(src, root) {
-    const memo = new Map();
-    const order = [];
-    const missing = [];
-    const visit = (desc, path) => {
-        if (path.includes(desc.digest)) {
-            throw new OciError(`${src.name}: ${shortDigest(desc.digest)} leads back to itself (${[...path, desc.digest].map(shortDigest).join(' → ')})`, {
-                hint: 'the index is cyclic; select another entry'
+async function loadGraph(src, root, opts = {}) {
+    const maxDepth = opts.maxDepth ?? MAX_GRAPH_DEPTH;
+    const byDigest = new Map();
+    const edgesOf = new Map();
+    const work = [];
+    const tooDeep = (what) => new OciError(`${src.name}: manifests nest more than ${maxDepth} levels deep under ${root.digest} (at ${what})`, { hint: 'no real image nests this deep; the layout is damaged or hostile' });
+    // ---- pass 1: load ----
+    const follow = (edge, depth) => {
+        work.push(reach(edge.desc, depth).then((node) => {
+            edge.outcome = { node };
+        }, (error) => {
+            edge.outcome = { error };
+        }));
+    };
+    /** Checks one reference (digest, presence, size) and loads what it names, once per digest. */
+    const reach = async (desc, depth) => {
+        const manifest = isManifestType(desc.mediaType);
+        const what = `${manifest ? 'manifest' : 'blob'} ${desc.digest} in ${src.name}`;
+        if (!isDigest(desc.digest)) {
+            throw new OciError(`${what}: unsupported digest`, {
+                hint: 'only sha256 and sha512 digests can be verified'
             });
         }
-        let node = memo.get(desc.digest);
-        if (!node) {
-            node = load(desc, [...path, desc.digest]);
-            memo.set(desc.digest, node);
-        }
-        return node;
-    };
-    const load = async (desc, path) => {
-        const what = `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${src.name}`;
         if (src.size) {
             const size = await src.size(desc);
             if (size === undefined)
@@ -29914,33 +30129,93 @@ async function loadGraph(src, root) {
             if (size !== desc.size)
                 throw new SizeMismatchError(desc.size, size, what);
         }
-        if (!isManifestType(desc.mediaType)) {
-            const node = { desc, children: [] };
-            order.push(node);
-            return node;
+        let node = byDigest.get(desc.digest);
+        if (!node) {
+            if (manifest && depth > maxDepth)
+                throw tooDeep(what);
+            node = manifest ? load(desc, depth, what) : Promise.resolve({ desc, children: [] });
+            byDigest.set(desc.digest, node);
         }
+        return node;
+    };
+    const load = async (desc, depth, what) => {
         if (desc.size > MAX_MANIFEST_BYTES)
             throw new OciError(`${what} is ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte manifest limit`);
         const bytes = await readAll(await src.fetch(desc), MAX_MANIFEST_BYTES, what);
         verifyBuffer(bytes, desc, what);
         const parsed = parseManifest(bytes, desc.mediaType, what);
         const node = { desc: { ...desc, mediaType: parsed.mediaType }, bytes, children: [] };
-        const kids = successors(parsed);
-        const results = await Promise.allSettled(kids.map((child) => visit(child, path)));
-        results.forEach((r, i) => {
-            if (r.status === 'fulfilled')
-                node.children.push(r.value);
-            else if (r.reason instanceof MissingContentError &&
-                r.reason.digest === kids[i].digest &&
-                parsed.kind === 'index')
-                missing.push({ desc: kids[i], parent: node });
-            else
-                throw annotate(r.reason, node);
-        });
-        order.push(node);
+        const own = successors(parsed).map((d) => ({ desc: d, fromIndex: parsed.kind === 'index' }));
+        const extra = opts.extraSuccessors ? await opts.extraSuccessors(node) : [];
+        const edges = [...own, ...extra.map((d) => ({ desc: d, fromIndex: false }))];
+        edgesOf.set(node, edges);
+        for (const edge of edges)
+            follow(edge, depth + 1);
         return node;
     };
-    const root0 = await visit(root, []);
+    const rootEdge = { desc: root};
+    follow(rootEdge, 1);
+    // Every settled promise may have queued more; none of them rejects.
+    for (let i = 0; i < work.length; i++)
+        await work[i];
+    // ---- pass 2: walk ----
+    const onPath = [];
+    const height = new Map();
+    const order = [];
+    const missing = [];
+    const target = (edge, parent) => {
+        const outcome = edge.outcome;
+        if ('error' in outcome)
+            throw parent ? annotate(outcome.error, parent) : outcome.error;
+        const node = outcome.node;
+        if (node.desc.size !== edge.desc.size) {
+            // Two references to one digest disagree on its size (a source without sizes to check).
+            throw new SizeMismatchError(edge.desc.size, node.desc.size, `${node.bytes ? 'manifest' : 'blob'} ${edge.desc.digest} in ${src.name}`);
+        }
+        return node;
+    };
+    /** Post-order walk; returns the node's height in manifests (a blob is 0). */
+    const walk = (node) => {
+        const known = height.get(node);
+        if (known !== undefined)
+            return known;
+        if (!node.bytes) {
+            height.set(node, 0);
+            order.push(node);
+            return 0;
+        }
+        const at = onPath.indexOf(node);
+        if (at >= 0) {
+            const cycle = [...onPath.slice(at), node].map((n) => shortDigest(n.desc.digest));
+            throw new OciError(`${src.name}: ${shortDigest(node.desc.digest)} leads back to itself (${cycle.join(' → ')})`, { hint: 'the index is cyclic; select another entry' });
+        }
+        onPath.push(node);
+        if (onPath.length > maxDepth)
+            throw tooDeep(`manifest ${node.desc.digest}`);
+        let below = 0;
+        for (const edge of edgesOf.get(node) ?? []) {
+            const outcome = edge.outcome;
+            if (outcome &&
+                'error' in outcome &&
+                edge.fromIndex &&
+                outcome.error instanceof MissingContentError &&
+                outcome.error.digest === edge.desc.digest) {
+                missing.push({ desc: edge.desc, parent: node });
+                continue;
+            }
+            const child = target(edge, node);
+            below = Math.max(below, walk(child));
+            node.children.push(child);
+        }
+        onPath.pop();
+        if (below + 1 > maxDepth)
+            throw tooDeep(`manifest ${node.desc.digest}`);
+        height.set(node, below + 1);
+        order.push(node);
+        return below + 1;
+    };
+    const root0 = target(rootEdge, undefined);
+    walk(root0);
     if (missing.length)
         throw partialIndexError(src, missing);
     return { root: root0, nodes: order };
@@ -29958,7 +30233,10 @@ function partialIndexError(src, missing) {
     const parent = missing[0].parent;
     const present = parent.children.filter((c) => isManifestType(c.desc.mediaType));
     const total = present.length + missing.filter((m) => m.parent === parent).length;
-    const names = missing.map((m) => formatPlatform(m.desc.platform)).join(', ');
+    const shown = missing.slice(0, 12).map((m) => formatPlatform(m.desc.platform));
+    if (missing.length > shown.length)
+        shown.push(`and ${missing.length - shown.length} more`);
+    const names = shown.join(', ');
     const hint = present.length
         ? `push a platform that is present by digest, e.g. layout: ${src.name}@${present[0].desc.digest} (${formatPlatform(present[0].desc.platform)})`
         : 'export the layout again with every platform';
@@ -29998,25 +30276,34 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
     const inFlight = new Set();
     let failed;
     let bytesSent = 0;
-    const transfer = async (node) => {
-        if (failed !== undefined)
-            throw failed;
-        const started = Date.now();
-        const manifest = node.bytes !== undefined;
-        let outcome;
+    const retry = { ...DEFAULT_RETRY, ...opts.retry };
+    const transferOnce = async (node) => {
         if (await dst.exists(node.desc))
-            outcome = 'exists';
-        else {
-            outcome = await dst.push(node.desc, manifest ? node.bytes : () => openVerified(src, node.desc));
-            if (outcome === 'uploaded')
-                bytesSent += node.desc.size;
+            return 'exists';
+        const content = node.bytes ?? ((start) => openVerified(src, node.desc, start));
+        return dst.push(node.desc, content);
+    };
+    const transfer = async (node) => {
+        const started = Date.now();
+        for (let attempt = 1;; attempt++) {
+            if (failed !== undefined)
+                throw failed;
+            try {
+                const outcome = await transferOnce(node);
+                if (outcome === 'uploaded')
+                    bytesSent += node.desc.size;
+                const type = node.bytes ? 'manifest' : 'blob';
+                emit({ type, desc: node.desc, outcome, ms: Date.now() - started });
+                return;
+            }
+            catch (err) {
+                if (attempt > retry.retries || !isRetryableTransferError(err))
+                    throw err;
+                emit({ type: 'retry', desc: node.desc, attempt, error: err.message });
+                const retryAfter = err instanceof RegistryError ? err.retryAfter : undefined;
+                await sleep(backoff(attempt, retry, retryAfter));
+            }
         }
-        emit({
-            type: manifest ? 'manifest' : 'blob',
-            desc: node.desc,
-            outcome,
-            ms: Date.now() - started
-        });
     };
     // Children before parents: a node starts once all it names are in place.
     const place = (node) => {
@@ -30055,12 +30342,76 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
     }
     return { root: graph.root.desc, nodes: graph.nodes.length, bytesTotal, bytesSent };
 }
-/** Opens a blob from the source behind a stream that fails unless its bytes match the descriptor. */
-async function openVerified(src, desc) {
+/**
+ * Opens a blob from the source behind a stream that fails unless its bytes match the descriptor.
+ * From an offset, the bytes before it are still read and hashed, just not passed on.
+ */
+async function openVerified(src, desc, start = 0) {
     const raw = await src.fetch(desc);
-    const verifier = new VerifyingStream(desc, `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${src.name}`);
-    pipeline(raw, verifier, () => { });
-    return verifier;
+    const what = `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${src.name}`;
+    const verifier = new VerifyingStream(desc, what);
+    if (start === 0) {
+        pipeline(raw, verifier, () => { });
+        return verifier;
+    }
+    const skip = new SkipBytes(start);
+    pipeline(raw, verifier, skip, () => { });
+    return skip;
+}
+/** Drops the first `n` bytes of a stream. */
+class SkipBytes extends Transform {
+    #left;
+    constructor(n) {
+        super();
+        this.#left = n;
+    }
+    _transform(chunk, _enc, done) {
+        if (this.#left >= chunk.length) {
+            this.#left -= chunk.length;
+            done();
+            return;
+        }
+        const rest = chunk.subarray(this.#left);
+        this.#left = 0;
+        done(null, rest);
+    }
+}
+
+/** Normalises an archive member name: drops `./` and leading `/`, refuses `..` escapes. */
+function normaliseName(name) {
+    const parts = [];
+    for (const part of name.replace(/\\/g, '/').split('/')) {
+        if (part === '' || part === '.')
+            continue;
+        if (part === '..') {
+            if (parts.length === 0)
+                return undefined;
+            parts.pop();
+            continue;
+        }
+        parts.push(part);
+    }
+    return parts.join('/');
+}
+/** How a Node fs error reads in a message: its code, else its message. */
+function fsReason(err) {
+    const e = err;
+    return e?.code ?? (err instanceof Error ? err.message : String(err));
+}
+/**
+ * Passes a file stream through, turning any error it raises (a read failure, the file gone)
+ * into a LayoutError naming the file, so no raw fs error reaches the user.
+ */
+function guardStream(stream, what) {
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    stream.on('error', (err) => {
+        out.destroy(err instanceof OciError
+            ? err
+            : new LayoutError(`${what}: cannot be read (${fsReason(err)})`, { cause: err }));
+    });
+    out.on('close', () => stream.destroy());
+    stream.pipe(out);
+    return out;
 }
 
 function parseIndexJson(bytes, location) {
@@ -30074,28 +30425,34 @@ function parseIndexJson(bytes, location) {
         });
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-        throw new LayoutError(`${location}: index.json is not a JSON object`);
+        throw new LayoutError(`${location}: index.json is ${describeValue(json)}, not a JSON object`, {
+            hint: 'the layout is corrupt; write it again'
+        });
     }
     const obj = json;
     if (obj.manifests === null ||
         obj.manifests === undefined ||
         (Array.isArray(obj.manifests) && obj.manifests.length === 0)) {
-        throw new LayoutError(`${location}: index.json lists no images ("manifests" is ${JSON.stringify(obj.manifests ?? null)})`, {
+        throw new LayoutError(`${location}: index.json lists no images ("manifests" is ${Array.isArray(obj.manifests) ? '[]' : describeValue(obj.manifests ?? null)})`, {
             hint: 'nothing to push; `docker save` output is not an OCI layout: export with `docker buildx build -o type=oci,dest=FILE` instead'
         });
     }
     if (!Array.isArray(obj.manifests))
-        throw new LayoutError(`${location}: index.json "manifests" is not a list`);
+        throw new LayoutError(`${location}: index.json "manifests" is ${describeValue(obj.manifests)}, not a list`);
     if (obj.schemaVersion !== 2) {
-        throw new LayoutError(`${location}: index.json has schemaVersion ${JSON.stringify(obj.schemaVersion)}; only 2 is supported`);
+        throw new LayoutError(`${location}: index.json has schemaVersion ${describeValue(obj.schemaVersion)}; only 2 is supported`);
     }
+    if (obj.mediaType !== undefined && typeof obj.mediaType !== 'string')
+        throw new LayoutError(`${location}: index.json has mediaType ${describeValue(obj.mediaType)}, not a string`);
     const where = `${location}: index.json`;
     obj.manifests.forEach((d, i) => {
         try {
             checkDescriptor(d, `manifests[${i}]`);
         }
         catch (err) {
-            throw new LayoutError(`${where} ${err.message}`);
+            throw new LayoutError(`${where} ${err.message}`, {
+                hint: 'the layout is corrupt; write it again'
+            });
         }
     });
     return obj;
@@ -30117,24 +30474,30 @@ function entryTags(d) {
     return [...tags];
 }
 
-/** Normalises an archive member name: drops `./` and leading `/`, refuses `..` escapes. */
-function normaliseName(name) {
-    const parts = [];
-    for (const part of name.replace(/\\/g, '/').split('/')) {
-        if (part === '' || part === '.')
-            continue;
-        if (part === '..') {
-            if (parts.length === 0)
-                return undefined;
-            parts.pop();
-            continue;
-        }
-        parts.push(part);
-    }
-    return parts.join('/');
+/** What a non-regular file is, for messages. */
+function fileKind(st) {
+    if (st.isDirectory())
+        return 'a directory';
+    if (st.isFIFO())
+        return 'a FIFO';
+    if (st.isCharacterDevice())
+        return 'a character device';
+    if (st.isBlockDevice())
+        return 'a block device';
+    if (st.isSocket())
+        return 'a socket';
+    if (st.isSymbolicLink())
+        return 'a symbolic link';
+    return 'not a regular file';
 }
-
-/** A layout directory on disk. Symlinks are followed only while they stay inside the layout. */
+// O_NONBLOCK: should a FIFO be swapped in between the check and the open, the open does not wait
+// for a writer (and the fstat after it refuses the FIFO). Both are 0 where the platform lacks them.
+const OPEN_FLAGS = constants$5.O_RDONLY | (constants$5.O_NONBLOCK ?? 0) | (constants$5.O_NOFOLLOW ?? 0);
+/**
+ * A layout directory on disk. Symlinks are followed only while they stay inside the layout, and
+ * only regular files are read: a directory, device, FIFO or socket where a file should be is an
+ * error, never a read that could block.
+ */
 class DirFiles {
     location;
     #root;
@@ -30143,47 +30506,110 @@ class DirFiles {
         this.#root = root;
     }
     static async open(location) {
-        return new DirFiles(location, await realpath(location));
+        try {
+            return new DirFiles(location, await realpath(location));
+        }
+        catch (err) {
+            throw new LayoutError(`layout ${location} cannot be read (${fsReason(err)})`, { cause: err });
+        }
     }
+    /** The real path of a layout file, or undefined when there is none. */
     async #resolve(name) {
         const rel = normaliseName(name);
-        if (rel === undefined)
+        if (rel === undefined || rel === '')
             return undefined;
         let real;
         try {
-            real = await realpath(R.join(this.#root, rel));
+            real = await realpath(path.join(this.#root, rel));
         }
-        catch {
-            return undefined;
+        catch (err) {
+            const code = err.code;
+            if (code === 'ENOENT' || code === 'ENOTDIR')
+                return undefined;
+            if (code === 'ELOOP') {
+                throw new LayoutError(`${this.location}: ${rel} is a symbolic link loop`, {
+                    hint: 'a layout may only link to files inside itself'
+                });
+            }
+            throw new LayoutError(`${this.location}: ${rel} cannot be read (${fsReason(err)})`, {
+                cause: err
+            });
         }
-        if (real !== this.#root && !real.startsWith(this.#root + R.sep)) {
+        if (real !== this.#root && !real.startsWith(this.#root + path.sep)) {
             throw new LayoutError(`${this.location}: ${rel} links outside the layout`, {
                 hint: 'a layout may only link to files inside itself'
             });
         }
-        return real;
+        return { rel, real };
     }
-    async size(name) {
+    #notRegular(rel, st) {
+        return new LayoutError(`${this.location}: ${rel} is ${fileKind(st)}, not a regular file`, {
+            hint: 'a layout holds only regular files'
+        });
+    }
+    async #stat(name) {
         const file = await this.#resolve(name);
         if (!file)
             return undefined;
-        const st = await stat$1(file);
-        return st.isFile() ? st.size : undefined;
+        let st;
+        try {
+            st = await stat$1(file.real);
+        }
+        catch (err) {
+            const code = err.code;
+            if (code === 'ENOENT' || code === 'ENOTDIR')
+                return undefined;
+            throw new LayoutError(`${this.location}: ${file.rel} cannot be read (${fsReason(err)})`, {
+                cause: err
+            });
+        }
+        if (!st.isFile())
+            throw this.#notRegular(file.rel, st);
+        return { ...file, size: st.size };
+    }
+    async size(name) {
+        return (await this.#stat(name))?.size;
     }
     async open(name) {
-        const file = await this.#resolve(name);
+        const file = await this.#stat(name);
         if (!file)
             throw new LayoutError(`${this.location}: ${name} is missing`);
-        return createReadStream(file, { highWaterMark: 1 << 20 });
+        let fh;
+        try {
+            fh = await open$1(file.real, OPEN_FLAGS);
+        }
+        catch (err) {
+            throw new LayoutError(`${this.location}: ${file.rel} cannot be opened (${fsReason(err)})`, {
+                cause: err
+            });
+        }
+        try {
+            const st = await fh.stat();
+            if (!st.isFile())
+                throw this.#notRegular(file.rel, st);
+        }
+        catch (err) {
+            await fh.close();
+            if (err instanceof LayoutError)
+                throw err;
+            throw new LayoutError(`${this.location}: ${file.rel} cannot be read (${fsReason(err)})`, {
+                cause: err
+            });
+        }
+        return guardStream(fh.createReadStream({ highWaterMark: 1 << 20 }), `${this.location}: ${file.rel}`);
     }
     async close() { }
 }
 
 var zr=Object.defineProperty;var Ur=(s,t)=>{for(var e in t)zr(s,e,{get:t[e],enumerable:true});};var Ds=typeof process=="object"&&process?process:{stdout:null,stderr:null},Wr=s=>!!s&&typeof s=="object"&&(s instanceof A||s instanceof require$$0$2||Gr(s)||Zr(s)),Gr=s=>!!s&&typeof s=="object"&&s instanceof EventEmitter&&typeof s.pipe=="function"&&s.pipe!==require$$0$2.Writable.prototype.pipe,Zr=s=>!!s&&typeof s=="object"&&s instanceof EventEmitter&&typeof s.write=="function"&&typeof s.end=="function",Q=Symbol("EOF"),J=Symbol("maybeEmitEnd"),nt=Symbol("emittedEnd"),De=Symbol("emittingEnd"),qt=Symbol("emittedError"),Ne=Symbol("closed"),Ns=Symbol("read"),Ae=Symbol("flush"),As=Symbol("flushChunk"),z=Symbol("encoding"),Mt=Symbol("decoder"),g=Symbol("flowing"),Qt=Symbol("paused"),Bt=Symbol("resume"),b=Symbol("buffer"),N=Symbol("pipes"),_=Symbol("bufferLength"),bi=Symbol("bufferPush"),Ie=Symbol("bufferShift"),L=Symbol("objectMode"),S=Symbol("destroyed"),_i=Symbol("error"),Oi=Symbol("emitData"),Is=Symbol("emitEnd"),Ti=Symbol("emitEnd2"),Z=Symbol("async"),xi=Symbol("abort"),Ce=Symbol("aborted"),Jt=Symbol("signal"),Rt=Symbol("dataListeners"),C=Symbol("discarded"),jt=s=>Promise.resolve().then(s),Yr=s=>s(),Kr=s=>s==="end"||s==="finish"||s==="prefinish",Vr=s=>s instanceof ArrayBuffer||!!s&&typeof s=="object"&&s.constructor&&s.constructor.name==="ArrayBuffer"&&s.byteLength>=0,$r=s=>!Buffer.isBuffer(s)&&ArrayBuffer.isView(s),Fe=class{src;dest;opts;ondrain;constructor(t,e,i){this.src=t,this.dest=e,this.opts=i,this.ondrain=()=>t[Bt](),this.dest.on("drain",this.ondrain);}unpipe(){this.dest.removeListener("drain",this.ondrain);}proxyErrors(t){}end(){this.unpipe(),this.opts.end&&this.dest.end();}},Li=class extends Fe{unpipe(){this.src.removeListener("error",this.proxyErrors),super.unpipe();}constructor(t,e,i){super(t,e,i),this.proxyErrors=r=>this.dest.emit("error",r),t.on("error",this.proxyErrors);}},Xr=s=>!!s.objectMode,qr=s=>!s.objectMode&&!!s.encoding&&s.encoding!=="buffer",A=class extends EventEmitter{[g]=false;[Qt]=false;[N]=[];[b]=[];[L];[z];[Z];[Mt];[Q]=false;[nt]=false;[De]=false;[Ne]=false;[qt]=null;[_]=0;[S]=false;[Jt];[Ce]=false;[Rt]=0;[C]=false;writable=true;readable=true;constructor(...t){let e=t[0]||{};if(super(),e.objectMode&&typeof e.encoding=="string")throw new TypeError("Encoding and objectMode may not be used together");Xr(e)?(this[L]=true,this[z]=null):qr(e)?(this[z]=e.encoding,this[L]=false):(this[L]=false,this[z]=null),this[Z]=!!e.async,this[Mt]=this[z]?new StringDecoder(this[z]):null,e&&e.debugExposeBuffer===true&&Object.defineProperty(this,"buffer",{get:()=>this[b]}),e&&e.debugExposePipes===true&&Object.defineProperty(this,"pipes",{get:()=>this[N]});let{signal:i}=e;i&&(this[Jt]=i,i.aborted?this[xi]():i.addEventListener("abort",()=>this[xi]()));}get bufferLength(){return this[_]}get encoding(){return this[z]}set encoding(t){throw new Error("Encoding must be set at instantiation time")}setEncoding(t){throw new Error("Encoding must be set at instantiation time")}get objectMode(){return this[L]}set objectMode(t){throw new Error("objectMode must be set at instantiation time")}get async(){return this[Z]}set async(t){this[Z]=this[Z]||!!t;}[xi](){this[Ce]=true,this.emit("abort",this[Jt]?.reason),this.destroy(this[Jt]?.reason);}get aborted(){return this[Ce]}set aborted(t){}write(t,e,i){if(this[Ce])return  false;if(this[Q])throw new Error("write after end");if(this[S])return this.emit("error",Object.assign(new Error("Cannot call write after a stream was destroyed"),{code:"ERR_STREAM_DESTROYED"})),true;typeof e=="function"&&(i=e,e="utf8"),e||(e="utf8");let r=this[Z]?jt:Yr;if(!this[L]&&!Buffer.isBuffer(t)){if($r(t))t=Buffer.from(t.buffer,t.byteOffset,t.byteLength);else if(Vr(t))t=Buffer.from(t);else if(typeof t!="string")throw new Error("Non-contiguous data written to non-objectMode stream")}return this[L]?(this[g]&&this[_]!==0&&this[Ae](true),this[g]?this.emit("data",t):this[bi](t),this[_]!==0&&this.emit("readable"),i&&r(i),this[g]):t.length?(typeof t=="string"&&!(e===this[z]&&!this[Mt]?.lastNeed)&&(t=Buffer.from(t,e)),Buffer.isBuffer(t)&&this[z]&&(t=this[Mt].write(t)),this[g]&&this[_]!==0&&this[Ae](true),this[g]?this.emit("data",t):this[bi](t),this[_]!==0&&this.emit("readable"),i&&r(i),this[g]):(this[_]!==0&&this.emit("readable"),i&&r(i),this[g])}read(t){if(this[S])return null;if(this[C]=false,this[_]===0||t===0||t&&t>this[_])return this[J](),null;this[L]&&(t=null),this[b].length>1&&!this[L]&&(this[b]=[this[z]?this[b].join(""):Buffer.concat(this[b],this[_])]);let e=this[Ns](t||null,this[b][0]);return this[J](),e}[Ns](t,e){if(this[L])this[Ie]();else {let i=e;t===i.length||t===null?this[Ie]():typeof i=="string"?(this[b][0]=i.slice(t),e=i.slice(0,t),this[_]-=t):(this[b][0]=i.subarray(t),e=i.subarray(0,t),this[_]-=t);}return this.emit("data",e),!this[b].length&&!this[Q]&&this.emit("drain"),e}end(t,e,i){return typeof t=="function"&&(i=t,t=void 0),typeof e=="function"&&(i=e,e="utf8"),t!==void 0&&this.write(t,e),i&&this.once("end",i),this[Q]=true,this.writable=false,(this[g]||!this[Qt])&&this[J](),this}[Bt](){this[S]||(!this[Rt]&&!this[N].length&&(this[C]=true),this[Qt]=false,this[g]=true,this.emit("resume"),this[b].length?this[Ae]():this[Q]?this[J]():this.emit("drain"));}resume(){return this[Bt]()}pause(){this[g]=false,this[Qt]=true,this[C]=false;}get destroyed(){return this[S]}get flowing(){return this[g]}get paused(){return this[Qt]}[bi](t){this[L]?this[_]+=1:this[_]+=t.length,this[b].push(t);}[Ie](){return this[L]?this[_]-=1:this[_]-=this[b][0].length,this[b].shift()}[Ae](t=false){do;while(this[As](this[Ie]())&&this[b].length);!t&&!this[b].length&&!this[Q]&&this.emit("drain");}[As](t){return this.emit("data",t),this[g]}pipe(t,e){if(this[S])return t;this[C]=false;let i=this[nt];return e=e||{},t===Ds.stdout||t===Ds.stderr?e.end=false:e.end=e.end!==false,e.proxyErrors=!!e.proxyErrors,i?e.end&&t.end():(this[N].push(e.proxyErrors?new Li(this,t,e):new Fe(this,t,e)),this[Z]?jt(()=>this[Bt]()):this[Bt]()),t}unpipe(t){let e=this[N].find(i=>i.dest===t);e&&(this[N].length===1?(this[g]&&this[Rt]===0&&(this[g]=false),this[N]=[]):this[N].splice(this[N].indexOf(e),1),e.unpipe());}addListener(t,e){return this.on(t,e)}on(t,e){let i=super.on(t,e);if(t==="data")this[C]=false,this[Rt]++,!this[N].length&&!this[g]&&this[Bt]();else if(t==="readable"&&this[_]!==0)super.emit("readable");else if(Kr(t)&&this[nt])super.emit(t),this.removeAllListeners(t);else if(t==="error"&&this[qt]){let r=e;this[Z]?jt(()=>r.call(this,this[qt])):r.call(this,this[qt]);}return i}removeListener(t,e){return this.off(t,e)}off(t,e){let i=super.off(t,e);return t==="data"&&(this[Rt]=this.listeners("data").length,this[Rt]===0&&!this[C]&&!this[N].length&&(this[g]=false)),i}removeAllListeners(t){let e=super.removeAllListeners(t);return (t==="data"||t===void 0)&&(this[Rt]=0,!this[C]&&!this[N].length&&(this[g]=false)),e}get emittedEnd(){return this[nt]}[J](){!this[De]&&!this[nt]&&!this[S]&&this[b].length===0&&this[Q]&&(this[De]=true,this.emit("end"),this.emit("prefinish"),this.emit("finish"),this[Ne]&&this.emit("close"),this[De]=false);}emit(t,...e){let i=e[0];if(t!=="error"&&t!=="close"&&t!==S&&this[S])return  false;if(t==="data")return !this[L]&&!i?false:this[Z]?(jt(()=>this[Oi](i)),true):this[Oi](i);if(t==="end")return this[Is]();if(t==="close"){if(this[Ne]=true,!this[nt]&&!this[S])return  false;let n=super.emit("close");return this.removeAllListeners("close"),n}else if(t==="error"){this[qt]=i,super.emit(_i,i);let n=!this[Jt]||this.listeners("error").length?super.emit("error",i):false;return this[J](),n}else if(t==="resume"){let n=super.emit("resume");return this[J](),n}else if(t==="finish"||t==="prefinish"){let n=super.emit(t);return this.removeAllListeners(t),n}let r=super.emit(t,...e);return this[J](),r}[Oi](t){for(let i of this[N])i.dest.write(t)===false&&this.pause();let e=this[C]?false:super.emit("data",t);return this[J](),e}[Is](){return this[nt]?false:(this[nt]=true,this.readable=false,this[Z]?(jt(()=>this[Ti]()),true):this[Ti]())}[Ti](){if(this[Mt]){let e=this[Mt].end();if(e){for(let i of this[N])i.dest.write(e);this[C]||super.emit("data",e);}}for(let e of this[N])e.end();let t=super.emit("end");return this.removeAllListeners("end"),t}async collect(){let t=Object.assign([],{dataLength:0});this[L]||(t.dataLength=0);let e=this.promise();return this.on("data",i=>{t.push(i),this[L]||(t.dataLength+=i.length);}),await e,t}async concat(){if(this[L])throw new Error("cannot concat in objectMode");let t=await this.collect();return this[z]?t.join(""):Buffer.concat(t,t.dataLength)}async promise(){return new Promise((t,e)=>{this.on(S,()=>e(new Error("stream destroyed"))),this.on("error",i=>e(i)),this.on("end",()=>t());})}[Symbol.asyncIterator](){this[C]=false;let t=false,e=async()=>(this.pause(),t=true,{value:void 0,done:true});return {next:()=>{if(t)return e();let r=this.read();if(r!==null)return Promise.resolve({done:false,value:r});if(this[Q])return e();let n,o,h=d=>{this.off("data",a),this.off("end",l),this.off(S,c),e(),o(d);},a=d=>{this.off("error",h),this.off("end",l),this.off(S,c),this.pause(),n({value:d,done:!!this[Q]});},l=()=>{this.off("error",h),this.off("data",a),this.off(S,c),e(),n({done:true,value:void 0});},c=()=>h(new Error("stream destroyed"));return new Promise((d,y)=>{o=y,n=d,this.once(S,c),this.once("error",h),this.once("end",l),this.once("data",a);})},throw:e,return:e,[Symbol.asyncIterator](){return this},[Symbol.asyncDispose]:async()=>{}}}[Symbol.iterator](){this[C]=false;let t=false,e=()=>(this.pause(),this.off(_i,e),this.off(S,e),this.off("end",e),t=true,{done:true,value:void 0}),i=()=>{if(t)return e();let r=this.read();return r===null?e():{done:false,value:r}};return this.once("end",e),this.once(_i,e),this.once(S,e),{next:i,throw:e,return:e,[Symbol.iterator](){return this},[Symbol.dispose]:()=>{}}}destroy(t){if(this[S])return t?this.emit("error",t):this.emit(S),this;this[S]=true,this[C]=true,this[b].length=0,this[_]=0;let e=this;return typeof e.close=="function"&&!this[Ne]&&e.close(),t?this.emit("error",t):this.emit(S),this}static get isStream(){return Wr}};var Jr=I__default.writev,ht=Symbol("_autoClose"),H=Symbol("_close"),te=Symbol("_ended"),m=Symbol("_fd"),Ni=Symbol("_finished"),tt=Symbol("_flags"),Ai=Symbol("_flush"),ki=Symbol("_handleChunk"),vi=Symbol("_makeBuf"),ie=Symbol("_mode"),ke=Symbol("_needDrain"),Ut=Symbol("_onerror"),Ht=Symbol("_onopen"),Ii=Symbol("_onread"),Pt=Symbol("_onwrite"),at=Symbol("_open"),U=Symbol("_path"),ot=Symbol("_pos"),Y=Symbol("_queue"),zt=Symbol("_read"),Ci=Symbol("_readSize"),j=Symbol("_reading"),ee=Symbol("_remain"),Fi=Symbol("_size"),ve=Symbol("_write"),gt=Symbol("_writing"),Me=Symbol("_defaultFlag"),bt=Symbol("_errored"),_t=class extends A{[bt]=false;[m];[U];[Ci];[j]=false;[Fi];[ee];[ht];constructor(t,e){if(e=e||{},super(e),this.readable=true,this.writable=false,typeof t!="string")throw new TypeError("path must be a string");this[bt]=false,this[m]=typeof e.fd=="number"?e.fd:void 0,this[U]=t,this[Ci]=e.readSize||16*1024*1024,this[j]=false,this[Fi]=typeof e.size=="number"?e.size:1/0,this[ee]=this[Fi],this[ht]=typeof e.autoClose=="boolean"?e.autoClose:true,typeof this[m]=="number"?this[zt]():this[at]();}get fd(){return this[m]}get path(){return this[U]}write(){throw new TypeError("this is a readable stream")}end(){throw new TypeError("this is a readable stream")}[at](){I__default.open(this[U],"r",(t,e)=>this[Ht](t,e));}[Ht](t,e){t?this[Ut](t):(this[m]=e,this.emit("open",e),this[zt]());}[vi](){return Buffer.allocUnsafe(Math.min(this[Ci],this[ee]))}[zt](){if(!this[j]){this[j]=true;let t=this[vi]();if(t.length===0)return process.nextTick(()=>this[Ii](null,0,t));I__default.read(this[m],t,0,t.length,null,(e,i,r)=>this[Ii](e,i,r));}}[Ii](t,e,i){this[j]=false,t?this[Ut](t):this[ki](e,i)&&this[zt]();}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,I__default.close(t,e=>e?this.emit("error",e):this.emit("close"));}}[Ut](t){this[j]=true,this[H](),this.emit("error",t);}[ki](t,e){let i=false;return this[ee]-=t,t>0&&(i=super.write(t<e.length?e.subarray(0,t):e)),(t===0||this[ee]<=0)&&(i=false,this[H](),super.end()),i}emit(t,...e){switch(t){case "prefinish":case "finish":return  false;case "drain":return typeof this[m]=="number"&&this[zt](),false;case "error":return this[bt]?false:(this[bt]=true,super.emit(t,...e));default:return super.emit(t,...e)}}},Be=class extends _t{[at](){let t=true;try{this[Ht](null,I__default.openSync(this[U],"r")),t=!1;}finally{t&&this[H]();}}[zt](){let t=true;try{if(!this[j]){this[j]=!0;do{let e=this[vi](),i=e.length===0?0:I__default.readSync(this[m],e,0,e.length,null);if(!this[ki](i,e))break}while(!0);this[j]=!1;}t=!1;}finally{t&&this[H]();}}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,I__default.closeSync(t),this.emit("close");}}},et=class extends events$1{readable=false;writable=true;[bt]=false;[gt]=false;[te]=false;[Y]=[];[ke]=false;[U];[ie];[ht];[m];[Me];[tt];[Ni]=false;[ot];constructor(t,e){e=e||{},super(e),this[U]=t,this[m]=typeof e.fd=="number"?e.fd:void 0,this[ie]=e.mode===void 0?438:e.mode,this[ot]=typeof e.start=="number"?e.start:void 0,this[ht]=typeof e.autoClose=="boolean"?e.autoClose:true;let i=this[ot]!==void 0?"r+":"w";this[Me]=e.flags===void 0,this[tt]=e.flags===void 0?i:e.flags,this[m]===void 0&&this[at]();}emit(t,...e){if(t==="error"){if(this[bt])return  false;this[bt]=true;}return super.emit(t,...e)}get fd(){return this[m]}get path(){return this[U]}[Ut](t){this[H](),this[gt]=true,this.emit("error",t);}[at](){I__default.open(this[U],this[tt],this[ie],(t,e)=>this[Ht](t,e));}[Ht](t,e){this[Me]&&this[tt]==="r+"&&t&&t.code==="ENOENT"?(this[tt]="w",this[at]()):t?this[Ut](t):(this[m]=e,this.emit("open",e),this[gt]||this[Ai]());}end(t,e){return t&&this.write(t,e),this[te]=true,!this[gt]&&!this[Y].length&&typeof this[m]=="number"&&this[Pt](null,0),this}write(t,e){return typeof t=="string"&&(t=Buffer.from(t,e)),this[te]?(this.emit("error",new Error("write() after end()")),false):this[m]===void 0||this[gt]||this[Y].length?(this[Y].push(t),this[ke]=true,false):(this[gt]=true,this[ve](t),true)}[ve](t){I__default.write(this[m],t,0,t.length,this[ot],(e,i)=>this[Pt](e,i));}[Pt](t,e){t?this[Ut](t):(this[ot]!==void 0&&typeof e=="number"&&(this[ot]+=e),this[Y].length?this[Ai]():(this[gt]=false,this[te]&&!this[Ni]?(this[Ni]=true,this[H](),this.emit("finish")):this[ke]&&(this[ke]=false,this.emit("drain"))));}[Ai](){if(this[Y].length===0)this[te]&&this[Pt](null,0);else if(this[Y].length===1)this[ve](this[Y].pop());else {let t=this[Y];this[Y]=[],Jr(this[m],t,this[ot],(e,i)=>this[Pt](e,i));}}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,I__default.close(t,e=>e?this.emit("error",e):this.emit("close"));}}},Wt=class extends et{[at](){let t;if(this[Me]&&this[tt]==="r+")try{t=I__default.openSync(this[U],this[tt],this[ie]);}catch(e){if(e?.code==="ENOENT")return this[tt]="w",this[at]();throw e}else t=I__default.openSync(this[U],this[tt],this[ie]);this[Ht](null,t);}[H](){if(this[ht]&&typeof this[m]=="number"){let t=this[m];this[m]=void 0,I__default.closeSync(t),this.emit("close");}}[ve](t){let e=true;try{this[Pt](null,I__default.writeSync(this[m],t,0,t.length,this[ot])),e=!1;}finally{if(e)try{this[H]();}catch{}}}};var jr=new Map([["C","cwd"],["f","file"],["z","gzip"],["P","preservePaths"],["U","unlink"],["strip-components","strip"],["stripComponents","strip"],["keep-newer","newer"],["keepNewer","newer"],["keep-newer-files","newer"],["keepNewerFiles","newer"],["k","keep"],["keep-existing","keep"],["keepExisting","keep"],["m","noMtime"],["no-mtime","noMtime"],["p","preserveOwner"],["L","follow"],["h","follow"],["onentry","onReadEntry"]]),Fs=s=>!!s.sync&&!!s.file,ks=s=>!s.sync&&!!s.file,vs=s=>!!s.sync&&!s.file,Ms=s=>!s.sync&&!s.file;var Bs=s=>!!s.file;var tn=s=>{let t=jr.get(s);return t||s},se=(s={})=>{if(!s)return {};let t={};for(let[e,i]of Object.entries(s)){let r=tn(e);t[r]=i;}return t.chmod===void 0&&t.noChmod===false&&(t.chmod=true),delete t.noChmod,t};var K=(s,t,e,i,r)=>Object.assign((n=[],o,h)=>{Array.isArray(n)&&(o=n,n={}),typeof o=="function"&&(h=o,o=void 0),o=o?Array.from(o):[];let a=se(n);if(r?.(a,o),Fs(a)){if(typeof h=="function")throw new TypeError("callback not supported for sync tar functions");return s(a,o)}else if(ks(a)){let l=t(a,o);return h?l.then(()=>h(),h):l}else if(vs(a)){if(typeof h=="function")throw new TypeError("callback not supported for sync tar functions");return e(a,o)}else if(Ms(a)){if(typeof h=="function")throw new TypeError("callback only supported with file option");return i(a,o)}throw new Error("impossible options??")},{syncFile:s,asyncFile:t,syncNoFile:e,asyncNoFile:i,validate:r});var sn=Ps__default.constants||{ZLIB_VERNUM:4736},M=Object.freeze(Object.assign(Object.create(null),{Z_NO_FLUSH:0,Z_PARTIAL_FLUSH:1,Z_SYNC_FLUSH:2,Z_FULL_FLUSH:3,Z_FINISH:4,Z_BLOCK:5,Z_OK:0,Z_STREAM_END:1,Z_NEED_DICT:2,Z_ERRNO:-1,Z_STREAM_ERROR:-2,Z_DATA_ERROR:-3,Z_MEM_ERROR:-4,Z_BUF_ERROR:-5,Z_VERSION_ERROR:-6,Z_NO_COMPRESSION:0,Z_BEST_SPEED:1,Z_BEST_COMPRESSION:9,Z_DEFAULT_COMPRESSION:-1,Z_FILTERED:1,Z_HUFFMAN_ONLY:2,Z_RLE:3,Z_FIXED:4,Z_DEFAULT_STRATEGY:0,DEFLATE:1,INFLATE:2,GZIP:3,GUNZIP:4,DEFLATERAW:5,INFLATERAW:6,UNZIP:7,BROTLI_DECODE:8,BROTLI_ENCODE:9,Z_MIN_WINDOWBITS:8,Z_MAX_WINDOWBITS:15,Z_DEFAULT_WINDOWBITS:15,Z_MIN_CHUNK:64,Z_MAX_CHUNK:1/0,Z_DEFAULT_CHUNK:16384,Z_MIN_MEMLEVEL:1,Z_MAX_MEMLEVEL:9,Z_DEFAULT_MEMLEVEL:8,Z_MIN_LEVEL:-1,Z_MAX_LEVEL:9,Z_DEFAULT_LEVEL:-1,BROTLI_OPERATION_PROCESS:0,BROTLI_OPERATION_FLUSH:1,BROTLI_OPERATION_FINISH:2,BROTLI_OPERATION_EMIT_METADATA:3,BROTLI_MODE_GENERIC:0,BROTLI_MODE_TEXT:1,BROTLI_MODE_FONT:2,BROTLI_DEFAULT_MODE:0,BROTLI_MIN_QUALITY:0,BROTLI_MAX_QUALITY:11,BROTLI_DEFAULT_QUALITY:11,BROTLI_MIN_WINDOW_BITS:10,BROTLI_MAX_WINDOW_BITS:24,BROTLI_LARGE_MAX_WINDOW_BITS:30,BROTLI_DEFAULT_WINDOW:22,BROTLI_MIN_INPUT_BLOCK_BITS:16,BROTLI_MAX_INPUT_BLOCK_BITS:24,BROTLI_PARAM_MODE:0,BROTLI_PARAM_QUALITY:1,BROTLI_PARAM_LGWIN:2,BROTLI_PARAM_LGBLOCK:3,BROTLI_PARAM_DISABLE_LITERAL_CONTEXT_MODELING:4,BROTLI_PARAM_SIZE_HINT:5,BROTLI_PARAM_LARGE_WINDOW:6,BROTLI_PARAM_NPOSTFIX:7,BROTLI_PARAM_NDIRECT:8,BROTLI_DECODER_RESULT_ERROR:0,BROTLI_DECODER_RESULT_SUCCESS:1,BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT:2,BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:3,BROTLI_DECODER_PARAM_DISABLE_RING_BUFFER_REALLOCATION:0,BROTLI_DECODER_PARAM_LARGE_WINDOW:1,BROTLI_DECODER_NO_ERROR:0,BROTLI_DECODER_SUCCESS:1,BROTLI_DECODER_NEEDS_MORE_INPUT:2,BROTLI_DECODER_NEEDS_MORE_OUTPUT:3,BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_NIBBLE:-1,BROTLI_DECODER_ERROR_FORMAT_RESERVED:-2,BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_META_NIBBLE:-3,BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_ALPHABET:-4,BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_SAME:-5,BROTLI_DECODER_ERROR_FORMAT_CL_SPACE:-6,BROTLI_DECODER_ERROR_FORMAT_HUFFMAN_SPACE:-7,BROTLI_DECODER_ERROR_FORMAT_CONTEXT_MAP_REPEAT:-8,BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_1:-9,BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_2:-10,BROTLI_DECODER_ERROR_FORMAT_TRANSFORM:-11,BROTLI_DECODER_ERROR_FORMAT_DICTIONARY:-12,BROTLI_DECODER_ERROR_FORMAT_WINDOW_BITS:-13,BROTLI_DECODER_ERROR_FORMAT_PADDING_1:-14,BROTLI_DECODER_ERROR_FORMAT_PADDING_2:-15,BROTLI_DECODER_ERROR_FORMAT_DISTANCE:-16,BROTLI_DECODER_ERROR_DICTIONARY_NOT_SET:-19,BROTLI_DECODER_ERROR_INVALID_ARGUMENTS:-20,BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MODES:-21,BROTLI_DECODER_ERROR_ALLOC_TREE_GROUPS:-22,BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MAP:-25,BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_1:-26,BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_2:-27,BROTLI_DECODER_ERROR_ALLOC_BLOCK_TYPE_TREES:-30,BROTLI_DECODER_ERROR_UNREACHABLE:-31},sn));var rn=Buffer$1.concat,zs=Object.getOwnPropertyDescriptor(Buffer$1,"concat"),nn=s=>s,Bi=zs?.writable===true||zs?.set!==void 0?s=>{Buffer$1.concat=s?nn:rn;}:s=>{},Tt=Symbol("_superWrite"),Gt=class extends Error{code;errno;constructor(t,e){super("zlib: "+t.message,{cause:t}),this.code=t.code,this.errno=t.errno,this.code||(this.code="ZLIB_ERROR"),this.message="zlib: "+t.message,Error.captureStackTrace(this,e??this.constructor);}get name(){return "ZlibError"}},Pi=Symbol("flushFlag"),re=class extends A{#t=false;#i=false;#s;#n;#r;#e;#o;get sawError(){return this.#t}get handle(){return this.#e}get flushFlag(){return this.#s}constructor(t,e){if(!t||typeof t!="object")throw new TypeError("invalid options for ZlibBase constructor");if(super(t),this.#s=t.flush??0,this.#n=t.finishFlush??0,this.#r=t.fullFlushFlag??0,typeof Ps[e]!="function")throw new TypeError("Compression method not supported: "+e);try{this.#e=new Ps[e](t);}catch(i){throw new Gt(i,this.constructor)}this.#o=i=>{this.#t||(this.#t=true,this.close(),this.emit("error",i));},this.#e?.on("error",i=>this.#o(new Gt(i))),this.once("end",()=>this.close);}close(){this.#e&&(this.#e.close(),this.#e=void 0,this.emit("close"));}reset(){if(!this.#t)return zi(this.#e,"zlib binding closed"),this.#e.reset?.()}flush(t){this.ended||(typeof t!="number"&&(t=this.#r),this.write(Object.assign(Buffer$1.alloc(0),{[Pi]:t})));}end(t,e,i){return typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),t&&(e?this.write(t,e):this.write(t)),this.flush(this.#n),this.#i=true,super.end(i)}get ended(){return this.#i}[Tt](t){return super.write(t)}write(t,e,i){if(typeof e=="function"&&(i=e,e="utf8"),typeof t=="string"&&(t=Buffer$1.from(t,e)),this.#t)return;zi(this.#e,"zlib binding closed");let r=this.#e._handle,n=r.close;r.close=()=>{};let o=this.#e.close;this.#e.close=()=>{},Bi(true);let h;try{let l=typeof t[Pi]=="number"?t[Pi]:this.#s;h=this.#e._processChunk(t,l),Bi(!1);}catch(l){Bi(false),this.#o(new Gt(l,this.write));}finally{this.#e&&(this.#e._handle=r,r.close=n,this.#e.close=o,this.#e.removeAllListeners("error"));}this.#e&&this.#e.on("error",l=>this.#o(new Gt(l,this.write)));let a;if(h)if(Array.isArray(h)&&h.length>0){let l=h[0];a=this[Tt](Buffer$1.from(l));for(let c=1;c<h.length;c++)a=this[Tt](h[c]);}else a=this[Tt](Buffer$1.from(h));return i&&i(),a}},Pe=class extends re{#t;#i;constructor(t,e){t=t||{},t.flush=t.flush||M.Z_NO_FLUSH,t.finishFlush=t.finishFlush||M.Z_FINISH,t.fullFlushFlag=M.Z_FULL_FLUSH,super(t,e),this.#t=t.level,this.#i=t.strategy;}params(t,e){if(!this.sawError){if(!this.handle)throw new Error("cannot switch params when binding is closed");if(!this.handle.params)throw new Error("not supported in this implementation");if(this.#t!==t||this.#i!==e){this.flush(M.Z_SYNC_FLUSH),zi(this.handle,"zlib binding closed");let i=this.handle.flush;this.handle.flush=(r,n)=>{typeof r=="function"&&(n=r,r=this.flushFlag),this.flush(r),n?.();};try{this.handle.params(t,e);}finally{this.handle.flush=i;}this.handle&&(this.#t=t,this.#i=e);}}}};var ze=class extends Pe{#t;constructor(t){super(t,"Gzip"),this.#t=t&&!!t.portable;}[Tt](t){return this.#t?(this.#t=false,t[9]=255,super[Tt](t)):super[Tt](t)}};var Ue=class extends Pe{constructor(t){super(t,"Unzip");}},He=class extends re{constructor(t,e){t=t||{},t.flush=t.flush||M.BROTLI_OPERATION_PROCESS,t.finishFlush=t.finishFlush||M.BROTLI_OPERATION_FINISH,t.fullFlushFlag=M.BROTLI_OPERATION_FLUSH,super(t,e);}},We=class extends He{constructor(t){super(t,"BrotliCompress");}},Ge=class extends He{constructor(t){super(t,"BrotliDecompress");}},Ze=class extends re{constructor(t,e){t=t||{},t.flush=t.flush||M.ZSTD_e_continue,t.finishFlush=t.finishFlush||M.ZSTD_e_end,t.fullFlushFlag=M.ZSTD_e_flush,super(t,e);}},Ye=class extends Ze{constructor(t){super(t,"ZstdCompress");}},Ke=class extends Ze{constructor(t){super(t,"ZstdDecompress");}};var Us=(s,t)=>{if(Number.isSafeInteger(s))s<0?an(s,t):hn(s,t);else throw Error("cannot encode number outside of javascript safe integer range");return t},hn=(s,t)=>{t[0]=128;for(var e=t.length;e>1;e--)t[e-1]=s&255,s=Math.floor(s/256);},an=(s,t)=>{t[0]=255;var e=false;s=s*-1;for(var i=t.length;i>1;i--){var r=s&255;s=Math.floor(s/256),e?t[i-1]=Ws(r):r===0?t[i-1]=0:(e=true,t[i-1]=Gs(r));}},Hs=s=>{let t=s[0],e=t===128?cn(s.subarray(1,s.length)):t===255?ln(s):null;if(e===null)throw Error("invalid base256 encoding");if(!Number.isSafeInteger(e))throw Error("parsed number outside of javascript safe integer range");return e},ln=s=>{for(var t=s.length,e=0,i=false,r=t-1;r>-1;r--){var n=Number(s[r]),o;i?o=Ws(n):n===0?o=n:(i=true,o=Gs(n)),o!==0&&(e-=o*Math.pow(256,t-r-1));}return e},cn=s=>{for(var t=s.length,e=0,i=t-1;i>-1;i--){var r=Number(s[i]);r!==0&&(e+=r*Math.pow(256,t-i-1));}return e},Ws=s=>(255^s)&255,Gs=s=>(255^s)+1&255;var Hi={};Ur(Hi,{code:()=>Ve,isCode:()=>ne,isName:()=>dn,name:()=>oe,normalFsTypes:()=>Ui});var ne=s=>oe.has(s),dn=s=>Ve.has(s),Ui=new Set(["0","","1","2","3","4","5","6","7","D"]),oe=new Map([["0","File"],["","OldFile"],["1","Link"],["2","SymbolicLink"],["3","CharacterDevice"],["4","BlockDevice"],["5","Directory"],["6","FIFO"],["7","ContiguousFile"],["g","GlobalExtendedHeader"],["x","ExtendedHeader"],["A","SolarisACL"],["D","GNUDumpDir"],["I","Inode"],["K","NextFileHasLongLinkpath"],["L","NextFileHasLongPath"],["M","ContinuationFile"],["N","OldGnuLongPath"],["S","SparseFile"],["V","TapeVolumeHeader"],["X","OldExtendedHeader"]]),Ve=new Map(Array.from(oe).map(s=>[s[1],s[0]]));var un=s=>s===void 0||s<0?void 0:s,F=class{cksumValid=false;needPax=false;nullBlock=false;block;path;mode;uid;gid;size;cksum;#t="Unsupported";linkpath;uname;gname;devmaj=0;devmin=0;atime;ctime;mtime;charset;comment;constructor(t,e=0,i,r){Buffer.isBuffer(t)?this.decode(t,e||0,i,r):t&&this.#i(t);}decode(t,e,i,r){if(e||(e=0),!t||!(t.length>=e+512))throw new Error("need 512 bytes for header");let n=xt(t,e+156,1),o=Ui.has(n),h=o?i:void 0,a=o?r:void 0;if(this.path=h?.path??xt(t,e,100),this.mode=h?.mode??a?.mode??lt(t,e+100,8),this.uid=h?.uid??a?.uid??lt(t,e+108,8),this.gid=h?.gid??a?.gid??lt(t,e+116,8),this.size=un(h?.size??a?.size??lt(t,e+124,12)),this.mtime=h?.mtime??a?.mtime??Wi(t,e+136,12),this.cksum=lt(t,e+148,12),a&&this.#i(a,true),h&&this.#i(h),ne(n)&&(this.#t=n||"0"),this.#t==="0"&&this.path.slice(-1)==="/"&&(this.#t="5"),this.#t==="5"&&(this.size=0),this.linkpath=xt(t,e+157,100),t.subarray(e+257,e+265).toString()==="ustar\x0000")if(this.uname=h?.uname??a?.uname??xt(t,e+265,32),this.gname=h?.gname??a?.gname??xt(t,e+297,32),this.devmaj=h?.devmaj??a?.devmaj??lt(t,e+329,8)??0,this.devmin=h?.devmin??a?.devmin??lt(t,e+337,8)??0,t[e+475]!==0){let c=xt(t,e+345,155);this.path=c+"/"+this.path;}else {let c=xt(t,e+345,130);c&&(this.path=c+"/"+this.path),this.atime=i?.atime??r?.atime??Wi(t,e+476,12),this.ctime=i?.ctime??r?.ctime??Wi(t,e+488,12);}let l=256;for(let c=e;c<e+148;c++)l+=t[c];for(let c=e+156;c<e+512;c++)l+=t[c];this.cksumValid=l===this.cksum,this.cksum===void 0&&l===256&&(this.nullBlock=true);}#i(t,e=false){Object.assign(this,Object.fromEntries(Object.entries(t).filter(([i,r])=>!(r==null||i==="size"&&Number(r)<0||i==="path"&&e||i==="linkpath"&&e||i==="global"))));}encode(t,e=0){if(t||(t=this.block=Buffer.alloc(512)),this.#t==="Unsupported"&&(this.#t="0"),!(t.length>=e+512))throw new Error("need 512 bytes for header");let i=this.ctime||this.atime?130:155,r=mn(this.path||"",i),n=r[0],o=r[1];this.needPax=!!r[2],this.needPax=Lt(t,e,100,n)||this.needPax,this.needPax=ct(t,e+100,8,this.mode)||this.needPax,this.needPax=ct(t,e+108,8,this.uid)||this.needPax,this.needPax=ct(t,e+116,8,this.gid)||this.needPax,this.needPax=ct(t,e+124,12,this.size)||this.needPax,this.needPax=Gi(t,e+136,12,this.mtime)||this.needPax,t[e+156]=Number(this.#t.codePointAt(0)),this.needPax=Lt(t,e+157,100,this.linkpath)||this.needPax,t.write("ustar\x0000",e+257,8),this.needPax=Lt(t,e+265,32,this.uname)||this.needPax,this.needPax=Lt(t,e+297,32,this.gname)||this.needPax,this.needPax=ct(t,e+329,8,this.devmaj)||this.needPax,this.needPax=ct(t,e+337,8,this.devmin)||this.needPax,this.needPax=Lt(t,e+345,i,o)||this.needPax,t[e+475]!==0?this.needPax=Lt(t,e+345,155,o)||this.needPax:(this.needPax=Lt(t,e+345,130,o)||this.needPax,this.needPax=Gi(t,e+476,12,this.atime)||this.needPax,this.needPax=Gi(t,e+488,12,this.ctime)||this.needPax);let h=256;for(let a=e;a<e+148;a++)h+=t[a];for(let a=e+156;a<e+512;a++)h+=t[a];return this.cksum=h,ct(t,e+148,8,this.cksum),this.cksumValid=true,this.needPax}get type(){return this.#t==="Unsupported"?this.#t:oe.get(this.#t)}get typeKey(){return this.#t}set type(t){let e=String(Ve.get(t));if(ne(e)||e==="Unsupported")this.#t=e;else if(ne(t))this.#t=t;else throw new TypeError("invalid entry type: "+t)}},mn=(s,t)=>{let i=s,r="",n,o=posix.parse(s).root||".";if(Buffer.byteLength(i)<100)n=[i,r,false];else {r=posix.dirname(i),i=posix.basename(i);do Buffer.byteLength(i)<=100&&Buffer.byteLength(r)<=t?n=[i,r,false]:Buffer.byteLength(i)>100&&Buffer.byteLength(r)<=t?n=[i.slice(0,99),r,true]:(i=posix.join(posix.basename(r),i),r=posix.dirname(r));while(r!==o&&n===void 0);n||(n=[s.slice(0,99),"",true]);}return n},xt=(s,t,e)=>s.subarray(t,t+e).toString("utf8").replace(/\0.*/,""),Wi=(s,t,e)=>pn(lt(s,t,e)),pn=s=>s===void 0?void 0:new Date(s*1e3),lt=(s,t,e)=>Number(s[t])&128?Hs(s.subarray(t,t+e)):wn(s,t,e),En=s=>isNaN(s)?void 0:s,wn=(s,t,e)=>En(parseInt(s.subarray(t,t+e).toString("utf8").replace(/\0.*$/,"").trim(),8)),Sn={12:8589934591,8:2097151},ct=(s,t,e,i)=>i===void 0?false:i>Sn[e]||i<0?(Us(i,s.subarray(t,t+e)),true):(yn(s,t,e,i),false),yn=(s,t,e,i)=>s.write(Rn(i,e),t,e,"ascii"),Rn=(s,t)=>gn(Math.floor(s).toString(8),t),gn=(s,t)=>(s.length===t-1?s:new Array(t-s.length-1).join("0")+s+" ")+"\0",Gi=(s,t,e,i)=>i===void 0?false:ct(s,t,e,i.getTime()/1e3),bn=new Array(156).join("\0"),Lt=(s,t,e,i)=>i===void 0?false:(s.write(i+bn,t,e,"utf8"),i.length!==Buffer.byteLength(i)||i.length>e);var ft=class s{atime;mtime;ctime;charset;comment;gid;uid;gname;uname;linkpath;dev;ino;nlink;path;size;mode;global;constructor(t,e=false){this.atime=t.atime,this.charset=t.charset,this.comment=t.comment,this.ctime=t.ctime,this.dev=t.dev,this.gid=t.gid,this.global=e,this.gname=t.gname,this.ino=t.ino,this.linkpath=t.linkpath,this.mtime=t.mtime,this.nlink=t.nlink,this.path=t.path,this.size=t.size,this.uid=t.uid,this.uname=t.uname;}encode(){let t=this.encodeBody();if(t==="")return Buffer.allocUnsafe(0);let e=Buffer.byteLength(t),i=512*Math.ceil(1+e/512),r=Buffer.allocUnsafe(i);for(let n=0;n<512;n++)r[n]=0;new F({path:("PaxHeader/"+basename(this.path??"")).slice(0,99),mode:this.mode||420,uid:this.uid,gid:this.gid,size:e,mtime:this.mtime,type:this.global?"GlobalExtendedHeader":"ExtendedHeader",linkpath:"",uname:this.uname||"",gname:this.gname||"",devmaj:0,devmin:0,atime:this.atime,ctime:this.ctime}).encode(r),r.write(t,512,e,"utf8");for(let n=e+512;n<r.length;n++)r[n]=0;return r}encodeBody(){return this.encodeField("path")+this.encodeField("ctime")+this.encodeField("atime")+this.encodeField("dev")+this.encodeField("ino")+this.encodeField("nlink")+this.encodeField("charset")+this.encodeField("comment")+this.encodeField("gid")+this.encodeField("gname")+this.encodeField("linkpath")+this.encodeField("mtime")+this.encodeField("size")+this.encodeField("uid")+this.encodeField("uname")}encodeField(t){if(this[t]===void 0)return "";let e=this[t],i=e instanceof Date?e.getTime()/1e3:e,r=" "+(t==="dev"||t==="ino"||t==="nlink"?"SCHILY.":"")+t+"="+i+`
 `,n=Buffer.byteLength(r),o=Math.floor(Math.log(n)/Math.log(10))+1;return n+o>=Math.pow(10,o)&&(o+=1),o+n+r}static parse(t,e,i=false){return new s(On(Tn(t),e),i)}},On=(s,t)=>t?Object.assign({},t,s):s,Tn=s=>s.replace(/\n$/,"").split(`
-`).reduce(xn,Object.create(null)),xn=(s,t)=>{let e=parseInt(t,10);if(e!==Buffer.byteLength(t)+1)return s;t=t.slice((e+" ").length);let i=t.split("="),r=i.shift();if(!r)return s;let n=r.replace(/^SCHILY\.(dev|ino|nlink)/,"$1"),o=i.join("=").replace(/\0.*/,"");switch(n){case "path":case "linkpath":case "type":case "charset":case "comment":case "gname":case "uname":s[n]=o;break;case "ctime":case "atime":case "mtime":s[n]=new Date(Number(o)*1e3);break;case "size":let h=+o;h>=0&&(s[n]=h);break;case "gid":case "uid":case "dev":case "ino":case "nlink":case "mode":s[n]=+o;break}return s};var Ln=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,f=Ln!=="win32"?s=>String(s):s=>String(s).replaceAll(/\\/g,"/");var $e=class extends A{extended;globalExtended;header;startBlockSize;blockRemain;remain;type;meta=false;ignore=false;path;mode;uid;gid;uname;gname;size=0;mtime;atime;ctime;linkpath;dev;ino;nlink;invalid=false;absolute;unsupported=false;constructor(t,e,i){switch(super({}),this.pause(),this.extended=e,this.globalExtended=i,this.header=t,this.remain=t.size??0,this.startBlockSize=512*Math.ceil(this.remain/512),this.blockRemain=this.startBlockSize,this.type=t.type,this.type){case "File":case "OldFile":case "Link":case "SymbolicLink":case "CharacterDevice":case "BlockDevice":case "Directory":case "FIFO":case "ContiguousFile":case "GNUDumpDir":break;case "NextFileHasLongLinkpath":case "NextFileHasLongPath":case "OldGnuLongPath":case "GlobalExtendedHeader":case "ExtendedHeader":case "OldExtendedHeader":this.meta=true;break;default:this.ignore=true;}if(!t.path)throw new Error("no path provided for tar.ReadEntry");this.path=f(t.path),this.mode=t.mode,this.mode&&(this.mode=this.mode&4095),this.uid=t.uid,this.gid=t.gid,this.uname=t.uname,this.gname=t.gname,this.size=this.remain,this.mtime=t.mtime,this.atime=t.atime,this.ctime=t.ctime,this.linkpath=t.linkpath?f(t.linkpath):void 0,this.uname=t.uname,this.gname=t.gname,e&&this.#t(e),i&&this.#t(i,true);}write(t){let e=t.length;if(e>this.blockRemain)throw new Error("writing more to entry than is appropriate");let i=this.remain,r=this.blockRemain;return this.remain=Math.max(0,i-e),this.blockRemain=Math.max(0,r-e),this.ignore?true:i>=e?super.write(t):super.write(t.subarray(0,i))}#t(t,e=false){t.path&&(t.path=f(t.path)),t.linkpath&&(t.linkpath=f(t.linkpath)),Object.assign(this,Object.fromEntries(Object.entries(t).filter(([i,r])=>!(r==null||i==="path"&&e))));}};var Dt=(s,t,e,i={})=>{s.file&&(i.file=s.file),s.cwd&&(i.cwd=s.cwd),i.code=e instanceof Error&&e.code||t,i.tarCode=t,!s.strict&&i.recoverable!==false?(e instanceof Error&&(i=Object.assign(e,i),e=e.message),s.emit("warn",t,e,i)):e instanceof Error?s.emit("error",Object.assign(e,i)):s.emit("error",Object.assign(new Error(`${t}: ${e}`),i));};var Nn=1024*1024,Xi=Buffer.from([31,139]),qi=Buffer.from([40,181,47,253]),An=Math.max(Xi.length,qi.length),B=Symbol("state"),Nt=Symbol("writeEntry"),it=Symbol("readEntry"),Zi=Symbol("nextEntry"),Zs=Symbol("processEntry"),V=Symbol("extendedHeader"),he=Symbol("globalExtendedHeader"),dt=Symbol("meta"),Ys=Symbol("emitMeta"),p=Symbol("buffer"),st=Symbol("queue"),ut=Symbol("ended"),Yi=Symbol("emittedEnd"),At=Symbol("emit"),w=Symbol("unzip"),Xe=Symbol("consumeChunk"),qe=Symbol("consumeChunkSub"),Ki=Symbol("consumeBody"),Ks=Symbol("consumeMeta"),Vs=Symbol("consumeHeader"),ae=Symbol("consuming"),Vi=Symbol("bufferConcat"),Qe=Symbol("maybeEnd"),Yt=Symbol("writing"),$=Symbol("aborted"),Je=Symbol("onDone"),It=Symbol("sawValidEntry"),je=Symbol("sawNullBlock"),ti=Symbol("sawEOF"),$s=Symbol("closeStream"),In=1e3,le=Symbol("compressedBytesRead"),$i=Symbol("decompressedBytesRead"),Xs=Symbol("checkDecompressionRatio"),Cn=()=>true,rt=class extends EventEmitter$1{file;strict;maxMetaEntrySize;filter;brotli;zstd;maxDecompressionRatio;writable=true;readable=false;[st]=[];[p];[it];[Nt];[B]="begin";[dt]="";[V];[he];[ut]=false;[w];[$]=false;[It];[je]=false;[ti]=false;[Yt]=false;[ae]=false;[Yi]=false;[le]=0;[$i]=0;constructor(t={}){super(),this.file=t.file||"",this.on(Je,()=>{(this[B]==="begin"||this[It]===false)&&this.warn("TAR_BAD_ARCHIVE","Unrecognized archive format");}),t.ondone?this.on(Je,t.ondone):this.on(Je,()=>{this.emit("prefinish"),this.emit("finish"),this.emit("end");}),this.strict=!!t.strict,this.maxDecompressionRatio=typeof t.maxDecompressionRatio=="number"?t.maxDecompressionRatio:In,this.maxMetaEntrySize=t.maxMetaEntrySize||Nn,this.filter=typeof t.filter=="function"?t.filter:Cn;let e=t.file&&(t.file.endsWith(".tar.br")||t.file.endsWith(".tbr"));this.brotli=!(t.gzip||t.zstd)&&t.brotli!==void 0?t.brotli:e?void 0:false;let i=t.file&&(t.file.endsWith(".tar.zst")||t.file.endsWith(".tzst"));this.zstd=!(t.gzip||t.brotli)&&t.zstd!==void 0?t.zstd:i?true:void 0,this.on("end",()=>this[$s]()),typeof t.onwarn=="function"&&this.on("warn",t.onwarn),typeof t.onReadEntry=="function"&&this.on("entry",t.onReadEntry);}warn(t,e,i={}){Dt(this,t,e,i);}[Vs](t,e){this[It]===void 0&&(this[It]=false);let i;try{i=new F(t,e,this[V],this[he]);}catch(r){return this.warn("TAR_ENTRY_INVALID",r)}if(i.nullBlock)this[je]?(this[ti]=true,this[B]==="begin"&&(this[B]="header"),this[At]("eof")):(this[je]=true,this[At]("nullBlock"));else if(this[je]=false,!i.cksumValid)this.warn("TAR_ENTRY_INVALID","checksum failure",{header:i});else if(!i.path)this.warn("TAR_ENTRY_INVALID","path is required",{header:i});else {let r=i.type;if(/^(Symbolic)?Link$/.test(r)&&!i.linkpath)this.warn("TAR_ENTRY_INVALID","linkpath required",{header:i});else if(!/^(Symbolic)?Link$/.test(r)&&!/^(Global)?ExtendedHeader$/.test(r)&&i.linkpath)this.warn("TAR_ENTRY_INVALID","linkpath forbidden",{header:i});else {let n=this[Nt]=new $e(i,this[V],this[he]);if(!this[It])if(n.remain){let o=()=>{n.invalid||(this[It]=true);};n.on("end",o);}else this[It]=true;n.meta?n.size>this.maxMetaEntrySize?(n.ignore=true,this[At]("ignoredEntry",n),this[B]="ignore",n.resume()):n.size>0&&(this[dt]="",n.on("data",o=>this[dt]+=o),this[B]="meta"):(this[V]=void 0,n.ignore=n.ignore||!this.filter(n.path,n),n.ignore?(this[At]("ignoredEntry",n),this[B]=n.remain?"ignore":"header",n.resume()):(n.remain?this[B]="body":(this[B]="header",n.end()),this[it]?this[st].push(n):(this[st].push(n),this[Zi]())));}}}[$s](){queueMicrotask(()=>this.emit("close"));}[Zs](t){let e=true;if(!t)this[it]=void 0,e=false;else if(Array.isArray(t)){let[i,...r]=t;this.emit(i,...r);}else this[it]=t,this.emit("entry",t),t.emittedEnd||(t.on("end",()=>this[Zi]()),e=false);return e}[Zi](){do;while(this[Zs](this[st].shift()));if(this[st].length===0){let t=this[it];!t||t.flowing||t.size===t.remain?this[Yt]||this.emit("drain"):t.once("drain",()=>this.emit("drain"));}}[Ki](t,e){let i=this[Nt];if(!i)throw new Error("attempt to consume body without entry??");let r=i.blockRemain??0,n=r>=t.length&&e===0?t:t.subarray(e,e+r);return i.write(n),i.blockRemain||(this[B]="header",this[Nt]=void 0,i.end()),n.length}[Ks](t,e){let i=this[Nt],r=this[Ki](t,e);return !this[Nt]&&i&&this[Ys](i),r}[At](t,e,i){this[st].length===0&&!this[it]?this.emit(t,e,i):this[st].push([t,e,i]);}[Ys](t){switch(this[At]("meta",this[dt]),t.type){case "ExtendedHeader":case "OldExtendedHeader":this[V]=ft.parse(this[dt],this[V],false);break;case "GlobalExtendedHeader":this[he]=ft.parse(this[dt],this[he],true);break;case "NextFileHasLongPath":case "OldGnuLongPath":{let e=this[V]??Object.create(null);this[V]=e,e.path=this[dt].replace(/\0.*/,"");break}case "NextFileHasLongLinkpath":{let e=this[V]||Object.create(null);this[V]=e,e.linkpath=this[dt].replace(/\0.*/,"");break}default:throw new Error("unknown meta: "+t.type)}}abort(t){if(!this[$]){if(this[w]){let e=this[w];e.write=()=>true,e.end=()=>e,e.emit=()=>false,e.destroy?.();}this[$]=true,this.emit("abort",t),this.warn("TAR_ABORT",t,{recoverable:false});}}[Xs](t){this[$i]+=t.length;let e=this[$i]/this[le];return e>this.maxDecompressionRatio?(this.abort(new Error(`max decompression ratio exceeded: ${e.toFixed(2)} > ${this.maxDecompressionRatio}`)),false):true}write(t,e,i){if(typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8")),this[$])return i?.(),false;if((this[w]===void 0||this.brotli===void 0&&this[w]===false)&&t){if(this[p]&&(t=Buffer.concat([this[p],t]),this[p]=void 0),t.length<An)return this[p]=t,i?.(),true;for(let a=0;this[w]===void 0&&a<Xi.length;a++)t[a]!==Xi[a]&&(this[w]=false);let o=false;if(this[w]===false&&this.zstd!==false){o=true;for(let a=0;a<qi.length;a++)if(t[a]!==qi[a]){o=false;break}}let h=this.brotli===void 0&&!o;if(this[w]===false&&h)if(t.length<512)if(this[ut])this.brotli=true;else return this[p]=t,i?.(),true;else try{new F(t.subarray(0,512)),this.brotli=!1;}catch{this.brotli=true;}if(this[w]===void 0||this[w]===false&&(this.brotli||o)){let a=this[ut];this[ut]=false,this[w]=this[w]===void 0?new Ue({}):o?new Ke({}):new Ge({}),this[w].on("data",c=>{this[Xs](c)&&this[Xe](c);}),this[w].on("error",c=>{this[$]||this.abort(c);}),this[w].on("end",()=>{this[ut]=true,this[Xe]();}),this[Yt]=true,this[le]+=t.length;let l=!!this[w][a?"end":"write"](t);return this[Yt]=false,i?.(),l}}this[Yt]=true,this[w]?(this[le]+=t.length,this[w].write(t)):this[Xe](t),this[Yt]=false;let n=this[st].length>0?false:this[it]?this[it].flowing:true;return !n&&this[st].length===0&&this[it]?.once("drain",()=>this.emit("drain")),i?.(),n}[Vi](t){t&&!this[$]&&(this[p]=this[p]?Buffer.concat([this[p],t]):t);}[Qe](){if(this[ut]&&!this[Yi]&&!this[$]&&!this[ae]){this[Yi]=true;let t=this[Nt];if(t?.blockRemain){let e=this[p]?this[p].length:0;this.warn("TAR_BAD_ARCHIVE",`Truncated input (needed ${t.blockRemain} more bytes, only ${e} available)`,{entry:t}),this[p]&&t.write(this[p]),t.end();}this[At](Je);}}[Xe](t){if(this[ae]&&t)this[Vi](t);else if(!t&&!this[p])this[Qe]();else if(t){if(this[ae]=true,this[p]){this[Vi](t);let e=this[p];this[p]=void 0,this[qe](e);}else this[qe](t);for(;this[p]&&this[p]?.length>=512&&!this[$]&&!this[ti];){let e=this[p];this[p]=void 0,this[qe](e);}this[ae]=false;}(!this[p]||this[ut])&&this[Qe]();}[qe](t){let e=0,i=t.length;for(;e+512<=i&&!this[$]&&!this[ti];)switch(this[B]){case "begin":case "header":this[Vs](t,e),e+=512;break;case "ignore":case "body":e+=this[Ki](t,e);break;case "meta":e+=this[Ks](t,e);break;default:throw new Error("invalid state: "+this[B])}e<i&&(this[p]=this[p]?Buffer.concat([t.subarray(e),this[p]]):t.subarray(e));}end(t,e,i){return typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,e)),i&&this.once("finish",i),this[$]||(this[w]?(t&&(this[le]+=t.length,this[w].write(t)),this[w].end()):(this[ut]=true,(this.brotli===void 0||this.zstd===void 0)&&(t=t||Buffer.alloc(0)),t&&this.write(t),this[Qe]())),this}};var mt=s=>{let t=s.length-1,e=-1;for(;t>-1&&s.charAt(t)==="/";)e=t,t--;return e===-1?s:s.slice(0,e)};var vn=s=>{let t=s.onReadEntry;s.onReadEntry=t?e=>{t(e),e.resume();}:e=>e.resume();},Qi=(s,t)=>{let e=new Map(t.map(o=>[mt(o),true])),i=s.filter,r=100,n=(o,h="",a=0)=>{if(a>=r)return e.set(o,false),false;let l=h||parse$1(o).root||".",c;if(o===l)c=false;else {let d=e.get(o);c=d!==void 0?d:n(dirname(o),l,a+1);}return e.set(o,c),c};s.filter=i?(o,h)=>i(o,h)&&n(mt(o)):o=>n(mt(o));},Mn=s=>{let t=new rt(s),e=s.file,i;try{i=u.openSync(e,"r");let r=u.fstatSync(i),n=s.maxReadSize||16*1024*1024;if(r.size<n){let o=Buffer.allocUnsafe(r.size),h=u.readSync(i,o,0,r.size,0);t.end(h===o.byteLength?o:o.subarray(0,h));}else {let o=0,h=Buffer.allocUnsafe(n);for(;o<r.size;){let a=u.readSync(i,h,0,n,o);if(a===0)break;o+=a,t.write(h.subarray(0,a));}t.end();}}finally{if(typeof i=="number")try{u.closeSync(i);}catch{}}},Bn=(s,t)=>{let e=new rt(s),i=s.maxReadSize||16*1024*1024,r=s.file;return new Promise((o,h)=>{e.on("error",h),e.on("end",o),u.stat(r,(a,l)=>{if(a)h(a);else {let c=new _t(r,{readSize:i,size:l.size});c.on("error",h),c.pipe(e);}});})},Ct=K(Mn,Bn,s=>new rt(s),s=>new rt(s),(s,t)=>{t?.length&&Qi(s,t),s.noResume||vn(s);});var Ji=(s,t,e)=>(s&=4095,e&&(s=(s|384)&-19),t&&(s&256&&(s|=64),s&32&&(s|=8),s&4&&(s|=1)),s);var{isAbsolute:zn,parse:qs}=win32,ce=s=>{let t="",e=qs(s);for(;zn(s)||e.root;){let i=s.charAt(0)==="/"&&s.slice(0,4)!=="//?/"?"/":e.root;s=s.slice(i.length),t+=i,e=qs(s);}return [t,s]};var ei=["|","<",">","?",":"],ji=ei.map(s=>String.fromCodePoint(61440+Number(s.codePointAt(0)))),Un=new Map(ei.map((s,t)=>[s,ji[t]])),Hn=new Map(ji.map((s,t)=>[s,ei[t]])),ts=s=>ei.reduce((t,e)=>t.split(e).join(Un.get(e)),s),Qs=s=>ji.reduce((t,e)=>t.split(e).join(Hn.get(e)),s);var rr=(s,t)=>t?(s=f(s).replace(/^\.(\/|$)/,""),mt(t)+"/"+s):f(s),Wn=16*1024*1024,tr=Symbol("process"),er=Symbol("file"),ir=Symbol("directory"),is=Symbol("symlink"),sr=Symbol("hardlink"),fe=Symbol("header"),ii=Symbol("read"),ss=Symbol("lstat"),si=Symbol("onlstat"),rs=Symbol("onread"),ns=Symbol("onreadlink"),os=Symbol("openfile"),hs=Symbol("onopenfile"),pt=Symbol("close"),ri=Symbol("mode"),as=Symbol("awaitDrain"),es=Symbol("ondrain"),q=Symbol("prefix"),de=class extends A{path;portable;myuid=process.getuid&&process.getuid()||0;myuser=process.env.USER||"";maxReadSize;linkCache;statCache;preservePaths;cwd;strict;mtime;noPax;noMtime;prefix;fd;blockLen=0;blockRemain=0;buf;pos=0;remain=0;length=0;offset=0;win32;absolute;header;type;linkpath;stat;onWriteEntry;#t=false;constructor(t,e={}){let i=se(e);super(),this.path=f(t),this.portable=!!i.portable,this.maxReadSize=i.maxReadSize||Wn,this.linkCache=i.linkCache||new Map,this.statCache=i.statCache||new Map,this.preservePaths=!!i.preservePaths,this.cwd=f(i.cwd||process.cwd()),this.strict=!!i.strict,this.noPax=!!i.noPax,this.noMtime=!!i.noMtime,this.mtime=i.mtime,this.prefix=i.prefix?f(i.prefix):void 0,this.onWriteEntry=i.onWriteEntry,typeof i.onwarn=="function"&&this.on("warn",i.onwarn);let r=false;if(!this.preservePaths){let[o,h]=ce(this.path);o&&typeof h=="string"&&(this.path=h,r=o);}this.win32=!!i.win32||process.platform==="win32",this.win32&&(this.path=Qs(this.path.replaceAll(/\\/g,"/")),t=t.replaceAll(/\\/g,"/")),this.absolute=f(i.absolute||path.resolve(this.cwd,t)),this.path===""&&(this.path="./"),r&&this.warn("TAR_ENTRY_INFO",`stripping ${r} from absolute path`,{entry:this,path:r+this.path});let n=this.statCache.get(this.absolute);n?this[si](n):this[ss]();}warn(t,e,i={}){return Dt(this,t,e,i)}emit(t,...e){return t==="error"&&(this.#t=true),super.emit(t,...e)}[ss](){I__default.lstat(this.absolute,(t,e)=>{if(t)return this.emit("error",t);this[si](e);});}[si](t){this.statCache.set(this.absolute,t),this.stat=t,t.isFile()||(t.size=0),this.type=Gn(t),this.emit("stat",t),this[tr]();}[tr](){switch(this.type){case "File":return this[er]();case "Directory":return this[ir]();case "SymbolicLink":return this[is]();default:return this.end()}}[ri](t){return Ji(t,this.type==="Directory",this.portable)}[q](t){return rr(t,this.prefix)}[fe](){if(!this.stat)throw new Error("cannot write header before stat");this.type==="Directory"&&this.portable&&(this.noMtime=true),this.onWriteEntry?.(this),this.header=new F({path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,mode:this[ri](this.stat.mode),uid:this.portable?void 0:this.stat.uid,gid:this.portable?void 0:this.stat.gid,size:this.stat.size,mtime:this.noMtime?void 0:this.mtime||this.stat.mtime,type:this.type==="Unsupported"?void 0:this.type,uname:this.portable?void 0:this.stat.uid===this.myuid?this.myuser:"",atime:this.portable?void 0:this.stat.atime,ctime:this.portable?void 0:this.stat.ctime}),this.header.encode()&&!this.noPax&&super.write(new ft({atime:this.portable?void 0:this.header.atime,ctime:this.portable?void 0:this.header.ctime,gid:this.portable?void 0:this.header.gid,mtime:this.noMtime?void 0:this.mtime||this.header.mtime,path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,size:this.header.size,uid:this.portable?void 0:this.header.uid,uname:this.portable?void 0:this.header.uname,dev:this.portable?void 0:this.stat.dev,ino:this.portable?void 0:this.stat.ino,nlink:this.portable?void 0:this.stat.nlink}).encode());let t=this.header?.block;if(!t)throw new Error("failed to encode header");super.write(t);}[ir](){if(!this.stat)throw new Error("cannot create directory entry without stat");this.path.slice(-1)!=="/"&&(this.path+="/"),this.stat.size=0,this[fe](),this.end();}[is](){I__default.readlink(this.absolute,(t,e)=>{if(t)return this.emit("error",t);this[ns](e);});}[ns](t){this.linkpath=f(t),this[fe](),this.end();}[sr](t){if(!this.stat)throw new Error("cannot create link entry without stat");this.type="Link",this.linkpath=f(path.relative(this.cwd,t)),this.stat.size=0,this[fe](),this.end();}[er](){if(!this.stat)throw new Error("cannot create file entry without stat");if(this.stat.nlink>1){let t=`${this.stat.dev}:${this.stat.ino}`,e=this.linkCache.get(t);if(e?.indexOf(this.cwd)===0)return this[sr](e);this.linkCache.set(t,this.absolute);}if(this[fe](),this.stat.size===0)return this.end();this[os]();}[os](){I__default.open(this.absolute,"r",(t,e)=>{if(t)return this.emit("error",t);this[hs](e);});}[hs](t){if(this.fd=t,this.#t)return this[pt]();if(!this.stat)throw new Error("should stat before calling onopenfile");this.blockLen=512*Math.ceil(this.stat.size/512),this.blockRemain=this.blockLen;let e=Math.min(this.blockLen,this.maxReadSize);this.buf=Buffer.allocUnsafe(e),this.offset=0,this.pos=0,this.remain=this.stat.size,this.length=this.buf.length,this[ii]();}[ii](){let{fd:t,buf:e,offset:i,length:r,pos:n}=this;if(t===void 0||e===void 0)throw new Error("cannot read file without first opening");I__default.read(t,e,i,r,n,(o,h)=>{if(o)return this[pt](()=>this.emit("error",o));this[rs](h);});}[pt](t=()=>{}){this.fd!==void 0&&I__default.close(this.fd,t);}[rs](t){if(t<=0&&this.remain>0){let r=Object.assign(new Error("encountered unexpected EOF"),{path:this.absolute,syscall:"read",code:"EOF"});return this[pt](()=>this.emit("error",r))}if(t>this.remain){let r=Object.assign(new Error("did not encounter expected EOF"),{path:this.absolute,syscall:"read",code:"EOF"});return this[pt](()=>this.emit("error",r))}if(!this.buf)throw new Error("should have created buffer prior to reading");if(t===this.remain)for(let r=t;r<this.length&&t<this.blockRemain;r++)this.buf[r+this.offset]=0,t++,this.remain++;let e=this.offset===0&&t===this.buf.length?this.buf:this.buf.subarray(this.offset,this.offset+t);this.write(e)?this[es]():this[as](()=>this[es]());}[as](t){this.once("drain",t);}write(t,e,i){if(typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8")),this.blockRemain<t.length){let r=Object.assign(new Error("writing more data than expected"),{path:this.absolute});return this.emit("error",r)}return this.remain-=t.length,this.blockRemain-=t.length,this.pos+=t.length,this.offset+=t.length,super.write(t,null,i)}[es](){if(!this.remain)return this.blockRemain&&super.write(Buffer.alloc(this.blockRemain)),this[pt](t=>t?this.emit("error",t):this.end());if(!this.buf)throw new Error("buffer lost somehow in ONDRAIN");this.offset>=this.length&&(this.buf=Buffer.allocUnsafe(Math.min(this.blockRemain,this.buf.length)),this.offset=0),this.length=this.buf.length-this.offset,this[ii]();}},ni=class extends de{sync=true;[ss](){this[si](I__default.lstatSync(this.absolute));}[is](){this[ns](I__default.readlinkSync(this.absolute));}[os](){this[hs](I__default.openSync(this.absolute,"r"));}[ii](){let t=true;try{let{fd:e,buf:i,offset:r,length:n,pos:o}=this;if(e===void 0||i===void 0)throw new Error("fd and buf must be set in READ method");let h=I__default.readSync(e,i,r,n,o);this[rs](h),t=!1;}finally{if(t)try{this[pt](()=>{});}catch{}}}[as](t){t();}[pt](t=()=>{}){this.fd!==void 0&&I__default.closeSync(this.fd),t();}},oi=class extends A{blockLen=0;blockRemain=0;buf=0;pos=0;remain=0;length=0;preservePaths;portable;strict;noPax;noMtime;readEntry;type;prefix;path;mode;uid;gid;uname;gname;header;mtime;atime;ctime;linkpath;size;onWriteEntry;warn(t,e,i={}){return Dt(this,t,e,i)}constructor(t,e={}){let i=se(e);super(),this.preservePaths=!!i.preservePaths,this.portable=!!i.portable,this.strict=!!i.strict,this.noPax=!!i.noPax,this.noMtime=!!i.noMtime,this.onWriteEntry=i.onWriteEntry,this.readEntry=t;let{type:r}=t;if(r==="Unsupported")throw new Error("writing entry that should be ignored");this.type=r,this.type==="Directory"&&this.portable&&(this.noMtime=true),this.prefix=i.prefix,this.path=f(t.path),this.mode=t.mode!==void 0?this[ri](t.mode):void 0,this.uid=this.portable?void 0:t.uid,this.gid=this.portable?void 0:t.gid,this.uname=this.portable?void 0:t.uname,this.gname=this.portable?void 0:t.gname,this.size=t.size,this.mtime=this.noMtime?void 0:i.mtime||t.mtime,this.atime=this.portable?void 0:t.atime,this.ctime=this.portable?void 0:t.ctime,this.linkpath=t.linkpath!==void 0?f(t.linkpath):void 0,typeof i.onwarn=="function"&&this.on("warn",i.onwarn);let n=false;if(!this.preservePaths){let[h,a]=ce(this.path);h&&typeof a=="string"&&(this.path=a,n=h);}this.remain=t.size,this.blockRemain=t.startBlockSize,this.onWriteEntry?.(this),this.header=new F({path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,mode:this.mode,uid:this.portable?void 0:this.uid,gid:this.portable?void 0:this.gid,size:this.size,mtime:this.noMtime?void 0:this.mtime,type:this.type,uname:this.portable?void 0:this.uname,atime:this.portable?void 0:this.atime,ctime:this.portable?void 0:this.ctime}),n&&this.warn("TAR_ENTRY_INFO",`stripping ${n} from absolute path`,{entry:this,path:n+this.path}),this.header.encode()&&!this.noPax&&super.write(new ft({atime:this.portable?void 0:this.atime,ctime:this.portable?void 0:this.ctime,gid:this.portable?void 0:this.gid,mtime:this.noMtime?void 0:this.mtime,path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,size:this.size,uid:this.portable?void 0:this.uid,uname:this.portable?void 0:this.uname,dev:this.portable?void 0:this.readEntry.dev,ino:this.portable?void 0:this.readEntry.ino,nlink:this.portable?void 0:this.readEntry.nlink}).encode());let o=this.header?.block;if(!o)throw new Error("failed to encode header");super.write(o),t.pipe(this);}[q](t){return rr(t,this.prefix)}[ri](t){return Ji(t,this.type==="Directory",this.portable)}write(t,e,i){typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8"));let r=t.length;if(r>this.blockRemain)throw new Error("writing more to entry than is appropriate");return this.blockRemain-=r,super.write(t,i)}end(t,e,i){return this.blockRemain&&super.write(Buffer.alloc(this.blockRemain)),typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,e??"utf8")),i&&this.once("finish",i),t?super.end(t,i):super.end(i),this}},Gn=s=>s.isFile()?"File":s.isDirectory()?"Directory":s.isSymbolicLink()?"SymbolicLink":"Unsupported";var hi=class s{tail;head;length=0;static create(t=[]){return new s(t)}constructor(t=[]){for(let e of t)this.push(e);}*[Symbol.iterator](){for(let t=this.head;t;t=t.next)yield t.value;}removeNode(t){if(t.list!==this)throw new Error("removing node which does not belong to this list");let e=t.next,i=t.prev;return e&&(e.prev=i),i&&(i.next=e),t===this.head&&(this.head=e),t===this.tail&&(this.tail=i),this.length--,t.next=void 0,t.prev=void 0,t.list=void 0,e}unshiftNode(t){if(t===this.head)return;t.list&&t.list.removeNode(t);let e=this.head;t.list=this,t.next=e,e&&(e.prev=t),this.head=t,this.tail||(this.tail=t),this.length++;}pushNode(t){if(t===this.tail)return;t.list&&t.list.removeNode(t);let e=this.tail;t.list=this,t.prev=e,e&&(e.next=t),this.tail=t,this.head||(this.head=t),this.length++;}push(...t){for(let e=0,i=t.length;e<i;e++)Yn(this,t[e]);return this.length}unshift(...t){for(var e=0,i=t.length;e<i;e++)Kn(this,t[e]);return this.length}pop(){if(!this.tail)return;let t=this.tail.value,e=this.tail;return this.tail=this.tail.prev,this.tail?this.tail.next=void 0:this.head=void 0,e.list=void 0,this.length--,t}shift(){if(!this.head)return;let t=this.head.value,e=this.head;return this.head=this.head.next,this.head?this.head.prev=void 0:this.tail=void 0,e.list=void 0,this.length--,t}forEach(t,e){e=e||this;for(let i=this.head,r=0;i;r++)t.call(e,i.value,r,this),i=i.next;}forEachReverse(t,e){e=e||this;for(let i=this.tail,r=this.length-1;i;r--)t.call(e,i.value,r,this),i=i.prev;}get(t){let e=0,i=this.head;for(;i&&e<t;e++)i=i.next;if(e===t&&i)return i.value}getReverse(t){let e=0,i=this.tail;for(;i&&e<t;e++)i=i.prev;if(e===t&&i)return i.value}map(t,e){e=e||this;let i=new s;for(let r=this.head;r;)i.push(t.call(e,r.value,this)),r=r.next;return i}mapReverse(t,e){e=e||this;var i=new s;for(let r=this.tail;r;)i.push(t.call(e,r.value,this)),r=r.prev;return i}reduce(t,e){let i,r=this.head;if(arguments.length>1)i=e;else if(this.head)r=this.head.next,i=this.head.value;else throw new TypeError("Reduce of empty list with no initial value");for(var n=0;r;n++)i=t(i,r.value,n),r=r.next;return i}reduceReverse(t,e){let i,r=this.tail;if(arguments.length>1)i=e;else if(this.tail)r=this.tail.prev,i=this.tail.value;else throw new TypeError("Reduce of empty list with no initial value");for(let n=this.length-1;r;n--)i=t(i,r.value,n),r=r.prev;return i}toArray(){let t=new Array(this.length);for(let e=0,i=this.head;i;e++)t[e]=i.value,i=i.next;return t}toArrayReverse(){let t=new Array(this.length);for(let e=0,i=this.tail;i;e++)t[e]=i.value,i=i.prev;return t}slice(t=0,e=this.length){e<0&&(e+=this.length),t<0&&(t+=this.length);let i=new s;if(e<t||e<0)return i;t<0&&(t=0),e>this.length&&(e=this.length);let r=this.head,n=0;for(n=0;r&&n<t;n++)r=r.next;for(;r&&n<e;n++,r=r.next)i.push(r.value);return i}sliceReverse(t=0,e=this.length){e<0&&(e+=this.length),t<0&&(t+=this.length);let i=new s;if(e<t||e<0)return i;t<0&&(t=0),e>this.length&&(e=this.length);let r=this.length,n=this.tail;for(;n&&r>e;r--)n=n.prev;for(;n&&r>t;r--,n=n.prev)i.push(n.value);return i}splice(t,e=0,...i){t>this.length&&(t=this.length-1),t<0&&(t=this.length+t);let r=this.head;for(let o=0;r&&o<t;o++)r=r.next;let n=[];for(let o=0;r&&o<e;o++)n.push(r.value),r=this.removeNode(r);r?r!==this.tail&&(r=r.prev):r=this.tail;for(let o of i)r=Zn(this,r,o);return n}reverse(){let t=this.head,e=this.tail;for(let i=t;i;i=i.prev){let r=i.prev;i.prev=i.next,i.next=r;}return this.head=e,this.tail=t,this}};function Zn(s,t,e){let i=t,r=t?t.next:s.head,n=new ue(e,i,r,s);return n.next===void 0&&(s.tail=n),n.prev===void 0&&(s.head=n),s.length++,n}function Yn(s,t){s.tail=new ue(t,s.tail,void 0,s),s.head||(s.head=s.tail),s.length++;}function Kn(s,t){s.head=new ue(t,void 0,s.head,s),s.tail||(s.tail=s.head),s.length++;}var ue=class{list;next;prev;value;constructor(t,e,i,r){this.list=r,this.value=t,e?(e.next=this,this.prev=e):this.prev=void 0,i?(i.prev=this,this.next=i):this.next=void 0;}};var pi=class{path;absolute;entry;stat;readdir;pending=false;pendingLink=false;ignore=false;piped=false;constructor(t,e){this.path=t||"./",this.absolute=e;}},nr=Buffer.alloc(1024),li=Symbol("onStat"),me=Symbol("ended"),W=Symbol("queue"),pe=Symbol("pendingLinks"),Et=Symbol("current"),Ft=Symbol("process"),Ee=Symbol("processing"),ai=Symbol("processJob"),G=Symbol("jobs"),ls=Symbol("jobDone"),ci=Symbol("addFSEntry"),or=Symbol("addTarEntry"),ds=Symbol("stat"),us=Symbol("readdir"),fi=Symbol("onreaddir"),di=Symbol("pipe"),hr=Symbol("entry"),cs=Symbol("entryOpt"),ui=Symbol("writeEntryClass"),lr=Symbol("write"),fs=Symbol("ondrain"),wt=class extends A{sync=false;opt;cwd;maxReadSize;preservePaths;strict;noPax;prefix;linkCache;statCache;file;portable;zip;readdirCache;noDirRecurse;follow;noMtime;mtime;filter;jobs;[ui];onWriteEntry;[W];[pe]=new Map;[G]=0;[Ee]=false;[me]=false;constructor(t={}){if(super(),this.opt=t,this.file=t.file||"",this.cwd=t.cwd||process.cwd(),this.maxReadSize=t.maxReadSize,this.preservePaths=!!t.preservePaths,this.strict=!!t.strict,this.noPax=!!t.noPax,this.prefix=f(t.prefix||""),this.linkCache=t.linkCache||new Map,this.statCache=t.statCache||new Map,this.readdirCache=t.readdirCache||new Map,this.onWriteEntry=t.onWriteEntry,this[ui]=de,typeof t.onwarn=="function"&&this.on("warn",t.onwarn),this.portable=!!t.portable,t.gzip||t.brotli||t.zstd){if((t.gzip?1:0)+(t.brotli?1:0)+(t.zstd?1:0)>1)throw new TypeError("gzip, brotli, zstd are mutually exclusive");if(t.gzip&&(typeof t.gzip!="object"&&(t.gzip={}),this.portable&&(t.gzip.portable=true),this.zip=new ze(t.gzip)),t.brotli&&(typeof t.brotli!="object"&&(t.brotli={}),this.zip=new We(t.brotli)),t.zstd&&(typeof t.zstd!="object"&&(t.zstd={}),this.zip=new Ye(t.zstd)),!this.zip)throw new Error("impossible");let e=this.zip;e.on("data",i=>super.write(i)),e.on("end",()=>super.end()),e.on("drain",()=>this[fs]()),this.on("resume",()=>e.resume());}else this.on("drain",this[fs]);this.noDirRecurse=!!t.noDirRecurse,this.follow=!!t.follow,this.noMtime=!!t.noMtime,t.mtime&&(this.mtime=t.mtime),this.filter=typeof t.filter=="function"?t.filter:()=>true,this[W]=new hi,this[G]=0,this.jobs=Number(t.jobs)||4,this[Ee]=false,this[me]=false;}[lr](t){return super.write(t)}add(t){return this.write(t),this}end(t,e,i){return typeof t=="function"&&(i=t,t=void 0),typeof e=="function"&&(i=e,e=void 0),t&&this.add(t),this[me]=true,this[Ft](),i&&i(),this}write(t){if(this[me])throw new Error("write after end");return typeof t=="string"?this[ci](t):this[or](t),this.flowing}[or](t){let e=f(path.resolve(this.cwd,t.path));if(!this.filter(t.path,t))t.resume();else {let i=new pi(t.path,e);i.entry=new oi(t,this[cs](i)),i.entry.on("end",()=>this[ls](i)),this[G]+=1,this[W].push(i);}this[Ft]();}[ci](t){let e=f(path.resolve(this.cwd,t));this[W].push(new pi(t,e)),this[Ft]();}[ds](t){t.pending=true,this[G]+=1;let e=this.follow?"stat":"lstat";I__default[e](t.absolute,(i,r)=>{t.pending=false,this[G]-=1,i?this.emit("error",i):this[li](t,r);});}[li](t,e){if(this.statCache.set(t.absolute,e),t.stat=e,!this.filter(t.path,e))t.ignore=true;else if(e.isFile()&&e.nlink>1&&!this.linkCache.get(`${e.dev}:${e.ino}`)&&!this.sync)if(t===this[Et])this[ai](t);else {let i=`${e.dev}:${e.ino}`,r=this[pe].get(i);r?r.push(t):this[pe].set(i,[t]),t.pendingLink=true,t.pending=true;}this[Ft]();}[us](t){t.pending=true,this[G]+=1,I__default.readdir(t.absolute,(e,i)=>{if(t.pending=false,this[G]-=1,e)return this.emit("error",e);this[fi](t,i);});}[fi](t,e){this.readdirCache.set(t.absolute,e),t.readdir=e,this[Ft]();}[Ft](){if(!this[Ee]){this[Ee]=true;for(let t=this[W].head;t&&this[G]<this.jobs;t=t.next)if(this[ai](t.value),t.value.ignore){let e=t.next;this[W].removeNode(t),t.next=e;}this[Ee]=false,this[me]&&this[W].length===0&&this[G]===0&&(this.zip?this.zip.end(nr):(super.write(nr),super.end()));}}get[Et](){return this[W]&&this[W].head&&this[W].head.value}[ls](t){this[W].shift(),this[G]-=1;let{stat:e}=t;if(e&&e.isFile()&&e.nlink>1){let i=`${e.dev}:${e.ino}`,r=this[pe].get(i);if(r){this[pe].delete(i);for(let n of r)n.pending=false,this[ai](n);}}this[Ft]();}[ai](t){if(t.pending&&t.pendingLink&&t===this[Et]&&(t.pending=false,t.pendingLink=false),!t.pending){if(t.entry){t===this[Et]&&!t.piped&&this[di](t);return}if(!t.stat){let e=this.statCache.get(t.absolute);e?this[li](t,e):this[ds](t);}if(t.stat&&!t.ignore){if(!this.noDirRecurse&&t.stat.isDirectory()&&!t.readdir){let e=this.readdirCache.get(t.absolute);if(e?this[fi](t,e):this[us](t),!t.readdir)return}if(t.entry=this[hr](t),!t.entry){t.ignore=true;return}t===this[Et]&&!t.piped&&this[di](t);}}}[cs](t){return {onwarn:(e,i,r)=>this.warn(e,i,r),noPax:this.noPax,cwd:this.cwd,absolute:t.absolute,preservePaths:this.preservePaths,maxReadSize:this.maxReadSize,strict:this.strict,portable:this.portable,linkCache:this.linkCache,statCache:this.statCache,noMtime:this.noMtime,mtime:this.mtime,prefix:this.prefix,onWriteEntry:this.onWriteEntry}}[hr](t){this[G]+=1;try{return new this[ui](t.path,this[cs](t)).on("end",()=>this[ls](t)).on("error",i=>this.emit("error",i))}catch(e){this.emit("error",e);}}[fs](){this[Et]&&this[Et].entry&&this[Et].entry.resume();}[di](t){t.piped=true,t.readdir&&t.readdir.forEach(r=>{let n=t.path,o=n==="./"?"":n.replace(/\/*$/,"/");this[ci](o+r);});let e=t.entry,i=this.zip;if(!e)throw new Error("cannot pipe without source");i?e.on("data",r=>{i.write(r)||e.pause();}):e.on("data",r=>{super.write(r)||e.pause();});}pause(){return this.zip&&this.zip.pause(),super.pause()}warn(t,e,i={}){Dt(this,t,e,i);}},kt=class extends wt{sync=true;constructor(t){super(t),this[ui]=ni;}pause(){}resume(){}[ds](t){let e=this.follow?"statSync":"lstatSync";this[li](t,I__default[e](t.absolute));}[us](t){this[fi](t,I__default.readdirSync(t.absolute));}[di](t){let e=t.entry,i=this.zip;if(t.readdir&&t.readdir.forEach(r=>{let n=t.path,o=n==="./"?"":n.replace(/\/*$/,"/");this[ci](o+r);}),!e)throw new Error("Cannot pipe without source");i?e.on("data",r=>{i.write(r);}):e.on("data",r=>{super[lr](r);});}};var Vn=(s,t)=>{let e=new kt(s),i=new Wt(s.file,{mode:s.mode||438});e.pipe(i),fr(e,t);},$n=(s,t)=>{let e=new wt(s),i=new et(s.file,{mode:s.mode||438});e.pipe(i);let r=new Promise((n,o)=>{i.on("error",o),i.on("close",n),e.on("error",o);});return dr(e,t).catch(n=>e.emit("error",n)),r},fr=(s,t)=>{t.forEach(e=>{e.charAt(0)==="@"?Ct({file:R__default.resolve(s.cwd,e.slice(1)),sync:true,noResume:true,onReadEntry:i=>s.add(i)}):s.add(e);}),s.end();},dr=async(s,t)=>{for(let e of t)e.charAt(0)==="@"?await Ct({file:R__default.resolve(String(s.cwd),e.slice(1)),noResume:true,onReadEntry:i=>{s.add(i);}}):s.add(e);s.end();},Xn=(s,t)=>{let e=new kt(s);return fr(e,t),e},qn=(s,t)=>{let e=new wt(s);return dr(e,t).catch(i=>e.emit("error",i)),e},Qn=K(Vn,$n,Xn,qn,(s,t)=>{if(!t?.length)throw new TypeError("no paths specified to add to archive")});var Jn=process.env.__FAKE_PLATFORM__||process.platform,Er=Jn==="win32",{O_CREAT:wr,O_NOFOLLOW:ur,O_TRUNC:Sr,O_WRONLY:yr}=I__default.constants,Rr=Number(process.env.__FAKE_FS_O_FILENAME__)||I__default.constants.UV_FS_O_FILEMAP||0,jn=Er&&!!Rr,to=512*1024,eo=Rr|Sr|wr|yr,mr=!Er&&typeof ur=="number"?ur|Sr|wr|yr:null,ms=mr!==null?()=>mr:jn?s=>s<to?eo:"w":()=>"w";var ps=(s,t,e)=>{try{return u.lchownSync(s,t,e)}catch(i){if(i?.code!=="ENOENT")throw i}},Ei=(s,t,e,i)=>{u.lchown(s,t,e,r=>{i(r&&r?.code!=="ENOENT"?r:null);});},io=(s,t,e,i,r)=>{if(t.isDirectory())Es(R__default.resolve(s,t.name),e,i,n=>{if(n)return r(n);let o=R__default.resolve(s,t.name);Ei(o,e,i,r);});else {let n=R__default.resolve(s,t.name);Ei(n,e,i,r);}},Es=(s,t,e,i)=>{u.readdir(s,{withFileTypes:true},(r,n)=>{if(r){if(r.code==="ENOENT")return i();if(r.code!=="ENOTDIR"&&r.code!=="ENOTSUP")return i(r)}if(r||!n.length)return Ei(s,t,e,i);let o=n.length,h=null,a=l=>{if(!h){if(l)return i(h=l);if(--o===0)return Ei(s,t,e,i)}};for(let l of n)io(s,l,t,e,a);});},so=(s,t,e,i)=>{t.isDirectory()&&ws(R__default.resolve(s,t.name),e,i),ps(R__default.resolve(s,t.name),e,i);},ws=(s,t,e)=>{let i;try{i=u.readdirSync(s,{withFileTypes:!0});}catch(r){let n=r;if(n?.code==="ENOENT")return;if(n?.code==="ENOTDIR"||n?.code==="ENOTSUP")return ps(s,t,e);throw n}for(let r of i)so(s,r,t,e);return ps(s,t,e)};var Se=class extends Error{path;code;syscall="chdir";constructor(t,e){super(`${e}: Cannot cd into '${t}'`),this.path=t,this.code=e;}get name(){return "CwdError"}};var St=class extends Error{path;symlink;syscall="symlink";code="TAR_SYMLINK_ERROR";constructor(t,e){super("TAR_SYMLINK_ERROR: Cannot extract through symbolic link"),this.symlink=t,this.path=e;}get name(){return "SymlinkError"}};var no=(s,t)=>{u.stat(s,(e,i)=>{(e||!i.isDirectory())&&(e=new Se(s,e?.code||"ENOTDIR")),t(e);});},gr=(s,t,e)=>{s=f(s);let i=t.umask??18,r=t.mode|448,n=(r&i)!==0,o=t.uid,h=t.gid,a=typeof o=="number"&&typeof h=="number"&&(o!==t.processUid||h!==t.processGid),l=t.preserve,c=t.unlink,d=f(t.cwd),y=(E,x)=>{E?e(E):x&&a?Es(x,o,h,Le=>y(Le)):n?u.chmod(s,r,e):e();};if(s===d)return no(s,y);if(l)return ro.mkdir(s,{mode:r,recursive:true}).then(E=>y(null,E??void 0),y);let D=f(R__default.relative(d,s)).split("/");Ss(d,D,r,c,d,void 0,y);},Ss=(s,t,e,i,r,n,o)=>{if(t.length===0)return o(null,n);let h=t.shift(),a=f(R__default.resolve(s+"/"+h));u.mkdir(a,e,br(a,t,e,i,r,n,o));},br=(s,t,e,i,r,n,o)=>h=>{h?u.lstat(s,(a,l)=>{if(a)a.path=a.path&&f(a.path),o(a);else if(l.isDirectory())Ss(s,t,e,i,r,n,o);else if(i)u.unlink(s,c=>{if(c)return o(c);u.mkdir(s,e,br(s,t,e,i,r,n,o));});else {if(l.isSymbolicLink())return o(new St(s,s+"/"+t.join("/")));o(h);}}):(n=n||s,Ss(s,t,e,i,r,n,o));},oo=s=>{let t=false,e;try{t=u.statSync(s).isDirectory();}catch(i){e=i?.code;}finally{if(!t)throw new Se(s,e??"ENOTDIR")}},_r=(s,t)=>{s=f(s);let e=t.umask??18,i=t.mode|448,r=(i&e)!==0,n=t.uid,o=t.gid,h=typeof n=="number"&&typeof o=="number"&&(n!==t.processUid||o!==t.processGid),a=t.preserve,l=t.unlink,c=f(t.cwd),d=E=>{E&&h&&ws(E,n,o),r&&u.chmodSync(s,i);};if(s===c)return oo(c),d();if(a)return d(u.mkdirSync(s,{mode:i,recursive:true})??void 0);let T=f(R__default.relative(c,s)).split("/"),D;for(let E=T.shift(),x=c;E&&(x+="/"+E);E=T.shift()){x=f(R__default.resolve(x));try{u.mkdirSync(x,i),D=D||x;}catch{let Le=u.lstatSync(x);if(Le.isDirectory())continue;if(l){u.unlinkSync(x),u.mkdirSync(x,i),D=D||x;continue}else if(Le.isSymbolicLink())return new St(x,x+"/"+T.join("/"))}}return d(D)};var ys=Object.create(null),Or=1e4,Vt=new Set,Tr=s=>{Vt.has(s)?Vt.delete(s):ys[s]=s.normalize("NFD").toLocaleLowerCase("en").toLocaleUpperCase("en"),Vt.add(s);let t=ys[s],e=Vt.size-Or;if(e>Or/10){for(let i of Vt)if(Vt.delete(i),delete ys[i],--e<=0)break}return t};var ho=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,ao=ho==="win32",lo=s=>s.split("/").slice(0,-1).reduce((e,i)=>{let r=e.at(-1);return r!==void 0&&(i=join(r,i)),e.push(i||"/"),e},[]),yi=class{#t=new Map;#i=new Map;#s=new Set;reserve(t,e){t=ao?["win32 parallelization disabled"]:t.map(r=>mt(join(Tr(r))));let i=new Set(t.map(r=>lo(r)).reduce((r,n)=>r.concat(n)));this.#i.set(e,{dirs:i,paths:t});for(let r of t){let n=this.#t.get(r);n?n.push(e):this.#t.set(r,[e]);}for(let r of i){let n=this.#t.get(r);if(!n)this.#t.set(r,[new Set([e])]);else {let o=n.at(-1);o instanceof Set?o.add(e):n.push(new Set([e]));}}return this.#r(e)}#n(t){let e=this.#i.get(t);if(!e)throw new Error("function does not have any path reservations");return {paths:e.paths.map(i=>this.#t.get(i)),dirs:[...e.dirs].map(i=>this.#t.get(i))}}check(t){let{paths:e,dirs:i}=this.#n(t);return e.every(r=>r&&r[0]===t)&&i.every(r=>r&&r[0]instanceof Set&&r[0].has(t))}#r(t){return this.#s.has(t)||!this.check(t)?false:(this.#s.add(t),t(()=>this.#e(t)),true)}#e(t){if(!this.#s.has(t))return  false;let e=this.#i.get(t);if(!e)throw new Error("invalid reservation");let{paths:i,dirs:r}=e,n=new Set;for(let o of i){let h=this.#t.get(o);if(!h||h?.[0]!==t)continue;let a=h[1];if(!a){this.#t.delete(o);continue}if(h.shift(),typeof a=="function")n.add(a);else for(let l of a)n.add(l);}for(let o of r){let h=this.#t.get(o),a=h?.[0];if(!(!h||!(a instanceof Set)))if(a.size===1&&h.length===1){this.#t.delete(o);continue}else if(a.size===1){h.shift();let l=h[0];typeof l=="function"&&n.add(l);}else a.delete(t);}return this.#s.delete(t),n.forEach(o=>this.#r(o)),true}};var Lr=()=>process.umask();var Dr=Symbol("onEntry"),_s=Symbol("checkFs"),Nr=Symbol("checkFs2"),Os=Symbol("isReusable"),P=Symbol("makeFs"),Ts=Symbol("file"),xs=Symbol("directory"),gi=Symbol("link"),Ar=Symbol("symlink"),Ir=Symbol("hardlink"),Re=Symbol("ensureNoSymlink"),Cr=Symbol("unsupported"),Fr=Symbol("checkPath"),Rs=Symbol("stripAbsolutePath"),yt=Symbol("mkdir"),O=Symbol("onError"),Ri=Symbol("pending"),kr=Symbol("pend"),$t=Symbol("unpend"),gs=Symbol("ended"),bs=Symbol("maybeClose"),Ls=Symbol("skip"),ge=Symbol("doChown"),be=Symbol("uid"),_e=Symbol("gid"),Oe=Symbol("checkedCwd"),fo=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,Te=fo==="win32",uo=1024,mo=(s,t)=>{if(!Te)return u.unlink(s,t);let e=s+".DELETE."+randomBytes(16).toString("hex");u.rename(s,e,i=>{if(i)return t(i);u.unlink(e,t);});},po=s=>{if(!Te)return u.unlinkSync(s);let t=s+".DELETE."+randomBytes(16).toString("hex");u.renameSync(s,t),u.unlinkSync(t);},vr=(s,t,e)=>s!==void 0&&s===s>>>0?s:t!==void 0&&t===t>>>0?t:e,Xt=class extends rt{[gs]=false;[Oe]=false;[Ri]=0;reservations=new yi;transform;writable=true;readable=false;uid;gid;setOwner;preserveOwner;processGid;processUid;maxDepth;forceChown;win32;newer;keep;noMtime;preservePaths;unlink;cwd;strip;processUmask;umask;dmode;fmode;chmod;constructor(t={}){if(t.ondone=()=>{this[gs]=true,this[bs]();},super(t),this.transform=t.transform,this.chmod=!!t.chmod,typeof t.uid=="number"||typeof t.gid=="number"){if(typeof t.uid!="number"||typeof t.gid!="number")throw new TypeError("cannot set owner without number uid and gid");if(t.preserveOwner)throw new TypeError("cannot preserve owner in archive and also set owner explicitly");this.uid=t.uid,this.gid=t.gid,this.setOwner=true;}else this.uid=void 0,this.gid=void 0,this.setOwner=false;this.preserveOwner=t.preserveOwner===void 0&&typeof t.uid!="number"?process.getuid?.()===0:!!t.preserveOwner,this.processUid=(this.preserveOwner||this.setOwner)&&process.getuid?process.getuid():void 0,this.processGid=(this.preserveOwner||this.setOwner)&&process.getgid?process.getgid():void 0,this.maxDepth=typeof t.maxDepth=="number"?t.maxDepth:uo,this.forceChown=t.forceChown===true,this.win32=!!t.win32||Te,this.newer=!!t.newer,this.keep=!!t.keep,this.noMtime=!!t.noMtime,this.preservePaths=!!t.preservePaths,this.unlink=!!t.unlink,this.cwd=f(R__default.resolve(t.cwd||process.cwd())),this.strip=Number(t.strip)||0,this.processUmask=this.chmod?typeof t.processUmask=="number"?t.processUmask:Lr():0,this.umask=typeof t.umask=="number"?t.umask:this.processUmask,this.dmode=t.dmode||511&~this.umask,this.fmode=t.fmode||438&~this.umask,this.on("entry",e=>this[Dr](e));}warn(t,e,i={}){return (t==="TAR_BAD_ARCHIVE"||t==="TAR_ABORT")&&(i.recoverable=false),super.warn(t,e,i)}[bs](){this[gs]&&this[Ri]===0&&(this.emit("prefinish"),this.emit("finish"),this.emit("end"));}[Rs](t,e){let i=t[e],{type:r}=t;if(!i||this.preservePaths)return  true;let[n,o]=ce(i),h=o.replaceAll(/\\/g,"/").split("/");if(h.includes("..")||Te&&/^[a-z]:\.\.$/i.test(h[0]??"")){if(e==="path"||r==="Link")return this.warn("TAR_ENTRY_ERROR",`${e} contains '..'`,{entry:t,[e]:i}),false;let a=R__default.posix.dirname(t.path),l=R__default.posix.normalize(R__default.posix.join(a,h.join("/")));if(l.startsWith("../")||l==="..")return this.warn("TAR_ENTRY_ERROR",`${e} escapes extraction directory`,{entry:t,[e]:i}),false}return n&&(t[e]=String(o),this.warn("TAR_ENTRY_INFO",`stripping ${n} from absolute ${e}`,{entry:t,[e]:i})),true}[Fr](t){let e=f(t.path),i=e.split("/");if(this.strip){if(i.length<this.strip)return  false;if(t.type==="Link"){let r=f(String(t.linkpath)).split("/");if(r.length>=this.strip)t.linkpath=r.slice(this.strip).join("/");else return  false}i.splice(0,this.strip),t.path=i.join("/");}if(isFinite(this.maxDepth)&&i.length>this.maxDepth)return this.warn("TAR_ENTRY_ERROR","path excessively deep",{entry:t,path:e,depth:i.length,maxDepth:this.maxDepth}),false;if(!this[Rs](t,"path")||!this[Rs](t,"linkpath"))return  false;if(t.absolute=R__default.isAbsolute(t.path)?f(R__default.resolve(t.path)):f(R__default.resolve(this.cwd,t.path)),!this.preservePaths&&typeof t.absolute=="string"&&t.absolute.indexOf(this.cwd+"/")!==0&&t.absolute!==this.cwd)return this.warn("TAR_ENTRY_ERROR","path escaped extraction target",{entry:t,path:f(t.path),resolvedPath:t.absolute,cwd:this.cwd}),false;if(t.absolute===this.cwd&&t.type!=="Directory"&&t.type!=="GNUDumpDir")return  false;if(this.win32){let{root:r}=R__default.win32.parse(String(t.absolute));t.absolute=r+ts(String(t.absolute).slice(r.length));let{root:n}=R__default.win32.parse(t.path);t.path=n+ts(t.path.slice(n.length));}return  true}[Dr](t){if(!this[Fr](t))return t.resume();switch(require$$0$1.equal(typeof t.absolute,"string"),t.type){case "Directory":case "GNUDumpDir":t.mode&&(t.mode=t.mode|448);case "File":case "OldFile":case "ContiguousFile":case "Link":case "SymbolicLink":return this[_s](t);default:return this[Cr](t)}}[O](t,e){t.name==="CwdError"?this.emit("error",t):(this.warn("TAR_ENTRY_ERROR",t,{entry:e}),this[$t](),e.resume());}[yt](t,e,i){gr(f(t),{uid:this.uid,gid:this.gid,processUid:this.processUid,processGid:this.processGid,umask:this.processUmask,preserve:this.preservePaths,unlink:this.unlink,cwd:this.cwd,mode:e},i);}[ge](t){return this.forceChown||this.preserveOwner&&(typeof t.uid=="number"&&t.uid!==this.processUid||typeof t.gid=="number"&&t.gid!==this.processGid)||typeof this.uid=="number"&&this.uid!==this.processUid||typeof this.gid=="number"&&this.gid!==this.processGid}[be](t){return vr(this.uid,t.uid,this.processUid)}[_e](t){return vr(this.gid,t.gid,this.processGid)}[Ts](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.fmode,r=new et(String(t.absolute),{flags:ms(t.size),mode:i,autoClose:false});r.on("error",a=>{r.fd&&u.close(r.fd,()=>{}),r.write=()=>true,this[O](a,t),e();});let n=1,o=a=>{if(a){r.fd&&u.close(r.fd,()=>{}),this[O](a,t),e();return}--n===0&&r.fd!==void 0&&u.close(r.fd,l=>{l?this[O](l,t):this[$t](),e();});};r.on("finish",()=>{let a=String(t.absolute),l=r.fd;if(typeof l=="number"&&t.mtime&&!this.noMtime){n++;let c=t.atime||new Date,d=t.mtime;u.futimes(l,c,d,y=>y?u.utimes(a,c,d,T=>o(T&&y)):o());}if(typeof l=="number"&&this[ge](t)){n++;let c=this[be](t),d=this[_e](t);typeof c=="number"&&typeof d=="number"&&u.fchown(l,c,d,y=>y?u.chown(a,c,d,T=>o(T&&y)):o());}o();});let h=this.transform&&this.transform(t)||t;h!==t&&(h.on("error",a=>{this[O](a,t),e();}),t.pipe(h)),h.pipe(r);}[xs](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.dmode;this[yt](String(t.absolute),i,r=>{if(r){this[O](r,t),e();return}let n=1,o=()=>{--n===0&&(e(),this[$t](),t.resume());};t.mtime&&!this.noMtime&&(n++,u.utimes(String(t.absolute),t.atime||new Date,t.mtime,o)),this[ge](t)&&(n++,u.chown(String(t.absolute),Number(this[be](t)),Number(this[_e](t)),o)),o();});}[Cr](t){t.unsupported=true,this.warn("TAR_ENTRY_UNSUPPORTED",`unsupported entry type: ${t.type}`,{entry:t}),t.resume();}[Ar](t,e){let i=f(R__default.relative(this.cwd,R__default.resolve(R__default.dirname(String(t.absolute)),String(t.linkpath)))).split("/");this[Re](t,this.cwd,i,()=>this[gi](t,String(t.linkpath),"symlink",e),r=>{this[O](r,t),e();});}[Ir](t,e){let i=f(R__default.resolve(this.cwd,String(t.linkpath))),r=f(String(t.linkpath)).split("/");this[Re](t,this.cwd,r,()=>this[gi](t,i,"link",e),n=>{this[O](n,t),e();});}[Re](t,e,i,r,n){let o=i.shift();if(this.preservePaths||o===void 0)return r();let h=R__default.resolve(e,o);u.lstat(h,(a,l)=>{if(a)return r();if(l?.isSymbolicLink())return n(new St(h,R__default.resolve(h,i.join("/"))));this[Re](t,h,i,r,n);});}[kr](){this[Ri]++;}[$t](){this[Ri]--,this[bs]();}[Ls](t){this[$t](),t.resume();}[Os](t,e){return t.type==="File"&&!this.unlink&&e.isFile()&&e.nlink<=1&&!Te}[_s](t){this[kr]();let e=[t.path];t.linkpath&&e.push(t.linkpath),this.reservations.reserve(e,i=>this[Nr](t,i));}[Nr](t,e){let i=h=>{e(h);},r=()=>{this[yt](this.cwd,this.dmode,h=>{if(h){this[O](h,t),i();return}this[Oe]=true,n();});},n=()=>{if(t.absolute!==this.cwd){let h=f(R__default.dirname(String(t.absolute)));if(h!==this.cwd)return this[yt](h,this.dmode,a=>{if(a){this[O](a,t),i();return}o();})}o();},o=()=>{u.lstat(String(t.absolute),(h,a)=>{if(a&&(this.keep||this.newer&&a.mtime>(t.mtime??a.mtime))){this[Ls](t),i();return}if(h||this[Os](t,a))return this[P](null,t,i);if(a.isDirectory()){if(t.type==="Directory"){let l=this.chmod&&t.mode&&(a.mode&4095)!==t.mode,c=d=>this[P](d??null,t,i);return l?u.chmod(String(t.absolute),Number(t.mode),c):c()}if(t.absolute!==this.cwd)return u.rmdir(String(t.absolute),l=>this[P](l??null,t,i))}if(t.absolute===this.cwd)return this[P](null,t,i);mo(String(t.absolute),l=>this[P](l??null,t,i));});};this[Oe]?n():r();}[P](t,e,i){if(t){this[O](t,e),i();return}switch(e.type){case "File":case "OldFile":case "ContiguousFile":return this[Ts](e,i);case "Link":return this[Ir](e,i);case "SymbolicLink":return this[Ar](e,i);case "Directory":case "GNUDumpDir":return this[xs](e,i)}}[gi](t,e,i,r){u[i](e,String(t.absolute),n=>{n?this[O](n,t):(this[$t](),t.resume()),r();});}},ye=s=>{try{return [null,s()]}catch(t){return [t,null]}},xe=class extends Xt{sync=true;[P](t,e){return super[P](t,e,()=>{})}[_s](t){if(!this[Oe]){let n=this[yt](this.cwd,this.dmode);if(n)return this[O](n,t);this[Oe]=true;}if(t.absolute!==this.cwd){let n=f(R__default.dirname(String(t.absolute)));if(n!==this.cwd){let o=this[yt](n,this.dmode);if(o)return this[O](o,t)}}let[e,i]=ye(()=>u.lstatSync(String(t.absolute)));if(i&&(this.keep||this.newer&&i.mtime>(t.mtime??i.mtime)))return this[Ls](t);if(e||this[Os](t,i))return this[P](null,t);if(i.isDirectory()){if(t.type==="Directory"){let o=this.chmod&&t.mode&&(i.mode&4095)!==t.mode,[h]=o?ye(()=>{u.chmodSync(String(t.absolute),Number(t.mode));}):[];return this[P](h,t)}let[n]=ye(()=>u.rmdirSync(String(t.absolute)));this[P](n,t);}let[r]=t.absolute===this.cwd?[]:ye(()=>po(String(t.absolute)));this[P](r,t);}[Ts](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.fmode,r=h=>{let a;try{u.closeSync(n);}catch(l){a=l;}(h||a)&&this[O](h||a,t),e();},n;try{n=u.openSync(String(t.absolute),ms(t.size),i);}catch(h){return r(h)}let o=this.transform&&this.transform(t)||t;o!==t&&(o.on("error",h=>this[O](h,t)),t.pipe(o)),o.on("data",h=>{try{u.writeSync(n,h,0,h.length);}catch(a){r(a);}}),o.on("end",()=>{let h=null;if(t.mtime&&!this.noMtime){let a=t.atime||new Date,l=t.mtime;try{u.futimesSync(n,a,l);}catch(c){try{u.utimesSync(String(t.absolute),a,l);}catch{h=c;}}}if(this[ge](t)){let a=this[be](t),l=this[_e](t);try{u.fchownSync(n,Number(a),Number(l));}catch(c){try{u.chownSync(String(t.absolute),Number(a),Number(l));}catch{h=h||c;}}}r(h);});}[xs](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.dmode,r=this[yt](String(t.absolute),i);if(r){this[O](r,t),e();return}if(t.mtime&&!this.noMtime)try{u.utimesSync(String(t.absolute),t.atime||new Date,t.mtime);}catch{}if(this[ge](t))try{u.chownSync(String(t.absolute),Number(this[be](t)),Number(this[_e](t)));}catch{}e(),t.resume();}[yt](t,e){try{return _r(f(t),{uid:this.uid,gid:this.gid,processUid:this.processUid,processGid:this.processGid,umask:this.processUmask,preserve:this.preservePaths,unlink:this.unlink,cwd:this.cwd,mode:e})}catch(i){return i}}[Re](t,e,i,r,n){if(this.preservePaths||i.length===0)return r();let o=e;for(let h of i){o=R__default.resolve(o,h);let[a,l]=ye(()=>u.lstatSync(o));if(a)return r();if(l.isSymbolicLink())return n(new St(o,R__default.resolve(e,i.join("/"))))}r();}[gi](t,e,i,r){let n=`${i}Sync`;try{u[n](e,String(t.absolute)),r(),t.resume();}catch(o){return this[O](o,t)}}};var Eo=s=>{let t=new xe(s),e=s.file,i=u.statSync(e),r=s.maxReadSize||16*1024*1024;new Be(e,{readSize:r,size:i.size}).pipe(t);},wo=(s,t)=>{let e=new Xt(s),i=s.maxReadSize||16*1024*1024,r=s.file;return new Promise((o,h)=>{e.on("error",h),e.on("close",o),u.stat(r,(a,l)=>{if(a)h(a);else {let c=new _t(r,{readSize:i,size:l.size});c.on("error",h),c.pipe(e);}});})};K(Eo,wo,s=>new xe(s),s=>new Xt(s),(s,t)=>{t?.length&&Qi(s,t);});var yo=(s,t)=>{let e=new kt(s),i=true,r,n;try{try{r=u.openSync(s.file,"r+");}catch(a){if(a?.code==="ENOENT")r=u.openSync(s.file,"w+");else throw a}let o=u.fstatSync(r),h=Buffer.alloc(512);t:for(n=0;n<o.size;n+=512){for(let c=0,d=0;c<512;c+=d){if(d=u.readSync(r,h,c,h.length-c,n+c),n===0&&h[0]===31&&h[1]===139)throw new Error("cannot append to compressed archives");if(!d)break t}let a=new F(h);if(!a.cksumValid)break;let l=512*Math.ceil((a.size||0)/512);if(n+l+512>o.size)break;n+=l,s.mtimeCache&&a.mtime&&s.mtimeCache.set(String(a.path),a.mtime);}i=!1,Ro(s,e,n,r,t);}finally{if(i)try{u.closeSync(r);}catch{}}},Ro=(s,t,e,i,r)=>{let n=new Wt(s.file,{fd:i,start:e});t.pipe(n),bo(t,r);},go=(s,t)=>{t=Array.from(t);let e=new wt(s),i=(n,o,h)=>{let a=(T,D)=>{T?u.close(n,E=>h(T)):h(null,D);},l=0;if(o===0)return a(null,0);let c=0,d=Buffer.alloc(512),y=(T,D)=>{if(T||D===void 0)return a(T);if(c+=D,c<512&&D)return u.read(n,d,c,d.length-c,l+c,y);if(l===0&&d[0]===31&&d[1]===139)return a(new Error("cannot append to compressed archives"));if(c<512)return a(null,l);let E=new F(d);if(!E.cksumValid)return a(null,l);let x=512*Math.ceil((E.size??0)/512);if(l+x+512>o||(l+=x+512,l>=o))return a(null,l);s.mtimeCache&&E.mtime&&s.mtimeCache.set(String(E.path),E.mtime),c=0,u.read(n,d,0,512,l,y);};u.read(n,d,0,512,l,y);};return new Promise((n,o)=>{e.on("error",o);let h="r+",a=(l,c)=>{if(l&&l.code==="ENOENT"&&h==="r+")return h="w+",u.open(s.file,h,a);if(l||!c)return o(l);u.fstat(c,(d,y)=>{if(d)return u.close(c,()=>o(d));i(c,y.size,(T,D)=>{if(T)return o(T);let E=new et(s.file,{fd:c,start:D});e.pipe(E),E.on("error",o),E.on("close",n),_o(e,t);});});};u.open(s.file,h,a);})},bo=(s,t)=>{t.forEach(e=>{e.charAt(0)==="@"?Ct({file:R__default.resolve(s.cwd,e.slice(1)),sync:true,noResume:true,onReadEntry:i=>s.add(i)}):s.add(e);}),s.end();},_o=async(s,t)=>{for(let e of t)e.charAt(0)==="@"?await Ct({file:R__default.resolve(String(s.cwd),e.slice(1)),noResume:true,onReadEntry:i=>s.add(i)}):s.add(e);s.end();},vt=K(yo,go,()=>{throw new TypeError("file is required")},()=>{throw new TypeError("file is required")},(s,t)=>{if(!Bs(s))throw new TypeError("file is required");if(s.gzip||s.brotli||s.zstd||s.file.endsWith(".br")||s.file.endsWith(".tbr"))throw new TypeError("cannot append to compressed archives");if(!t?.length)throw new TypeError("no paths specified to add/replace")});K(vt.syncFile,vt.asyncFile,vt.syncNoFile,vt.asyncNoFile,(s,t=[])=>{vt.validate?.(s,t),To(s);});var To=s=>{let t=s.filter;s.mtimeCache||(s.mtimeCache=new Map),s.filter=t?(e,i)=>t(e,i)&&!((s.mtimeCache?.get(e)??i.mtime??0)>(i.mtime??0)):(e,i)=>!((s.mtimeCache?.get(e)??i.mtime??0)>(i.mtime??0));};
+`).reduce(xn,Object.create(null)),xn=(s,t)=>{let e=parseInt(t,10);if(e!==Buffer.byteLength(t)+1)return s;t=t.slice((e+" ").length);let i=t.split("="),r=i.shift();if(!r)return s;let n=r.replace(/^SCHILY\.(dev|ino|nlink)/,"$1"),o=i.join("=").replace(/\0.*/,"");switch(n){case "path":case "linkpath":case "type":case "charset":case "comment":case "gname":case "uname":s[n]=o;break;case "ctime":case "atime":case "mtime":s[n]=new Date(Number(o)*1e3);break;case "size":let h=+o;h>=0&&(s[n]=h);break;case "gid":case "uid":case "dev":case "ino":case "nlink":case "mode":s[n]=+o;break}return s};var Ln=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,f=Ln!=="win32"?s=>String(s):s=>String(s).replaceAll(/\\/g,"/");var $e=class extends A{extended;globalExtended;header;startBlockSize;blockRemain;remain;type;meta=false;ignore=false;path;mode;uid;gid;uname;gname;size=0;mtime;atime;ctime;linkpath;dev;ino;nlink;invalid=false;absolute;unsupported=false;constructor(t,e,i){switch(super({}),this.pause(),this.extended=e,this.globalExtended=i,this.header=t,this.remain=t.size??0,this.startBlockSize=512*Math.ceil(this.remain/512),this.blockRemain=this.startBlockSize,this.type=t.type,this.type){case "File":case "OldFile":case "Link":case "SymbolicLink":case "CharacterDevice":case "BlockDevice":case "Directory":case "FIFO":case "ContiguousFile":case "GNUDumpDir":break;case "NextFileHasLongLinkpath":case "NextFileHasLongPath":case "OldGnuLongPath":case "GlobalExtendedHeader":case "ExtendedHeader":case "OldExtendedHeader":this.meta=true;break;default:this.ignore=true;}if(!t.path)throw new Error("no path provided for tar.ReadEntry");this.path=f(t.path),this.mode=t.mode,this.mode&&(this.mode=this.mode&4095),this.uid=t.uid,this.gid=t.gid,this.uname=t.uname,this.gname=t.gname,this.size=this.remain,this.mtime=t.mtime,this.atime=t.atime,this.ctime=t.ctime,this.linkpath=t.linkpath?f(t.linkpath):void 0,this.uname=t.uname,this.gname=t.gname,e&&this.#t(e),i&&this.#t(i,true);}write(t){let e=t.length;if(e>this.blockRemain)throw new Error("writing more to entry than is appropriate");let i=this.remain,r=this.blockRemain;return this.remain=Math.max(0,i-e),this.blockRemain=Math.max(0,r-e),this.ignore?true:i>=e?super.write(t):super.write(t.subarray(0,i))}#t(t,e=false){t.path&&(t.path=f(t.path)),t.linkpath&&(t.linkpath=f(t.linkpath)),Object.assign(this,Object.fromEntries(Object.entries(t).filter(([i,r])=>!(r==null||i==="path"&&e))));}};var Dt=(s,t,e,i={})=>{s.file&&(i.file=s.file),s.cwd&&(i.cwd=s.cwd),i.code=e instanceof Error&&e.code||t,i.tarCode=t,!s.strict&&i.recoverable!==false?(e instanceof Error&&(i=Object.assign(e,i),e=e.message),s.emit("warn",t,e,i)):e instanceof Error?s.emit("error",Object.assign(e,i)):s.emit("error",Object.assign(new Error(`${t}: ${e}`),i));};var Nn=1024*1024,Xi=Buffer.from([31,139]),qi=Buffer.from([40,181,47,253]),An=Math.max(Xi.length,qi.length),B=Symbol("state"),Nt=Symbol("writeEntry"),it=Symbol("readEntry"),Zi=Symbol("nextEntry"),Zs=Symbol("processEntry"),V=Symbol("extendedHeader"),he=Symbol("globalExtendedHeader"),dt=Symbol("meta"),Ys=Symbol("emitMeta"),p=Symbol("buffer"),st=Symbol("queue"),ut=Symbol("ended"),Yi=Symbol("emittedEnd"),At=Symbol("emit"),w=Symbol("unzip"),Xe=Symbol("consumeChunk"),qe=Symbol("consumeChunkSub"),Ki=Symbol("consumeBody"),Ks=Symbol("consumeMeta"),Vs=Symbol("consumeHeader"),ae=Symbol("consuming"),Vi=Symbol("bufferConcat"),Qe=Symbol("maybeEnd"),Yt=Symbol("writing"),$=Symbol("aborted"),Je=Symbol("onDone"),It=Symbol("sawValidEntry"),je=Symbol("sawNullBlock"),ti=Symbol("sawEOF"),$s=Symbol("closeStream"),In=1e3,le=Symbol("compressedBytesRead"),$i=Symbol("decompressedBytesRead"),Xs=Symbol("checkDecompressionRatio"),Cn=()=>true,rt=class extends EventEmitter$1{file;strict;maxMetaEntrySize;filter;brotli;zstd;maxDecompressionRatio;writable=true;readable=false;[st]=[];[p];[it];[Nt];[B]="begin";[dt]="";[V];[he];[ut]=false;[w];[$]=false;[It];[je]=false;[ti]=false;[Yt]=false;[ae]=false;[Yi]=false;[le]=0;[$i]=0;constructor(t={}){super(),this.file=t.file||"",this.on(Je,()=>{(this[B]==="begin"||this[It]===false)&&this.warn("TAR_BAD_ARCHIVE","Unrecognized archive format");}),t.ondone?this.on(Je,t.ondone):this.on(Je,()=>{this.emit("prefinish"),this.emit("finish"),this.emit("end");}),this.strict=!!t.strict,this.maxDecompressionRatio=typeof t.maxDecompressionRatio=="number"?t.maxDecompressionRatio:In,this.maxMetaEntrySize=t.maxMetaEntrySize||Nn,this.filter=typeof t.filter=="function"?t.filter:Cn;let e=t.file&&(t.file.endsWith(".tar.br")||t.file.endsWith(".tbr"));this.brotli=!(t.gzip||t.zstd)&&t.brotli!==void 0?t.brotli:e?void 0:false;let i=t.file&&(t.file.endsWith(".tar.zst")||t.file.endsWith(".tzst"));this.zstd=!(t.gzip||t.brotli)&&t.zstd!==void 0?t.zstd:i?true:void 0,this.on("end",()=>this[$s]()),typeof t.onwarn=="function"&&this.on("warn",t.onwarn),typeof t.onReadEntry=="function"&&this.on("entry",t.onReadEntry);}warn(t,e,i={}){Dt(this,t,e,i);}[Vs](t,e){this[It]===void 0&&(this[It]=false);let i;try{i=new F(t,e,this[V],this[he]);}catch(r){return this.warn("TAR_ENTRY_INVALID",r)}if(i.nullBlock)this[je]?(this[ti]=true,this[B]==="begin"&&(this[B]="header"),this[At]("eof")):(this[je]=true,this[At]("nullBlock"));else if(this[je]=false,!i.cksumValid)this.warn("TAR_ENTRY_INVALID","checksum failure",{header:i});else if(!i.path)this.warn("TAR_ENTRY_INVALID","path is required",{header:i});else {let r=i.type;if(/^(Symbolic)?Link$/.test(r)&&!i.linkpath)this.warn("TAR_ENTRY_INVALID","linkpath required",{header:i});else if(!/^(Symbolic)?Link$/.test(r)&&!/^(Global)?ExtendedHeader$/.test(r)&&i.linkpath)this.warn("TAR_ENTRY_INVALID","linkpath forbidden",{header:i});else {let n=this[Nt]=new $e(i,this[V],this[he]);if(!this[It])if(n.remain){let o=()=>{n.invalid||(this[It]=true);};n.on("end",o);}else this[It]=true;n.meta?n.size>this.maxMetaEntrySize?(n.ignore=true,this[At]("ignoredEntry",n),this[B]="ignore",n.resume()):n.size>0&&(this[dt]="",n.on("data",o=>this[dt]+=o),this[B]="meta"):(this[V]=void 0,n.ignore=n.ignore||!this.filter(n.path,n),n.ignore?(this[At]("ignoredEntry",n),this[B]=n.remain?"ignore":"header",n.resume()):(n.remain?this[B]="body":(this[B]="header",n.end()),this[it]?this[st].push(n):(this[st].push(n),this[Zi]())));}}}[$s](){queueMicrotask(()=>this.emit("close"));}[Zs](t){let e=true;if(!t)this[it]=void 0,e=false;else if(Array.isArray(t)){let[i,...r]=t;this.emit(i,...r);}else this[it]=t,this.emit("entry",t),t.emittedEnd||(t.on("end",()=>this[Zi]()),e=false);return e}[Zi](){do;while(this[Zs](this[st].shift()));if(this[st].length===0){let t=this[it];!t||t.flowing||t.size===t.remain?this[Yt]||this.emit("drain"):t.once("drain",()=>this.emit("drain"));}}[Ki](t,e){let i=this[Nt];if(!i)throw new Error("attempt to consume body without entry??");let r=i.blockRemain??0,n=r>=t.length&&e===0?t:t.subarray(e,e+r);return i.write(n),i.blockRemain||(this[B]="header",this[Nt]=void 0,i.end()),n.length}[Ks](t,e){let i=this[Nt],r=this[Ki](t,e);return !this[Nt]&&i&&this[Ys](i),r}[At](t,e,i){this[st].length===0&&!this[it]?this.emit(t,e,i):this[st].push([t,e,i]);}[Ys](t){switch(this[At]("meta",this[dt]),t.type){case "ExtendedHeader":case "OldExtendedHeader":this[V]=ft.parse(this[dt],this[V],false);break;case "GlobalExtendedHeader":this[he]=ft.parse(this[dt],this[he],true);break;case "NextFileHasLongPath":case "OldGnuLongPath":{let e=this[V]??Object.create(null);this[V]=e,e.path=this[dt].replace(/\0.*/,"");break}case "NextFileHasLongLinkpath":{let e=this[V]||Object.create(null);this[V]=e,e.linkpath=this[dt].replace(/\0.*/,"");break}default:throw new Error("unknown meta: "+t.type)}}abort(t){if(!this[$]){if(this[w]){let e=this[w];e.write=()=>true,e.end=()=>e,e.emit=()=>false,e.destroy?.();}this[$]=true,this.emit("abort",t),this.warn("TAR_ABORT",t,{recoverable:false});}}[Xs](t){this[$i]+=t.length;let e=this[$i]/this[le];return e>this.maxDecompressionRatio?(this.abort(new Error(`max decompression ratio exceeded: ${e.toFixed(2)} > ${this.maxDecompressionRatio}`)),false):true}write(t,e,i){if(typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8")),this[$])return i?.(),false;if((this[w]===void 0||this.brotli===void 0&&this[w]===false)&&t){if(this[p]&&(t=Buffer.concat([this[p],t]),this[p]=void 0),t.length<An)return this[p]=t,i?.(),true;for(let a=0;this[w]===void 0&&a<Xi.length;a++)t[a]!==Xi[a]&&(this[w]=false);let o=false;if(this[w]===false&&this.zstd!==false){o=true;for(let a=0;a<qi.length;a++)if(t[a]!==qi[a]){o=false;break}}let h=this.brotli===void 0&&!o;if(this[w]===false&&h)if(t.length<512)if(this[ut])this.brotli=true;else return this[p]=t,i?.(),true;else try{new F(t.subarray(0,512)),this.brotli=!1;}catch{this.brotli=true;}if(this[w]===void 0||this[w]===false&&(this.brotli||o)){let a=this[ut];this[ut]=false,this[w]=this[w]===void 0?new Ue({}):o?new Ke({}):new Ge({}),this[w].on("data",c=>{this[Xs](c)&&this[Xe](c);}),this[w].on("error",c=>{this[$]||this.abort(c);}),this[w].on("end",()=>{this[ut]=true,this[Xe]();}),this[Yt]=true,this[le]+=t.length;let l=!!this[w][a?"end":"write"](t);return this[Yt]=false,i?.(),l}}this[Yt]=true,this[w]?(this[le]+=t.length,this[w].write(t)):this[Xe](t),this[Yt]=false;let n=this[st].length>0?false:this[it]?this[it].flowing:true;return !n&&this[st].length===0&&this[it]?.once("drain",()=>this.emit("drain")),i?.(),n}[Vi](t){t&&!this[$]&&(this[p]=this[p]?Buffer.concat([this[p],t]):t);}[Qe](){if(this[ut]&&!this[Yi]&&!this[$]&&!this[ae]){this[Yi]=true;let t=this[Nt];if(t?.blockRemain){let e=this[p]?this[p].length:0;this.warn("TAR_BAD_ARCHIVE",`Truncated input (needed ${t.blockRemain} more bytes, only ${e} available)`,{entry:t}),this[p]&&t.write(this[p]),t.end();}this[At](Je);}}[Xe](t){if(this[ae]&&t)this[Vi](t);else if(!t&&!this[p])this[Qe]();else if(t){if(this[ae]=true,this[p]){this[Vi](t);let e=this[p];this[p]=void 0,this[qe](e);}else this[qe](t);for(;this[p]&&this[p]?.length>=512&&!this[$]&&!this[ti];){let e=this[p];this[p]=void 0,this[qe](e);}this[ae]=false;}(!this[p]||this[ut])&&this[Qe]();}[qe](t){let e=0,i=t.length;for(;e+512<=i&&!this[$]&&!this[ti];)switch(this[B]){case "begin":case "header":this[Vs](t,e),e+=512;break;case "ignore":case "body":e+=this[Ki](t,e);break;case "meta":e+=this[Ks](t,e);break;default:throw new Error("invalid state: "+this[B])}e<i&&(this[p]=this[p]?Buffer.concat([t.subarray(e),this[p]]):t.subarray(e));}end(t,e,i){return typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,e)),i&&this.once("finish",i),this[$]||(this[w]?(t&&(this[le]+=t.length,this[w].write(t)),this[w].end()):(this[ut]=true,(this.brotli===void 0||this.zstd===void 0)&&(t=t||Buffer.alloc(0)),t&&this.write(t),this[Qe]())),this}};var mt=s=>{let t=s.length-1,e=-1;for(;t>-1&&s.charAt(t)==="/";)e=t,t--;return e===-1?s:s.slice(0,e)};var vn=s=>{let t=s.onReadEntry;s.onReadEntry=t?e=>{t(e),e.resume();}:e=>e.resume();},Qi=(s,t)=>{let e=new Map(t.map(o=>[mt(o),true])),i=s.filter,r=100,n=(o,h="",a=0)=>{if(a>=r)return e.set(o,false),false;let l=h||parse$1(o).root||".",c;if(o===l)c=false;else {let d=e.get(o);c=d!==void 0?d:n(dirname(o),l,a+1);}return e.set(o,c),c};s.filter=i?(o,h)=>i(o,h)&&n(mt(o)):o=>n(mt(o));},Mn=s=>{let t=new rt(s),e=s.file,i;try{i=u.openSync(e,"r");let r=u.fstatSync(i),n=s.maxReadSize||16*1024*1024;if(r.size<n){let o=Buffer.allocUnsafe(r.size),h=u.readSync(i,o,0,r.size,0);t.end(h===o.byteLength?o:o.subarray(0,h));}else {let o=0,h=Buffer.allocUnsafe(n);for(;o<r.size;){let a=u.readSync(i,h,0,n,o);if(a===0)break;o+=a,t.write(h.subarray(0,a));}t.end();}}finally{if(typeof i=="number")try{u.closeSync(i);}catch{}}},Bn=(s,t)=>{let e=new rt(s),i=s.maxReadSize||16*1024*1024,r=s.file;return new Promise((o,h)=>{e.on("error",h),e.on("end",o),u.stat(r,(a,l)=>{if(a)h(a);else {let c=new _t(r,{readSize:i,size:l.size});c.on("error",h),c.pipe(e);}});})},Ct=K(Mn,Bn,s=>new rt(s),s=>new rt(s),(s,t)=>{t?.length&&Qi(s,t),s.noResume||vn(s);});var Ji=(s,t,e)=>(s&=4095,e&&(s=(s|384)&-19),t&&(s&256&&(s|=64),s&32&&(s|=8),s&4&&(s|=1)),s);var{isAbsolute:zn,parse:qs}=win32,ce=s=>{let t="",e=qs(s);for(;zn(s)||e.root;){let i=s.charAt(0)==="/"&&s.slice(0,4)!=="//?/"?"/":e.root;s=s.slice(i.length),t+=i,e=qs(s);}return [t,s]};var ei=["|","<",">","?",":"],ji=ei.map(s=>String.fromCodePoint(61440+Number(s.codePointAt(0)))),Un=new Map(ei.map((s,t)=>[s,ji[t]])),Hn=new Map(ji.map((s,t)=>[s,ei[t]])),ts=s=>ei.reduce((t,e)=>t.split(e).join(Un.get(e)),s),Qs=s=>ji.reduce((t,e)=>t.split(e).join(Hn.get(e)),s);var rr=(s,t)=>t?(s=f(s).replace(/^\.(\/|$)/,""),mt(t)+"/"+s):f(s),Wn=16*1024*1024,tr=Symbol("process"),er=Symbol("file"),ir=Symbol("directory"),is=Symbol("symlink"),sr=Symbol("hardlink"),fe=Symbol("header"),ii=Symbol("read"),ss=Symbol("lstat"),si=Symbol("onlstat"),rs=Symbol("onread"),ns=Symbol("onreadlink"),os=Symbol("openfile"),hs=Symbol("onopenfile"),pt=Symbol("close"),ri=Symbol("mode"),as=Symbol("awaitDrain"),es=Symbol("ondrain"),q=Symbol("prefix"),de=class extends A{path;portable;myuid=process.getuid&&process.getuid()||0;myuser=process.env.USER||"";maxReadSize;linkCache;statCache;preservePaths;cwd;strict;mtime;noPax;noMtime;prefix;fd;blockLen=0;blockRemain=0;buf;pos=0;remain=0;length=0;offset=0;win32;absolute;header;type;linkpath;stat;onWriteEntry;#t=false;constructor(t,e={}){let i=se(e);super(),this.path=f(t),this.portable=!!i.portable,this.maxReadSize=i.maxReadSize||Wn,this.linkCache=i.linkCache||new Map,this.statCache=i.statCache||new Map,this.preservePaths=!!i.preservePaths,this.cwd=f(i.cwd||process.cwd()),this.strict=!!i.strict,this.noPax=!!i.noPax,this.noMtime=!!i.noMtime,this.mtime=i.mtime,this.prefix=i.prefix?f(i.prefix):void 0,this.onWriteEntry=i.onWriteEntry,typeof i.onwarn=="function"&&this.on("warn",i.onwarn);let r=false;if(!this.preservePaths){let[o,h]=ce(this.path);o&&typeof h=="string"&&(this.path=h,r=o);}this.win32=!!i.win32||process.platform==="win32",this.win32&&(this.path=Qs(this.path.replaceAll(/\\/g,"/")),t=t.replaceAll(/\\/g,"/")),this.absolute=f(i.absolute||path$1.resolve(this.cwd,t)),this.path===""&&(this.path="./"),r&&this.warn("TAR_ENTRY_INFO",`stripping ${r} from absolute path`,{entry:this,path:r+this.path});let n=this.statCache.get(this.absolute);n?this[si](n):this[ss]();}warn(t,e,i={}){return Dt(this,t,e,i)}emit(t,...e){return t==="error"&&(this.#t=true),super.emit(t,...e)}[ss](){I__default.lstat(this.absolute,(t,e)=>{if(t)return this.emit("error",t);this[si](e);});}[si](t){this.statCache.set(this.absolute,t),this.stat=t,t.isFile()||(t.size=0),this.type=Gn(t),this.emit("stat",t),this[tr]();}[tr](){switch(this.type){case "File":return this[er]();case "Directory":return this[ir]();case "SymbolicLink":return this[is]();default:return this.end()}}[ri](t){return Ji(t,this.type==="Directory",this.portable)}[q](t){return rr(t,this.prefix)}[fe](){if(!this.stat)throw new Error("cannot write header before stat");this.type==="Directory"&&this.portable&&(this.noMtime=true),this.onWriteEntry?.(this),this.header=new F({path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,mode:this[ri](this.stat.mode),uid:this.portable?void 0:this.stat.uid,gid:this.portable?void 0:this.stat.gid,size:this.stat.size,mtime:this.noMtime?void 0:this.mtime||this.stat.mtime,type:this.type==="Unsupported"?void 0:this.type,uname:this.portable?void 0:this.stat.uid===this.myuid?this.myuser:"",atime:this.portable?void 0:this.stat.atime,ctime:this.portable?void 0:this.stat.ctime}),this.header.encode()&&!this.noPax&&super.write(new ft({atime:this.portable?void 0:this.header.atime,ctime:this.portable?void 0:this.header.ctime,gid:this.portable?void 0:this.header.gid,mtime:this.noMtime?void 0:this.mtime||this.header.mtime,path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,size:this.header.size,uid:this.portable?void 0:this.header.uid,uname:this.portable?void 0:this.header.uname,dev:this.portable?void 0:this.stat.dev,ino:this.portable?void 0:this.stat.ino,nlink:this.portable?void 0:this.stat.nlink}).encode());let t=this.header?.block;if(!t)throw new Error("failed to encode header");super.write(t);}[ir](){if(!this.stat)throw new Error("cannot create directory entry without stat");this.path.slice(-1)!=="/"&&(this.path+="/"),this.stat.size=0,this[fe](),this.end();}[is](){I__default.readlink(this.absolute,(t,e)=>{if(t)return this.emit("error",t);this[ns](e);});}[ns](t){this.linkpath=f(t),this[fe](),this.end();}[sr](t){if(!this.stat)throw new Error("cannot create link entry without stat");this.type="Link",this.linkpath=f(path$1.relative(this.cwd,t)),this.stat.size=0,this[fe](),this.end();}[er](){if(!this.stat)throw new Error("cannot create file entry without stat");if(this.stat.nlink>1){let t=`${this.stat.dev}:${this.stat.ino}`,e=this.linkCache.get(t);if(e?.indexOf(this.cwd)===0)return this[sr](e);this.linkCache.set(t,this.absolute);}if(this[fe](),this.stat.size===0)return this.end();this[os]();}[os](){I__default.open(this.absolute,"r",(t,e)=>{if(t)return this.emit("error",t);this[hs](e);});}[hs](t){if(this.fd=t,this.#t)return this[pt]();if(!this.stat)throw new Error("should stat before calling onopenfile");this.blockLen=512*Math.ceil(this.stat.size/512),this.blockRemain=this.blockLen;let e=Math.min(this.blockLen,this.maxReadSize);this.buf=Buffer.allocUnsafe(e),this.offset=0,this.pos=0,this.remain=this.stat.size,this.length=this.buf.length,this[ii]();}[ii](){let{fd:t,buf:e,offset:i,length:r,pos:n}=this;if(t===void 0||e===void 0)throw new Error("cannot read file without first opening");I__default.read(t,e,i,r,n,(o,h)=>{if(o)return this[pt](()=>this.emit("error",o));this[rs](h);});}[pt](t=()=>{}){this.fd!==void 0&&I__default.close(this.fd,t);}[rs](t){if(t<=0&&this.remain>0){let r=Object.assign(new Error("encountered unexpected EOF"),{path:this.absolute,syscall:"read",code:"EOF"});return this[pt](()=>this.emit("error",r))}if(t>this.remain){let r=Object.assign(new Error("did not encounter expected EOF"),{path:this.absolute,syscall:"read",code:"EOF"});return this[pt](()=>this.emit("error",r))}if(!this.buf)throw new Error("should have created buffer prior to reading");if(t===this.remain)for(let r=t;r<this.length&&t<this.blockRemain;r++)this.buf[r+this.offset]=0,t++,this.remain++;let e=this.offset===0&&t===this.buf.length?this.buf:this.buf.subarray(this.offset,this.offset+t);this.write(e)?this[es]():this[as](()=>this[es]());}[as](t){this.once("drain",t);}write(t,e,i){if(typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8")),this.blockRemain<t.length){let r=Object.assign(new Error("writing more data than expected"),{path:this.absolute});return this.emit("error",r)}return this.remain-=t.length,this.blockRemain-=t.length,this.pos+=t.length,this.offset+=t.length,super.write(t,null,i)}[es](){if(!this.remain)return this.blockRemain&&super.write(Buffer.alloc(this.blockRemain)),this[pt](t=>t?this.emit("error",t):this.end());if(!this.buf)throw new Error("buffer lost somehow in ONDRAIN");this.offset>=this.length&&(this.buf=Buffer.allocUnsafe(Math.min(this.blockRemain,this.buf.length)),this.offset=0),this.length=this.buf.length-this.offset,this[ii]();}},ni=class extends de{sync=true;[ss](){this[si](I__default.lstatSync(this.absolute));}[is](){this[ns](I__default.readlinkSync(this.absolute));}[os](){this[hs](I__default.openSync(this.absolute,"r"));}[ii](){let t=true;try{let{fd:e,buf:i,offset:r,length:n,pos:o}=this;if(e===void 0||i===void 0)throw new Error("fd and buf must be set in READ method");let h=I__default.readSync(e,i,r,n,o);this[rs](h),t=!1;}finally{if(t)try{this[pt](()=>{});}catch{}}}[as](t){t();}[pt](t=()=>{}){this.fd!==void 0&&I__default.closeSync(this.fd),t();}},oi=class extends A{blockLen=0;blockRemain=0;buf=0;pos=0;remain=0;length=0;preservePaths;portable;strict;noPax;noMtime;readEntry;type;prefix;path;mode;uid;gid;uname;gname;header;mtime;atime;ctime;linkpath;size;onWriteEntry;warn(t,e,i={}){return Dt(this,t,e,i)}constructor(t,e={}){let i=se(e);super(),this.preservePaths=!!i.preservePaths,this.portable=!!i.portable,this.strict=!!i.strict,this.noPax=!!i.noPax,this.noMtime=!!i.noMtime,this.onWriteEntry=i.onWriteEntry,this.readEntry=t;let{type:r}=t;if(r==="Unsupported")throw new Error("writing entry that should be ignored");this.type=r,this.type==="Directory"&&this.portable&&(this.noMtime=true),this.prefix=i.prefix,this.path=f(t.path),this.mode=t.mode!==void 0?this[ri](t.mode):void 0,this.uid=this.portable?void 0:t.uid,this.gid=this.portable?void 0:t.gid,this.uname=this.portable?void 0:t.uname,this.gname=this.portable?void 0:t.gname,this.size=t.size,this.mtime=this.noMtime?void 0:i.mtime||t.mtime,this.atime=this.portable?void 0:t.atime,this.ctime=this.portable?void 0:t.ctime,this.linkpath=t.linkpath!==void 0?f(t.linkpath):void 0,typeof i.onwarn=="function"&&this.on("warn",i.onwarn);let n=false;if(!this.preservePaths){let[h,a]=ce(this.path);h&&typeof a=="string"&&(this.path=a,n=h);}this.remain=t.size,this.blockRemain=t.startBlockSize,this.onWriteEntry?.(this),this.header=new F({path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,mode:this.mode,uid:this.portable?void 0:this.uid,gid:this.portable?void 0:this.gid,size:this.size,mtime:this.noMtime?void 0:this.mtime,type:this.type,uname:this.portable?void 0:this.uname,atime:this.portable?void 0:this.atime,ctime:this.portable?void 0:this.ctime}),n&&this.warn("TAR_ENTRY_INFO",`stripping ${n} from absolute path`,{entry:this,path:n+this.path}),this.header.encode()&&!this.noPax&&super.write(new ft({atime:this.portable?void 0:this.atime,ctime:this.portable?void 0:this.ctime,gid:this.portable?void 0:this.gid,mtime:this.noMtime?void 0:this.mtime,path:this[q](this.path),linkpath:this.type==="Link"&&this.linkpath!==void 0?this[q](this.linkpath):this.linkpath,size:this.size,uid:this.portable?void 0:this.uid,uname:this.portable?void 0:this.uname,dev:this.portable?void 0:this.readEntry.dev,ino:this.portable?void 0:this.readEntry.ino,nlink:this.portable?void 0:this.readEntry.nlink}).encode());let o=this.header?.block;if(!o)throw new Error("failed to encode header");super.write(o),t.pipe(this);}[q](t){return rr(t,this.prefix)}[ri](t){return Ji(t,this.type==="Directory",this.portable)}write(t,e,i){typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,typeof e=="string"?e:"utf8"));let r=t.length;if(r>this.blockRemain)throw new Error("writing more to entry than is appropriate");return this.blockRemain-=r,super.write(t,i)}end(t,e,i){return this.blockRemain&&super.write(Buffer.alloc(this.blockRemain)),typeof t=="function"&&(i=t,e=void 0,t=void 0),typeof e=="function"&&(i=e,e=void 0),typeof t=="string"&&(t=Buffer.from(t,e??"utf8")),i&&this.once("finish",i),t?super.end(t,i):super.end(i),this}},Gn=s=>s.isFile()?"File":s.isDirectory()?"Directory":s.isSymbolicLink()?"SymbolicLink":"Unsupported";var hi=class s{tail;head;length=0;static create(t=[]){return new s(t)}constructor(t=[]){for(let e of t)this.push(e);}*[Symbol.iterator](){for(let t=this.head;t;t=t.next)yield t.value;}removeNode(t){if(t.list!==this)throw new Error("removing node which does not belong to this list");let e=t.next,i=t.prev;return e&&(e.prev=i),i&&(i.next=e),t===this.head&&(this.head=e),t===this.tail&&(this.tail=i),this.length--,t.next=void 0,t.prev=void 0,t.list=void 0,e}unshiftNode(t){if(t===this.head)return;t.list&&t.list.removeNode(t);let e=this.head;t.list=this,t.next=e,e&&(e.prev=t),this.head=t,this.tail||(this.tail=t),this.length++;}pushNode(t){if(t===this.tail)return;t.list&&t.list.removeNode(t);let e=this.tail;t.list=this,t.prev=e,e&&(e.next=t),this.tail=t,this.head||(this.head=t),this.length++;}push(...t){for(let e=0,i=t.length;e<i;e++)Yn(this,t[e]);return this.length}unshift(...t){for(var e=0,i=t.length;e<i;e++)Kn(this,t[e]);return this.length}pop(){if(!this.tail)return;let t=this.tail.value,e=this.tail;return this.tail=this.tail.prev,this.tail?this.tail.next=void 0:this.head=void 0,e.list=void 0,this.length--,t}shift(){if(!this.head)return;let t=this.head.value,e=this.head;return this.head=this.head.next,this.head?this.head.prev=void 0:this.tail=void 0,e.list=void 0,this.length--,t}forEach(t,e){e=e||this;for(let i=this.head,r=0;i;r++)t.call(e,i.value,r,this),i=i.next;}forEachReverse(t,e){e=e||this;for(let i=this.tail,r=this.length-1;i;r--)t.call(e,i.value,r,this),i=i.prev;}get(t){let e=0,i=this.head;for(;i&&e<t;e++)i=i.next;if(e===t&&i)return i.value}getReverse(t){let e=0,i=this.tail;for(;i&&e<t;e++)i=i.prev;if(e===t&&i)return i.value}map(t,e){e=e||this;let i=new s;for(let r=this.head;r;)i.push(t.call(e,r.value,this)),r=r.next;return i}mapReverse(t,e){e=e||this;var i=new s;for(let r=this.tail;r;)i.push(t.call(e,r.value,this)),r=r.prev;return i}reduce(t,e){let i,r=this.head;if(arguments.length>1)i=e;else if(this.head)r=this.head.next,i=this.head.value;else throw new TypeError("Reduce of empty list with no initial value");for(var n=0;r;n++)i=t(i,r.value,n),r=r.next;return i}reduceReverse(t,e){let i,r=this.tail;if(arguments.length>1)i=e;else if(this.tail)r=this.tail.prev,i=this.tail.value;else throw new TypeError("Reduce of empty list with no initial value");for(let n=this.length-1;r;n--)i=t(i,r.value,n),r=r.prev;return i}toArray(){let t=new Array(this.length);for(let e=0,i=this.head;i;e++)t[e]=i.value,i=i.next;return t}toArrayReverse(){let t=new Array(this.length);for(let e=0,i=this.tail;i;e++)t[e]=i.value,i=i.prev;return t}slice(t=0,e=this.length){e<0&&(e+=this.length),t<0&&(t+=this.length);let i=new s;if(e<t||e<0)return i;t<0&&(t=0),e>this.length&&(e=this.length);let r=this.head,n=0;for(n=0;r&&n<t;n++)r=r.next;for(;r&&n<e;n++,r=r.next)i.push(r.value);return i}sliceReverse(t=0,e=this.length){e<0&&(e+=this.length),t<0&&(t+=this.length);let i=new s;if(e<t||e<0)return i;t<0&&(t=0),e>this.length&&(e=this.length);let r=this.length,n=this.tail;for(;n&&r>e;r--)n=n.prev;for(;n&&r>t;r--,n=n.prev)i.push(n.value);return i}splice(t,e=0,...i){t>this.length&&(t=this.length-1),t<0&&(t=this.length+t);let r=this.head;for(let o=0;r&&o<t;o++)r=r.next;let n=[];for(let o=0;r&&o<e;o++)n.push(r.value),r=this.removeNode(r);r?r!==this.tail&&(r=r.prev):r=this.tail;for(let o of i)r=Zn(this,r,o);return n}reverse(){let t=this.head,e=this.tail;for(let i=t;i;i=i.prev){let r=i.prev;i.prev=i.next,i.next=r;}return this.head=e,this.tail=t,this}};function Zn(s,t,e){let i=t,r=t?t.next:s.head,n=new ue(e,i,r,s);return n.next===void 0&&(s.tail=n),n.prev===void 0&&(s.head=n),s.length++,n}function Yn(s,t){s.tail=new ue(t,s.tail,void 0,s),s.head||(s.head=s.tail),s.length++;}function Kn(s,t){s.head=new ue(t,void 0,s.head,s),s.tail||(s.tail=s.head),s.length++;}var ue=class{list;next;prev;value;constructor(t,e,i,r){this.list=r,this.value=t,e?(e.next=this,this.prev=e):this.prev=void 0,i?(i.prev=this,this.next=i):this.next=void 0;}};var pi=class{path;absolute;entry;stat;readdir;pending=false;pendingLink=false;ignore=false;piped=false;constructor(t,e){this.path=t||"./",this.absolute=e;}},nr=Buffer.alloc(1024),li=Symbol("onStat"),me=Symbol("ended"),W=Symbol("queue"),pe=Symbol("pendingLinks"),Et=Symbol("current"),Ft=Symbol("process"),Ee=Symbol("processing"),ai=Symbol("processJob"),G=Symbol("jobs"),ls=Symbol("jobDone"),ci=Symbol("addFSEntry"),or=Symbol("addTarEntry"),ds=Symbol("stat"),us=Symbol("readdir"),fi=Symbol("onreaddir"),di=Symbol("pipe"),hr=Symbol("entry"),cs=Symbol("entryOpt"),ui=Symbol("writeEntryClass"),lr=Symbol("write"),fs=Symbol("ondrain"),wt=class extends A{sync=false;opt;cwd;maxReadSize;preservePaths;strict;noPax;prefix;linkCache;statCache;file;portable;zip;readdirCache;noDirRecurse;follow;noMtime;mtime;filter;jobs;[ui];onWriteEntry;[W];[pe]=new Map;[G]=0;[Ee]=false;[me]=false;constructor(t={}){if(super(),this.opt=t,this.file=t.file||"",this.cwd=t.cwd||process.cwd(),this.maxReadSize=t.maxReadSize,this.preservePaths=!!t.preservePaths,this.strict=!!t.strict,this.noPax=!!t.noPax,this.prefix=f(t.prefix||""),this.linkCache=t.linkCache||new Map,this.statCache=t.statCache||new Map,this.readdirCache=t.readdirCache||new Map,this.onWriteEntry=t.onWriteEntry,this[ui]=de,typeof t.onwarn=="function"&&this.on("warn",t.onwarn),this.portable=!!t.portable,t.gzip||t.brotli||t.zstd){if((t.gzip?1:0)+(t.brotli?1:0)+(t.zstd?1:0)>1)throw new TypeError("gzip, brotli, zstd are mutually exclusive");if(t.gzip&&(typeof t.gzip!="object"&&(t.gzip={}),this.portable&&(t.gzip.portable=true),this.zip=new ze(t.gzip)),t.brotli&&(typeof t.brotli!="object"&&(t.brotli={}),this.zip=new We(t.brotli)),t.zstd&&(typeof t.zstd!="object"&&(t.zstd={}),this.zip=new Ye(t.zstd)),!this.zip)throw new Error("impossible");let e=this.zip;e.on("data",i=>super.write(i)),e.on("end",()=>super.end()),e.on("drain",()=>this[fs]()),this.on("resume",()=>e.resume());}else this.on("drain",this[fs]);this.noDirRecurse=!!t.noDirRecurse,this.follow=!!t.follow,this.noMtime=!!t.noMtime,t.mtime&&(this.mtime=t.mtime),this.filter=typeof t.filter=="function"?t.filter:()=>true,this[W]=new hi,this[G]=0,this.jobs=Number(t.jobs)||4,this[Ee]=false,this[me]=false;}[lr](t){return super.write(t)}add(t){return this.write(t),this}end(t,e,i){return typeof t=="function"&&(i=t,t=void 0),typeof e=="function"&&(i=e,e=void 0),t&&this.add(t),this[me]=true,this[Ft](),i&&i(),this}write(t){if(this[me])throw new Error("write after end");return typeof t=="string"?this[ci](t):this[or](t),this.flowing}[or](t){let e=f(path$1.resolve(this.cwd,t.path));if(!this.filter(t.path,t))t.resume();else {let i=new pi(t.path,e);i.entry=new oi(t,this[cs](i)),i.entry.on("end",()=>this[ls](i)),this[G]+=1,this[W].push(i);}this[Ft]();}[ci](t){let e=f(path$1.resolve(this.cwd,t));this[W].push(new pi(t,e)),this[Ft]();}[ds](t){t.pending=true,this[G]+=1;let e=this.follow?"stat":"lstat";I__default[e](t.absolute,(i,r)=>{t.pending=false,this[G]-=1,i?this.emit("error",i):this[li](t,r);});}[li](t,e){if(this.statCache.set(t.absolute,e),t.stat=e,!this.filter(t.path,e))t.ignore=true;else if(e.isFile()&&e.nlink>1&&!this.linkCache.get(`${e.dev}:${e.ino}`)&&!this.sync)if(t===this[Et])this[ai](t);else {let i=`${e.dev}:${e.ino}`,r=this[pe].get(i);r?r.push(t):this[pe].set(i,[t]),t.pendingLink=true,t.pending=true;}this[Ft]();}[us](t){t.pending=true,this[G]+=1,I__default.readdir(t.absolute,(e,i)=>{if(t.pending=false,this[G]-=1,e)return this.emit("error",e);this[fi](t,i);});}[fi](t,e){this.readdirCache.set(t.absolute,e),t.readdir=e,this[Ft]();}[Ft](){if(!this[Ee]){this[Ee]=true;for(let t=this[W].head;t&&this[G]<this.jobs;t=t.next)if(this[ai](t.value),t.value.ignore){let e=t.next;this[W].removeNode(t),t.next=e;}this[Ee]=false,this[me]&&this[W].length===0&&this[G]===0&&(this.zip?this.zip.end(nr):(super.write(nr),super.end()));}}get[Et](){return this[W]&&this[W].head&&this[W].head.value}[ls](t){this[W].shift(),this[G]-=1;let{stat:e}=t;if(e&&e.isFile()&&e.nlink>1){let i=`${e.dev}:${e.ino}`,r=this[pe].get(i);if(r){this[pe].delete(i);for(let n of r)n.pending=false,this[ai](n);}}this[Ft]();}[ai](t){if(t.pending&&t.pendingLink&&t===this[Et]&&(t.pending=false,t.pendingLink=false),!t.pending){if(t.entry){t===this[Et]&&!t.piped&&this[di](t);return}if(!t.stat){let e=this.statCache.get(t.absolute);e?this[li](t,e):this[ds](t);}if(t.stat&&!t.ignore){if(!this.noDirRecurse&&t.stat.isDirectory()&&!t.readdir){let e=this.readdirCache.get(t.absolute);if(e?this[fi](t,e):this[us](t),!t.readdir)return}if(t.entry=this[hr](t),!t.entry){t.ignore=true;return}t===this[Et]&&!t.piped&&this[di](t);}}}[cs](t){return {onwarn:(e,i,r)=>this.warn(e,i,r),noPax:this.noPax,cwd:this.cwd,absolute:t.absolute,preservePaths:this.preservePaths,maxReadSize:this.maxReadSize,strict:this.strict,portable:this.portable,linkCache:this.linkCache,statCache:this.statCache,noMtime:this.noMtime,mtime:this.mtime,prefix:this.prefix,onWriteEntry:this.onWriteEntry}}[hr](t){this[G]+=1;try{return new this[ui](t.path,this[cs](t)).on("end",()=>this[ls](t)).on("error",i=>this.emit("error",i))}catch(e){this.emit("error",e);}}[fs](){this[Et]&&this[Et].entry&&this[Et].entry.resume();}[di](t){t.piped=true,t.readdir&&t.readdir.forEach(r=>{let n=t.path,o=n==="./"?"":n.replace(/\/*$/,"/");this[ci](o+r);});let e=t.entry,i=this.zip;if(!e)throw new Error("cannot pipe without source");i?e.on("data",r=>{i.write(r)||e.pause();}):e.on("data",r=>{super.write(r)||e.pause();});}pause(){return this.zip&&this.zip.pause(),super.pause()}warn(t,e,i={}){Dt(this,t,e,i);}},kt=class extends wt{sync=true;constructor(t){super(t),this[ui]=ni;}pause(){}resume(){}[ds](t){let e=this.follow?"statSync":"lstatSync";this[li](t,I__default[e](t.absolute));}[us](t){this[fi](t,I__default.readdirSync(t.absolute));}[di](t){let e=t.entry,i=this.zip;if(t.readdir&&t.readdir.forEach(r=>{let n=t.path,o=n==="./"?"":n.replace(/\/*$/,"/");this[ci](o+r);}),!e)throw new Error("Cannot pipe without source");i?e.on("data",r=>{i.write(r);}):e.on("data",r=>{super[lr](r);});}};var Vn=(s,t)=>{let e=new kt(s),i=new Wt(s.file,{mode:s.mode||438});e.pipe(i),fr(e,t);},$n=(s,t)=>{let e=new wt(s),i=new et(s.file,{mode:s.mode||438});e.pipe(i);let r=new Promise((n,o)=>{i.on("error",o),i.on("close",n),e.on("error",o);});return dr(e,t).catch(n=>e.emit("error",n)),r},fr=(s,t)=>{t.forEach(e=>{e.charAt(0)==="@"?Ct({file:path__default.resolve(s.cwd,e.slice(1)),sync:true,noResume:true,onReadEntry:i=>s.add(i)}):s.add(e);}),s.end();},dr=async(s,t)=>{for(let e of t)e.charAt(0)==="@"?await Ct({file:path__default.resolve(String(s.cwd),e.slice(1)),noResume:true,onReadEntry:i=>{s.add(i);}}):s.add(e);s.end();},Xn=(s,t)=>{let e=new kt(s);return fr(e,t),e},qn=(s,t)=>{let e=new wt(s);return dr(e,t).catch(i=>e.emit("error",i)),e},Qn=K(Vn,$n,Xn,qn,(s,t)=>{if(!t?.length)throw new TypeError("no paths specified to add to archive")});var Jn=process.env.__FAKE_PLATFORM__||process.platform,Er=Jn==="win32",{O_CREAT:wr,O_NOFOLLOW:ur,O_TRUNC:Sr,O_WRONLY:yr}=I__default.constants,Rr=Number(process.env.__FAKE_FS_O_FILENAME__)||I__default.constants.UV_FS_O_FILEMAP||0,jn=Er&&!!Rr,to=512*1024,eo=Rr|Sr|wr|yr,mr=!Er&&typeof ur=="number"?ur|Sr|wr|yr:null,ms=mr!==null?()=>mr:jn?s=>s<to?eo:"w":()=>"w";var ps=(s,t,e)=>{try{return u.lchownSync(s,t,e)}catch(i){if(i?.code!=="ENOENT")throw i}},Ei=(s,t,e,i)=>{u.lchown(s,t,e,r=>{i(r&&r?.code!=="ENOENT"?r:null);});},io=(s,t,e,i,r)=>{if(t.isDirectory())Es(path__default.resolve(s,t.name),e,i,n=>{if(n)return r(n);let o=path__default.resolve(s,t.name);Ei(o,e,i,r);});else {let n=path__default.resolve(s,t.name);Ei(n,e,i,r);}},Es=(s,t,e,i)=>{u.readdir(s,{withFileTypes:true},(r,n)=>{if(r){if(r.code==="ENOENT")return i();if(r.code!=="ENOTDIR"&&r.code!=="ENOTSUP")return i(r)}if(r||!n.length)return Ei(s,t,e,i);let o=n.length,h=null,a=l=>{if(!h){if(l)return i(h=l);if(--o===0)return Ei(s,t,e,i)}};for(let l of n)io(s,l,t,e,a);});},so=(s,t,e,i)=>{t.isDirectory()&&ws(path__default.resolve(s,t.name),e,i),ps(path__default.resolve(s,t.name),e,i);},ws=(s,t,e)=>{let i;try{i=u.readdirSync(s,{withFileTypes:!0});}catch(r){let n=r;if(n?.code==="ENOENT")return;if(n?.code==="ENOTDIR"||n?.code==="ENOTSUP")return ps(s,t,e);throw n}for(let r of i)so(s,r,t,e);return ps(s,t,e)};var Se=class extends Error{path;code;syscall="chdir";constructor(t,e){super(`${e}: Cannot cd into '${t}'`),this.path=t,this.code=e;}get name(){return "CwdError"}};var St=class extends Error{path;symlink;syscall="symlink";code="TAR_SYMLINK_ERROR";constructor(t,e){super("TAR_SYMLINK_ERROR: Cannot extract through symbolic link"),this.symlink=t,this.path=e;}get name(){return "SymlinkError"}};var no=(s,t)=>{u.stat(s,(e,i)=>{(e||!i.isDirectory())&&(e=new Se(s,e?.code||"ENOTDIR")),t(e);});},gr=(s,t,e)=>{s=f(s);let i=t.umask??18,r=t.mode|448,n=(r&i)!==0,o=t.uid,h=t.gid,a=typeof o=="number"&&typeof h=="number"&&(o!==t.processUid||h!==t.processGid),l=t.preserve,c=t.unlink,d=f(t.cwd),y=(E,x)=>{E?e(E):x&&a?Es(x,o,h,Le=>y(Le)):n?u.chmod(s,r,e):e();};if(s===d)return no(s,y);if(l)return ro.mkdir(s,{mode:r,recursive:true}).then(E=>y(null,E??void 0),y);let D=f(path__default.relative(d,s)).split("/");Ss(d,D,r,c,d,void 0,y);},Ss=(s,t,e,i,r,n,o)=>{if(t.length===0)return o(null,n);let h=t.shift(),a=f(path__default.resolve(s+"/"+h));u.mkdir(a,e,br(a,t,e,i,r,n,o));},br=(s,t,e,i,r,n,o)=>h=>{h?u.lstat(s,(a,l)=>{if(a)a.path=a.path&&f(a.path),o(a);else if(l.isDirectory())Ss(s,t,e,i,r,n,o);else if(i)u.unlink(s,c=>{if(c)return o(c);u.mkdir(s,e,br(s,t,e,i,r,n,o));});else {if(l.isSymbolicLink())return o(new St(s,s+"/"+t.join("/")));o(h);}}):(n=n||s,Ss(s,t,e,i,r,n,o));},oo=s=>{let t=false,e;try{t=u.statSync(s).isDirectory();}catch(i){e=i?.code;}finally{if(!t)throw new Se(s,e??"ENOTDIR")}},_r=(s,t)=>{s=f(s);let e=t.umask??18,i=t.mode|448,r=(i&e)!==0,n=t.uid,o=t.gid,h=typeof n=="number"&&typeof o=="number"&&(n!==t.processUid||o!==t.processGid),a=t.preserve,l=t.unlink,c=f(t.cwd),d=E=>{E&&h&&ws(E,n,o),r&&u.chmodSync(s,i);};if(s===c)return oo(c),d();if(a)return d(u.mkdirSync(s,{mode:i,recursive:true})??void 0);let T=f(path__default.relative(c,s)).split("/"),D;for(let E=T.shift(),x=c;E&&(x+="/"+E);E=T.shift()){x=f(path__default.resolve(x));try{u.mkdirSync(x,i),D=D||x;}catch{let Le=u.lstatSync(x);if(Le.isDirectory())continue;if(l){u.unlinkSync(x),u.mkdirSync(x,i),D=D||x;continue}else if(Le.isSymbolicLink())return new St(x,x+"/"+T.join("/"))}}return d(D)};var ys=Object.create(null),Or=1e4,Vt=new Set,Tr=s=>{Vt.has(s)?Vt.delete(s):ys[s]=s.normalize("NFD").toLocaleLowerCase("en").toLocaleUpperCase("en"),Vt.add(s);let t=ys[s],e=Vt.size-Or;if(e>Or/10){for(let i of Vt)if(Vt.delete(i),delete ys[i],--e<=0)break}return t};var ho=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,ao=ho==="win32",lo=s=>s.split("/").slice(0,-1).reduce((e,i)=>{let r=e.at(-1);return r!==void 0&&(i=join(r,i)),e.push(i||"/"),e},[]),yi=class{#t=new Map;#i=new Map;#s=new Set;reserve(t,e){t=ao?["win32 parallelization disabled"]:t.map(r=>mt(join(Tr(r))));let i=new Set(t.map(r=>lo(r)).reduce((r,n)=>r.concat(n)));this.#i.set(e,{dirs:i,paths:t});for(let r of t){let n=this.#t.get(r);n?n.push(e):this.#t.set(r,[e]);}for(let r of i){let n=this.#t.get(r);if(!n)this.#t.set(r,[new Set([e])]);else {let o=n.at(-1);o instanceof Set?o.add(e):n.push(new Set([e]));}}return this.#r(e)}#n(t){let e=this.#i.get(t);if(!e)throw new Error("function does not have any path reservations");return {paths:e.paths.map(i=>this.#t.get(i)),dirs:[...e.dirs].map(i=>this.#t.get(i))}}check(t){let{paths:e,dirs:i}=this.#n(t);return e.every(r=>r&&r[0]===t)&&i.every(r=>r&&r[0]instanceof Set&&r[0].has(t))}#r(t){return this.#s.has(t)||!this.check(t)?false:(this.#s.add(t),t(()=>this.#e(t)),true)}#e(t){if(!this.#s.has(t))return  false;let e=this.#i.get(t);if(!e)throw new Error("invalid reservation");let{paths:i,dirs:r}=e,n=new Set;for(let o of i){let h=this.#t.get(o);if(!h||h?.[0]!==t)continue;let a=h[1];if(!a){this.#t.delete(o);continue}if(h.shift(),typeof a=="function")n.add(a);else for(let l of a)n.add(l);}for(let o of r){let h=this.#t.get(o),a=h?.[0];if(!(!h||!(a instanceof Set)))if(a.size===1&&h.length===1){this.#t.delete(o);continue}else if(a.size===1){h.shift();let l=h[0];typeof l=="function"&&n.add(l);}else a.delete(t);}return this.#s.delete(t),n.forEach(o=>this.#r(o)),true}};var Lr=()=>process.umask();var Dr=Symbol("onEntry"),_s=Symbol("checkFs"),Nr=Symbol("checkFs2"),Os=Symbol("isReusable"),P=Symbol("makeFs"),Ts=Symbol("file"),xs=Symbol("directory"),gi=Symbol("link"),Ar=Symbol("symlink"),Ir=Symbol("hardlink"),Re=Symbol("ensureNoSymlink"),Cr=Symbol("unsupported"),Fr=Symbol("checkPath"),Rs=Symbol("stripAbsolutePath"),yt=Symbol("mkdir"),O=Symbol("onError"),Ri=Symbol("pending"),kr=Symbol("pend"),$t=Symbol("unpend"),gs=Symbol("ended"),bs=Symbol("maybeClose"),Ls=Symbol("skip"),ge=Symbol("doChown"),be=Symbol("uid"),_e=Symbol("gid"),Oe=Symbol("checkedCwd"),fo=process.env.TESTING_TAR_FAKE_PLATFORM||process.platform,Te=fo==="win32",uo=1024,mo=(s,t)=>{if(!Te)return u.unlink(s,t);let e=s+".DELETE."+randomBytes(16).toString("hex");u.rename(s,e,i=>{if(i)return t(i);u.unlink(e,t);});},po=s=>{if(!Te)return u.unlinkSync(s);let t=s+".DELETE."+randomBytes(16).toString("hex");u.renameSync(s,t),u.unlinkSync(t);},vr=(s,t,e)=>s!==void 0&&s===s>>>0?s:t!==void 0&&t===t>>>0?t:e,Xt=class extends rt{[gs]=false;[Oe]=false;[Ri]=0;reservations=new yi;transform;writable=true;readable=false;uid;gid;setOwner;preserveOwner;processGid;processUid;maxDepth;forceChown;win32;newer;keep;noMtime;preservePaths;unlink;cwd;strip;processUmask;umask;dmode;fmode;chmod;constructor(t={}){if(t.ondone=()=>{this[gs]=true,this[bs]();},super(t),this.transform=t.transform,this.chmod=!!t.chmod,typeof t.uid=="number"||typeof t.gid=="number"){if(typeof t.uid!="number"||typeof t.gid!="number")throw new TypeError("cannot set owner without number uid and gid");if(t.preserveOwner)throw new TypeError("cannot preserve owner in archive and also set owner explicitly");this.uid=t.uid,this.gid=t.gid,this.setOwner=true;}else this.uid=void 0,this.gid=void 0,this.setOwner=false;this.preserveOwner=t.preserveOwner===void 0&&typeof t.uid!="number"?process.getuid?.()===0:!!t.preserveOwner,this.processUid=(this.preserveOwner||this.setOwner)&&process.getuid?process.getuid():void 0,this.processGid=(this.preserveOwner||this.setOwner)&&process.getgid?process.getgid():void 0,this.maxDepth=typeof t.maxDepth=="number"?t.maxDepth:uo,this.forceChown=t.forceChown===true,this.win32=!!t.win32||Te,this.newer=!!t.newer,this.keep=!!t.keep,this.noMtime=!!t.noMtime,this.preservePaths=!!t.preservePaths,this.unlink=!!t.unlink,this.cwd=f(path__default.resolve(t.cwd||process.cwd())),this.strip=Number(t.strip)||0,this.processUmask=this.chmod?typeof t.processUmask=="number"?t.processUmask:Lr():0,this.umask=typeof t.umask=="number"?t.umask:this.processUmask,this.dmode=t.dmode||511&~this.umask,this.fmode=t.fmode||438&~this.umask,this.on("entry",e=>this[Dr](e));}warn(t,e,i={}){return (t==="TAR_BAD_ARCHIVE"||t==="TAR_ABORT")&&(i.recoverable=false),super.warn(t,e,i)}[bs](){this[gs]&&this[Ri]===0&&(this.emit("prefinish"),this.emit("finish"),this.emit("end"));}[Rs](t,e){let i=t[e],{type:r}=t;if(!i||this.preservePaths)return  true;let[n,o]=ce(i),h=o.replaceAll(/\\/g,"/").split("/");if(h.includes("..")||Te&&/^[a-z]:\.\.$/i.test(h[0]??"")){if(e==="path"||r==="Link")return this.warn("TAR_ENTRY_ERROR",`${e} contains '..'`,{entry:t,[e]:i}),false;let a=path__default.posix.dirname(t.path),l=path__default.posix.normalize(path__default.posix.join(a,h.join("/")));if(l.startsWith("../")||l==="..")return this.warn("TAR_ENTRY_ERROR",`${e} escapes extraction directory`,{entry:t,[e]:i}),false}return n&&(t[e]=String(o),this.warn("TAR_ENTRY_INFO",`stripping ${n} from absolute ${e}`,{entry:t,[e]:i})),true}[Fr](t){let e=f(t.path),i=e.split("/");if(this.strip){if(i.length<this.strip)return  false;if(t.type==="Link"){let r=f(String(t.linkpath)).split("/");if(r.length>=this.strip)t.linkpath=r.slice(this.strip).join("/");else return  false}i.splice(0,this.strip),t.path=i.join("/");}if(isFinite(this.maxDepth)&&i.length>this.maxDepth)return this.warn("TAR_ENTRY_ERROR","path excessively deep",{entry:t,path:e,depth:i.length,maxDepth:this.maxDepth}),false;if(!this[Rs](t,"path")||!this[Rs](t,"linkpath"))return  false;if(t.absolute=path__default.isAbsolute(t.path)?f(path__default.resolve(t.path)):f(path__default.resolve(this.cwd,t.path)),!this.preservePaths&&typeof t.absolute=="string"&&t.absolute.indexOf(this.cwd+"/")!==0&&t.absolute!==this.cwd)return this.warn("TAR_ENTRY_ERROR","path escaped extraction target",{entry:t,path:f(t.path),resolvedPath:t.absolute,cwd:this.cwd}),false;if(t.absolute===this.cwd&&t.type!=="Directory"&&t.type!=="GNUDumpDir")return  false;if(this.win32){let{root:r}=path__default.win32.parse(String(t.absolute));t.absolute=r+ts(String(t.absolute).slice(r.length));let{root:n}=path__default.win32.parse(t.path);t.path=n+ts(t.path.slice(n.length));}return  true}[Dr](t){if(!this[Fr](t))return t.resume();switch(require$$0$1.equal(typeof t.absolute,"string"),t.type){case "Directory":case "GNUDumpDir":t.mode&&(t.mode=t.mode|448);case "File":case "OldFile":case "ContiguousFile":case "Link":case "SymbolicLink":return this[_s](t);default:return this[Cr](t)}}[O](t,e){t.name==="CwdError"?this.emit("error",t):(this.warn("TAR_ENTRY_ERROR",t,{entry:e}),this[$t](),e.resume());}[yt](t,e,i){gr(f(t),{uid:this.uid,gid:this.gid,processUid:this.processUid,processGid:this.processGid,umask:this.processUmask,preserve:this.preservePaths,unlink:this.unlink,cwd:this.cwd,mode:e},i);}[ge](t){return this.forceChown||this.preserveOwner&&(typeof t.uid=="number"&&t.uid!==this.processUid||typeof t.gid=="number"&&t.gid!==this.processGid)||typeof this.uid=="number"&&this.uid!==this.processUid||typeof this.gid=="number"&&this.gid!==this.processGid}[be](t){return vr(this.uid,t.uid,this.processUid)}[_e](t){return vr(this.gid,t.gid,this.processGid)}[Ts](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.fmode,r=new et(String(t.absolute),{flags:ms(t.size),mode:i,autoClose:false});r.on("error",a=>{r.fd&&u.close(r.fd,()=>{}),r.write=()=>true,this[O](a,t),e();});let n=1,o=a=>{if(a){r.fd&&u.close(r.fd,()=>{}),this[O](a,t),e();return}--n===0&&r.fd!==void 0&&u.close(r.fd,l=>{l?this[O](l,t):this[$t](),e();});};r.on("finish",()=>{let a=String(t.absolute),l=r.fd;if(typeof l=="number"&&t.mtime&&!this.noMtime){n++;let c=t.atime||new Date,d=t.mtime;u.futimes(l,c,d,y=>y?u.utimes(a,c,d,T=>o(T&&y)):o());}if(typeof l=="number"&&this[ge](t)){n++;let c=this[be](t),d=this[_e](t);typeof c=="number"&&typeof d=="number"&&u.fchown(l,c,d,y=>y?u.chown(a,c,d,T=>o(T&&y)):o());}o();});let h=this.transform&&this.transform(t)||t;h!==t&&(h.on("error",a=>{this[O](a,t),e();}),t.pipe(h)),h.pipe(r);}[xs](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.dmode;this[yt](String(t.absolute),i,r=>{if(r){this[O](r,t),e();return}let n=1,o=()=>{--n===0&&(e(),this[$t](),t.resume());};t.mtime&&!this.noMtime&&(n++,u.utimes(String(t.absolute),t.atime||new Date,t.mtime,o)),this[ge](t)&&(n++,u.chown(String(t.absolute),Number(this[be](t)),Number(this[_e](t)),o)),o();});}[Cr](t){t.unsupported=true,this.warn("TAR_ENTRY_UNSUPPORTED",`unsupported entry type: ${t.type}`,{entry:t}),t.resume();}[Ar](t,e){let i=f(path__default.relative(this.cwd,path__default.resolve(path__default.dirname(String(t.absolute)),String(t.linkpath)))).split("/");this[Re](t,this.cwd,i,()=>this[gi](t,String(t.linkpath),"symlink",e),r=>{this[O](r,t),e();});}[Ir](t,e){let i=f(path__default.resolve(this.cwd,String(t.linkpath))),r=f(String(t.linkpath)).split("/");this[Re](t,this.cwd,r,()=>this[gi](t,i,"link",e),n=>{this[O](n,t),e();});}[Re](t,e,i,r,n){let o=i.shift();if(this.preservePaths||o===void 0)return r();let h=path__default.resolve(e,o);u.lstat(h,(a,l)=>{if(a)return r();if(l?.isSymbolicLink())return n(new St(h,path__default.resolve(h,i.join("/"))));this[Re](t,h,i,r,n);});}[kr](){this[Ri]++;}[$t](){this[Ri]--,this[bs]();}[Ls](t){this[$t](),t.resume();}[Os](t,e){return t.type==="File"&&!this.unlink&&e.isFile()&&e.nlink<=1&&!Te}[_s](t){this[kr]();let e=[t.path];t.linkpath&&e.push(t.linkpath),this.reservations.reserve(e,i=>this[Nr](t,i));}[Nr](t,e){let i=h=>{e(h);},r=()=>{this[yt](this.cwd,this.dmode,h=>{if(h){this[O](h,t),i();return}this[Oe]=true,n();});},n=()=>{if(t.absolute!==this.cwd){let h=f(path__default.dirname(String(t.absolute)));if(h!==this.cwd)return this[yt](h,this.dmode,a=>{if(a){this[O](a,t),i();return}o();})}o();},o=()=>{u.lstat(String(t.absolute),(h,a)=>{if(a&&(this.keep||this.newer&&a.mtime>(t.mtime??a.mtime))){this[Ls](t),i();return}if(h||this[Os](t,a))return this[P](null,t,i);if(a.isDirectory()){if(t.type==="Directory"){let l=this.chmod&&t.mode&&(a.mode&4095)!==t.mode,c=d=>this[P](d??null,t,i);return l?u.chmod(String(t.absolute),Number(t.mode),c):c()}if(t.absolute!==this.cwd)return u.rmdir(String(t.absolute),l=>this[P](l??null,t,i))}if(t.absolute===this.cwd)return this[P](null,t,i);mo(String(t.absolute),l=>this[P](l??null,t,i));});};this[Oe]?n():r();}[P](t,e,i){if(t){this[O](t,e),i();return}switch(e.type){case "File":case "OldFile":case "ContiguousFile":return this[Ts](e,i);case "Link":return this[Ir](e,i);case "SymbolicLink":return this[Ar](e,i);case "Directory":case "GNUDumpDir":return this[xs](e,i)}}[gi](t,e,i,r){u[i](e,String(t.absolute),n=>{n?this[O](n,t):(this[$t](),t.resume()),r();});}},ye=s=>{try{return [null,s()]}catch(t){return [t,null]}},xe=class extends Xt{sync=true;[P](t,e){return super[P](t,e,()=>{})}[_s](t){if(!this[Oe]){let n=this[yt](this.cwd,this.dmode);if(n)return this[O](n,t);this[Oe]=true;}if(t.absolute!==this.cwd){let n=f(path__default.dirname(String(t.absolute)));if(n!==this.cwd){let o=this[yt](n,this.dmode);if(o)return this[O](o,t)}}let[e,i]=ye(()=>u.lstatSync(String(t.absolute)));if(i&&(this.keep||this.newer&&i.mtime>(t.mtime??i.mtime)))return this[Ls](t);if(e||this[Os](t,i))return this[P](null,t);if(i.isDirectory()){if(t.type==="Directory"){let o=this.chmod&&t.mode&&(i.mode&4095)!==t.mode,[h]=o?ye(()=>{u.chmodSync(String(t.absolute),Number(t.mode));}):[];return this[P](h,t)}let[n]=ye(()=>u.rmdirSync(String(t.absolute)));this[P](n,t);}let[r]=t.absolute===this.cwd?[]:ye(()=>po(String(t.absolute)));this[P](r,t);}[Ts](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.fmode,r=h=>{let a;try{u.closeSync(n);}catch(l){a=l;}(h||a)&&this[O](h||a,t),e();},n;try{n=u.openSync(String(t.absolute),ms(t.size),i);}catch(h){return r(h)}let o=this.transform&&this.transform(t)||t;o!==t&&(o.on("error",h=>this[O](h,t)),t.pipe(o)),o.on("data",h=>{try{u.writeSync(n,h,0,h.length);}catch(a){r(a);}}),o.on("end",()=>{let h=null;if(t.mtime&&!this.noMtime){let a=t.atime||new Date,l=t.mtime;try{u.futimesSync(n,a,l);}catch(c){try{u.utimesSync(String(t.absolute),a,l);}catch{h=c;}}}if(this[ge](t)){let a=this[be](t),l=this[_e](t);try{u.fchownSync(n,Number(a),Number(l));}catch(c){try{u.chownSync(String(t.absolute),Number(a),Number(l));}catch{h=h||c;}}}r(h);});}[xs](t,e){let i=typeof t.mode=="number"?t.mode&4095:this.dmode,r=this[yt](String(t.absolute),i);if(r){this[O](r,t),e();return}if(t.mtime&&!this.noMtime)try{u.utimesSync(String(t.absolute),t.atime||new Date,t.mtime);}catch{}if(this[ge](t))try{u.chownSync(String(t.absolute),Number(this[be](t)),Number(this[_e](t)));}catch{}e(),t.resume();}[yt](t,e){try{return _r(f(t),{uid:this.uid,gid:this.gid,processUid:this.processUid,processGid:this.processGid,umask:this.processUmask,preserve:this.preservePaths,unlink:this.unlink,cwd:this.cwd,mode:e})}catch(i){return i}}[Re](t,e,i,r,n){if(this.preservePaths||i.length===0)return r();let o=e;for(let h of i){o=path__default.resolve(o,h);let[a,l]=ye(()=>u.lstatSync(o));if(a)return r();if(l.isSymbolicLink())return n(new St(o,path__default.resolve(e,i.join("/"))))}r();}[gi](t,e,i,r){let n=`${i}Sync`;try{u[n](e,String(t.absolute)),r(),t.resume();}catch(o){return this[O](o,t)}}};var Eo=s=>{let t=new xe(s),e=s.file,i=u.statSync(e),r=s.maxReadSize||16*1024*1024;new Be(e,{readSize:r,size:i.size}).pipe(t);},wo=(s,t)=>{let e=new Xt(s),i=s.maxReadSize||16*1024*1024,r=s.file;return new Promise((o,h)=>{e.on("error",h),e.on("close",o),u.stat(r,(a,l)=>{if(a)h(a);else {let c=new _t(r,{readSize:i,size:l.size});c.on("error",h),c.pipe(e);}});})};K(Eo,wo,s=>new xe(s),s=>new Xt(s),(s,t)=>{t?.length&&Qi(s,t);});var yo=(s,t)=>{let e=new kt(s),i=true,r,n;try{try{r=u.openSync(s.file,"r+");}catch(a){if(a?.code==="ENOENT")r=u.openSync(s.file,"w+");else throw a}let o=u.fstatSync(r),h=Buffer.alloc(512);t:for(n=0;n<o.size;n+=512){for(let c=0,d=0;c<512;c+=d){if(d=u.readSync(r,h,c,h.length-c,n+c),n===0&&h[0]===31&&h[1]===139)throw new Error("cannot append to compressed archives");if(!d)break t}let a=new F(h);if(!a.cksumValid)break;let l=512*Math.ceil((a.size||0)/512);if(n+l+512>o.size)break;n+=l,s.mtimeCache&&a.mtime&&s.mtimeCache.set(String(a.path),a.mtime);}i=!1,Ro(s,e,n,r,t);}finally{if(i)try{u.closeSync(r);}catch{}}},Ro=(s,t,e,i,r)=>{let n=new Wt(s.file,{fd:i,start:e});t.pipe(n),bo(t,r);},go=(s,t)=>{t=Array.from(t);let e=new wt(s),i=(n,o,h)=>{let a=(T,D)=>{T?u.close(n,E=>h(T)):h(null,D);},l=0;if(o===0)return a(null,0);let c=0,d=Buffer.alloc(512),y=(T,D)=>{if(T||D===void 0)return a(T);if(c+=D,c<512&&D)return u.read(n,d,c,d.length-c,l+c,y);if(l===0&&d[0]===31&&d[1]===139)return a(new Error("cannot append to compressed archives"));if(c<512)return a(null,l);let E=new F(d);if(!E.cksumValid)return a(null,l);let x=512*Math.ceil((E.size??0)/512);if(l+x+512>o||(l+=x+512,l>=o))return a(null,l);s.mtimeCache&&E.mtime&&s.mtimeCache.set(String(E.path),E.mtime),c=0,u.read(n,d,0,512,l,y);};u.read(n,d,0,512,l,y);};return new Promise((n,o)=>{e.on("error",o);let h="r+",a=(l,c)=>{if(l&&l.code==="ENOENT"&&h==="r+")return h="w+",u.open(s.file,h,a);if(l||!c)return o(l);u.fstat(c,(d,y)=>{if(d)return u.close(c,()=>o(d));i(c,y.size,(T,D)=>{if(T)return o(T);let E=new et(s.file,{fd:c,start:D});e.pipe(E),E.on("error",o),E.on("close",n),_o(e,t);});});};u.open(s.file,h,a);})},bo=(s,t)=>{t.forEach(e=>{e.charAt(0)==="@"?Ct({file:path__default.resolve(s.cwd,e.slice(1)),sync:true,noResume:true,onReadEntry:i=>s.add(i)}):s.add(e);}),s.end();},_o=async(s,t)=>{for(let e of t)e.charAt(0)==="@"?await Ct({file:path__default.resolve(String(s.cwd),e.slice(1)),noResume:true,onReadEntry:i=>s.add(i)}):s.add(e);s.end();},vt=K(yo,go,()=>{throw new TypeError("file is required")},()=>{throw new TypeError("file is required")},(s,t)=>{if(!Bs(s))throw new TypeError("file is required");if(s.gzip||s.brotli||s.zstd||s.file.endsWith(".br")||s.file.endsWith(".tbr"))throw new TypeError("cannot append to compressed archives");if(!t?.length)throw new TypeError("no paths specified to add/replace")});K(vt.syncFile,vt.asyncFile,vt.syncNoFile,vt.asyncNoFile,(s,t=[])=>{vt.validate?.(s,t),To(s);});var To=s=>{let t=s.filter;s.mtimeCache||(s.mtimeCache=new Map),s.filter=t?(e,i)=>t(e,i)&&!((s.mtimeCache?.get(e)??i.mtime??0)>(i.mtime??0)):(e,i)=>!((s.mtimeCache?.get(e)??i.mtime??0)>(i.mtime??0));};
 
 const BLOCK = 512;
+/** A PAX or GNU long-name header longer than this is not a real one. */
+const MAX_EXTENDED_HEADER = 1 << 20;
+/** How many links a name may pass through before it counts as a loop. */
+const MAX_LINK_HOPS = 16;
 /** Reads the first bytes of a file to tell a gzip stream from anything else. */
 async function isGzipFile(file) {
     const fh = await open$1(file, 'r');
@@ -30214,46 +30640,78 @@ class TarFiles {
         this.#tempDir = tempDir;
     }
     static async open(location, opts = {}) {
-        if (await isGzipFile(location)) {
-            const dir = await mkdtemp(R.join(opts.tempDir ?? tmpdir(), 'oci-layout-'));
-            const plain = R.join(dir, 'layout.tar');
+        let gzip;
+        try {
+            gzip = await isGzipFile(location);
+        }
+        catch (err) {
+            throw new LayoutError(`layout ${location} cannot be read (${fsReason(err)})`, { cause: err });
+        }
+        if (gzip) {
+            const base = opts.tempDir ?? tmpdir();
+            let dir;
             try {
-                await pipeline$1(createReadStream(location), createGunzip(), createWriteStream(plain));
+                dir = await mkdtemp(path.join(base, 'oci-layout-'));
+            }
+            catch (err) {
+                throw new LayoutError(`cannot create a directory in ${base} to decompress ${location} (${fsReason(err)})`, {
+                    cause: err,
+                    hint: 'check that the temporary directory (RUNNER_TEMP) exists and is writable'
+                });
+            }
+            const plain = path.join(dir, 'layout.tar');
+            try {
+                try {
+                    await pipeline$1(createReadStream(location), createGunzip(), createWriteStream(plain));
+                }
+                catch (err) {
+                    const e = err;
+                    // zlib's errors carry Z_* codes (or none, for a stream cut short); anything else is the disk.
+                    if (e.code !== undefined && !e.code.startsWith('Z_')) {
+                        throw new LayoutError(`${location}: cannot decompress into ${dir} (${fsReason(err)})`, {
+                            cause: err
+                        });
+                    }
+                    throw new LayoutError(`${location}: corrupt gzip data (${e.message})`, {
+                        cause: err,
+                        hint: 'the file was truncated or damaged; build or download it again'
+                    });
+                }
                 return new TarFiles(location, plain, await indexTar(location, plain), dir);
             }
             catch (err) {
                 await rm$1(dir, { recursive: true, force: true });
-                if (err instanceof LayoutError)
-                    throw err;
-                throw new LayoutError(`${location}: corrupt gzip data (${err.message})`, {
-                    hint: 'the file was truncated or damaged; build or download it again'
-                });
+                throw err;
             }
         }
         return new TarFiles(location, location, await indexTar(location, location));
     }
-    /** Follows links (at most 16 hops) to the member holding the bytes. */
+    /** Follows links (at most MAX_LINK_HOPS) to the member holding the bytes. */
     #lookup(name) {
         let current = normaliseName(name);
-        for (let hops = 0; current !== undefined && hops < 16; hops++) {
+        if (current === undefined) {
+            throw new LayoutError(`${this.location}: ${name} is outside the layout`, {
+                hint: 'a layout may only link to files inside itself'
+            });
+        }
+        for (let hops = 0; hops <= MAX_LINK_HOPS; hops++) {
             const entry = this.#entries.get(current);
             if (!entry)
                 return undefined;
             if (entry.kind === 'file')
                 return entry;
-            if (entry.kind === 'other') {
-                throw new LayoutError(`${this.location}: ${current} is a ${entry.type}, not a file`, {
-                    hint: 'a layout holds only regular files'
-                });
-            }
+            if (entry.kind === 'other')
+                throw refusal(this.location, current, entry.type);
             current = entry.target;
         }
-        if (current === undefined) {
-            throw new LayoutError(`${this.location}: ${name} links outside the layout`, {
-                hint: 'a layout may only link to files inside itself'
-            });
+        throw new LayoutError(`${this.location}: ${name} passes through more than ${MAX_LINK_HOPS} links (a link loop)`, { hint: 'a layout may only link to files inside itself' });
+    }
+    /** Refuses the first member that is neither a file, a directory nor a link inside the layout. */
+    check() {
+        for (const [name, entry] of this.#entries) {
+            if (entry.kind === 'other')
+                throw refusal(this.location, name, entry.type);
         }
-        return undefined;
     }
     async size(name) {
         return this.#lookup(name)?.size;
@@ -30262,18 +30720,25 @@ class TarFiles {
         const entry = this.#lookup(name);
         if (!entry)
             throw new LayoutError(`${this.location}: ${name} is missing`);
+        // An empty member needs no read (and createReadStream cannot express an empty range).
         if (entry.size === 0)
-            return createReadStream(this.#file, { start: 1, end: 0 });
-        return createReadStream(this.#file, {
+            return Readable.from([]);
+        const stream = createReadStream(this.#file, {
             start: entry.offset,
             end: entry.offset + entry.size - 1,
             highWaterMark: 1 << 20
         });
+        return guardStream(stream, `${this.location}: ${name}`);
     }
     async close() {
         if (this.#tempDir)
             await rm$1(this.#tempDir, { recursive: true, force: true });
     }
+}
+function refusal(location, name, type) {
+    return new LayoutError(`${location}: ${name} is a ${type}, not a regular file`, {
+        hint: 'a layout holds only regular files, and links to files inside itself'
+    });
 }
 async function readExactly(fh, length, position) {
     const buf = Buffer.alloc(length);
@@ -30286,13 +30751,32 @@ async function readExactly(fh, length, position) {
     }
     return buf;
 }
+/**
+ * A member name as the layout sees it, or undefined for the archive root. Refuses what no layout
+ * writer produces and what an extracting tar would refuse or rewrite: absolute names and `..`.
+ */
+function memberName(raw) {
+    const slashed = raw.replace(/\\/g, '/');
+    if (slashed.startsWith('/') || /^[A-Za-z]:\//.test(slashed))
+        return { refused: 'points outside the archive (an absolute name)' };
+    if (slashed.split('/').includes('..'))
+        return { refused: 'points outside the archive (a ".." in its name)' };
+    const name = normaliseName(slashed);
+    return name === '' ? undefined : name;
+}
 /** Walks the headers of a tar, seeking over member data, and maps names to byte ranges. */
 async function indexTar(location, file) {
-    const fh = await open$1(file, 'r');
-    const entries = new Map();
     const corrupt = (why) => new LayoutError(`${location}: ${why}`, {
         hint: 'expected an OCI layout tar (docker buildx build -o type=oci,dest=FILE) or a layout directory'
     });
+    let fh;
+    try {
+        fh = await open$1(file, 'r');
+    }
+    catch (err) {
+        throw new LayoutError(`layout ${location} cannot be read (${fsReason(err)})`, { cause: err });
+    }
+    const entries = new Map();
     try {
         const { size: fileSize } = await fh.stat();
         if (fileSize === 0)
@@ -30305,50 +30789,68 @@ async function indexTar(location, file) {
             if (!block)
                 break; // end of file without the end-of-archive blocks: accepted, as GNU tar does
             if (block.length < BLOCK)
-                throw corrupt(`truncated tar header at byte ${pos}`);
-            const header = new F(block, 0, ex, gex);
+                throw corrupt(pos === 0 ? 'not a tar archive (too short)' : `truncated tar header at byte ${pos}`);
+            let header;
+            try {
+                header = new F(block, 0, ex, gex);
+            }
+            catch (err) {
+                throw corrupt(`corrupt tar header at byte ${pos} (${err.message})`);
+            }
             if (header.nullBlock)
                 break;
             if (!header.cksumValid) {
                 throw corrupt(pos === 0 ? 'not a tar archive' : `corrupt tar header at byte ${pos}`);
             }
+            // node-tar reads a negative (base-256) size as no size at all; it is a damaged header.
+            if (block[124] === 0xff)
+                throw corrupt(`tar header at byte ${pos} has a negative size`);
             const size = header.size ?? 0;
+            const shown = JSON.stringify((header.path ?? '?').slice(0, 200));
+            if (!Number.isSafeInteger(size) || size < 0)
+                throw corrupt(`tar header at byte ${pos} (${shown}) has an invalid size`);
+            const at = pos;
             const dataStart = pos + BLOCK;
             if (dataStart + size > fileSize)
-                throw corrupt(`truncated tar: ${header.path ?? '?'} ends past the end of the file`);
+                throw corrupt(`truncated tar: ${shown} ends past the end of the file`);
             pos = dataStart + Math.ceil(size / BLOCK) * BLOCK;
             switch (header.type) {
                 case 'ExtendedHeader':
-                case 'GlobalExtendedHeader': {
-                    const body = await readExactly(fh, size, dataStart);
-                    const pax = ft.parse((body ?? Buffer.alloc(0)).toString('utf8'), ex, header.type === 'GlobalExtendedHeader');
-                    if (header.type === 'GlobalExtendedHeader')
-                        gex = pax;
-                    else
-                        ex = pax;
-                    continue;
-                }
+                case 'GlobalExtendedHeader':
                 case 'NextFileHasLongPath':
                 case 'OldGnuLongPath':
                 case 'NextFileHasLongLinkpath': {
-                    const body = ((await readExactly(fh, size, dataStart)) ?? Buffer.alloc(0))
-                        .toString('utf8')
-                        .replace(/\0.*$/s, '');
-                    ex = {
-                        ...ex,
-                        ...(header.type === 'NextFileHasLongLinkpath' ? { linkpath: body } : { path: body })
-                    };
+                    if (size > MAX_EXTENDED_HEADER)
+                        throw corrupt(`tar extended header at byte ${at} is ${size} bytes long`);
+                    const body = (await readExactly(fh, size, dataStart)) ?? Buffer.alloc(0);
+                    if (header.type === 'ExtendedHeader' || header.type === 'GlobalExtendedHeader') {
+                        const global = header.type === 'GlobalExtendedHeader';
+                        const pax = ft.parse(body.toString('utf8'), global ? gex : ex, global);
+                        if (global)
+                            gex = pax;
+                        else
+                            ex = pax;
+                    }
+                    else {
+                        const text = body.toString('utf8').replace(/\0.*$/s, '');
+                        ex = {
+                            ...ex,
+                            ...(header.type === 'NextFileHasLongLinkpath' ? { linkpath: text } : { path: text })
+                        };
+                    }
                     continue;
                 }
             }
+            // node-tar takes a PAX or GNU long path from `ex` but reads linkpath from the header block
+            // itself, so a long link target must be taken from `ex` here.
+            const linkpath = ex?.linkpath ?? header.linkpath ?? '';
             ex = undefined;
             const rawName = header.path ?? '';
-            const name = normaliseName(rawName);
-            // A leading `/` is dropped, as tar does; a `..` that climbs out of the archive is refused.
+            const name = memberName(rawName);
             if (name === undefined)
-                throw corrupt(`member "${rawName}" points outside the archive`);
-            if (name === '')
                 continue;
+            if (typeof name !== 'string')
+                throw new LayoutError(`${location}: member ${JSON.stringify(rawName.slice(0, 200))} ${name.refused}`, { hint: 'a layout tar names its files relative to its root; refusing the archive' });
             switch (header.type) {
                 case 'File':
                 case 'OldFile':
@@ -30356,23 +30858,28 @@ async function indexTar(location, file) {
                     entries.set(name, { kind: 'file', offset: dataStart, size });
                     break;
                 case 'SymbolicLink': {
-                    const link = header.linkpath ?? '';
+                    const link = linkpath.replace(/\\/g, '/');
                     // Relative to the link's own directory; an absolute target never stays inside the layout.
-                    const target = link.startsWith('/')
+                    const target = link.startsWith('/') || link === ''
                         ? undefined
-                        : normaliseName(R.posix.join(R.posix.dirname(name), link));
-                    if (target === undefined)
-                        entries.set(name, { kind: 'other', type: `symlink to ${link} (outside the layout)` });
+                        : normaliseName(path.posix.join(path.posix.dirname(name), link));
+                    if (target === undefined || target === '')
+                        entries.set(name, {
+                            kind: 'other',
+                            type: `symbolic link to ${JSON.stringify(link.slice(0, 200))} (outside the layout)`
+                        });
                     else
                         entries.set(name, { kind: 'link', target });
                     break;
                 }
                 case 'Link': {
-                    const target = normaliseName(header.linkpath ?? '');
-                    if (target === undefined)
+                    // A hard link names another member of the archive.
+                    const link = linkpath;
+                    const target = memberName(link);
+                    if (typeof target !== 'string')
                         entries.set(name, {
                             kind: 'other',
-                            type: `hard link to ${header.linkpath} (outside the layout)`
+                            type: `hard link to ${JSON.stringify(link.slice(0, 200))} (outside the layout)`
                         });
                     else
                         entries.set(name, { kind: 'link', target });
@@ -30380,8 +30887,17 @@ async function indexTar(location, file) {
                 }
                 case 'Directory':
                     break;
+                case 'CharacterDevice':
+                    entries.set(name, { kind: 'other', type: 'character device' });
+                    break;
+                case 'BlockDevice':
+                    entries.set(name, { kind: 'other', type: 'block device' });
+                    break;
+                case 'FIFO':
+                    entries.set(name, { kind: 'other', type: 'FIFO' });
+                    break;
                 default:
-                    entries.set(name, { kind: 'other', type: header.type });
+                    entries.set(name, { kind: 'other', type: `tar member of type ${header.type}` });
             }
         }
         return entries;
@@ -30406,17 +30922,29 @@ class LayoutSource {
         this.index = index;
     }
     static async open(location, opts = {}) {
-        let isDir;
+        let st;
         try {
-            isDir = (await stat$1(location)).isDirectory();
+            st = await stat$1(location);
         }
-        catch {
-            throw new LayoutError(`layout ${location} does not exist`, {
-                hint: 'check the layout input; it is resolved against the working directory'
-            });
+        catch (err) {
+            const code = err.code;
+            if (code === 'ENOENT' || code === 'ENOTDIR') {
+                throw new LayoutError(`layout ${location} does not exist`, {
+                    hint: 'check the layout input; it is resolved against the working directory'
+                });
+            }
+            throw new LayoutError(`layout ${location} cannot be read (${fsReason(err)})`, { cause: err });
         }
-        const files = isDir ? await DirFiles.open(location) : await TarFiles.open(location, opts);
+        const isDir = st.isDirectory();
+        if (!isDir && !st.isFile()) {
+            // A FIFO or device would block or never end: refuse it before opening it.
+            throw new LayoutError(`layout ${location} is ${fileKind(st)}, not a layout directory or tar file`, { hint: 'point the layout input at a directory, a .tar or a .tar.gz' });
+        }
+        const files = isDir
+            ? await DirFiles.open(location)
+            : await TarFiles.open(location, opts);
         try {
+            files.check?.();
             const layoutSize = await files.size('oci-layout');
             const indexSize = await files.size('index.json');
             if (indexSize === undefined) {
@@ -30508,16 +31036,20 @@ async function readSmall(files, name, size) {
 }
 async function checkLayoutFile(files, size) {
     const bytes = await readSmall(files, 'oci-layout', size);
-    let version;
+    let json;
     try {
-        version = JSON.parse(bytes.toString('utf8'))
-            .imageLayoutVersion;
+        json = JSON.parse(bytes.toString('utf8'));
     }
     catch {
-        throw new LayoutError(`${files.location}: oci-layout is not valid JSON`);
+        throw new LayoutError(`${files.location}: oci-layout is not valid JSON`, {
+            hint: 'the layout is corrupt; write it again'
+        });
     }
+    const version = typeof json === 'object' && json !== null && !Array.isArray(json)
+        ? json.imageLayoutVersion
+        : undefined;
     if (typeof version !== 'string' || !version.startsWith('1.')) {
-        throw new LayoutError(`${files.location}: unsupported imageLayoutVersion ${JSON.stringify(version)}`, {
+        throw new LayoutError(`${files.location}: oci-layout has imageLayoutVersion ${describeValue(version)}; only 1.x is supported`, {
             hint: 'only OCI image layout 1.x is supported'
         });
     }
@@ -30548,9 +31080,15 @@ class LayoutStore {
         catch (err) {
             if (err instanceof LayoutError)
                 throw err;
-            await mkdir$1(dir, { recursive: true });
         }
-        await mkdir$1(R.join(dir, 'blobs'), { recursive: true });
+        try {
+            await mkdir$1(path.join(dir, 'blobs'), { recursive: true });
+        }
+        catch (err) {
+            throw new LayoutError(`cannot create the layout directory ${dir} (${fsReason(err)})`, {
+                cause: err
+            });
+        }
         return new LayoutStore(dir);
     }
     get directory() {
@@ -30564,11 +31102,11 @@ class LayoutStore {
         return (await this.#source()).resolve(reference);
     }
     async fetch(desc) {
-        return createReadStream(R.join(this.#dir, blobPath(desc.digest)));
+        return createReadStream(path.join(this.#dir, blobPath(desc.digest)));
     }
     /** Present means present with the right size and bytes: a blob left damaged is fetched again. */
     async exists(desc) {
-        const file = R.join(this.#dir, blobPath(desc.digest));
+        const file = path.join(this.#dir, blobPath(desc.digest));
         try {
             if ((await stat$1(file)).size !== desc.size)
                 return false;
@@ -30583,8 +31121,8 @@ class LayoutStore {
         }
     }
     async push(desc, content) {
-        const final = R.join(this.#dir, blobPath(desc.digest));
-        await mkdir$1(R.dirname(final), { recursive: true });
+        const final = path.join(this.#dir, blobPath(desc.digest));
+        await mkdir$1(path.dirname(final), { recursive: true });
         const temp = `${final}.${randomBytes(6).toString('hex')}.partial`;
         try {
             if (Buffer.isBuffer(content))
@@ -30622,23 +31160,36 @@ class LayoutStore {
                     : !(other === undefined && m.digest === desc.digest);
             });
             index.manifests.push(entry);
-            const layoutFile = R.join(this.#dir, 'oci-layout');
+            const layoutFile = path.join(this.#dir, 'oci-layout');
             await writeFile$1(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-            const temp = R.join(this.#dir, `index.json.${randomBytes(6).toString('hex')}.partial`);
+            const temp = path.join(this.#dir, `index.json.${randomBytes(6).toString('hex')}.partial`);
             await writeFile$1(temp, JSON.stringify(index));
-            await rename$1(temp, R.join(this.#dir, 'index.json'));
+            await rename$1(temp, path.join(this.#dir, 'index.json'));
         });
         this.#reader = undefined;
     }
     async #readIndex() {
         let bytes;
         try {
-            bytes = await readFile(R.join(this.#dir, 'index.json'));
+            bytes = await readFile(path.join(this.#dir, 'index.json'));
         }
-        catch {
-            return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
+        catch (err) {
+            if (err.code === 'ENOENT')
+                return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
+            throw new LayoutError(`${this.#dir}: index.json cannot be read (${fsReason(err)})`, {
+                cause: err
+            });
         }
-        const json = JSON.parse(bytes.toString('utf8'));
+        let parsed;
+        try {
+            parsed = JSON.parse(bytes.toString('utf8'));
+        }
+        catch (err) {
+            throw new LayoutError(`${this.#dir}: index.json is not valid JSON (${err.message})`, { hint: 'repair or remove it, or pull into another directory' });
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+            return parseIndexJson(bytes, this.#dir); // throws the LayoutError that names the problem
+        const json = parsed;
         if (!Array.isArray(json.manifests) || json.manifests.length === 0) {
             return {
                 schemaVersion: 2,
@@ -30650,7 +31201,7 @@ class LayoutStore {
         return parseIndexJson(bytes, this.#dir);
     }
     async #withLock(fn) {
-        const lock = R.join(this.#dir, 'index.json.lock');
+        const lock = path.join(this.#dir, 'index.json.lock');
         const deadline = Date.now() + LOCK_WAIT_MS;
         for (let wait = 5;; wait = Math.min(wait * 2, 200)) {
             try {
@@ -30685,7 +31236,7 @@ class LayoutStore {
 async function packLayout(dir, file, gzip) {
     const names = [];
     const walk = async (rel) => {
-        const entries = await readdir$1(R.join(dir, rel), { withFileTypes: true });
+        const entries = await readdir$1(path.join(dir, rel), { withFileTypes: true });
         for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
             const name = rel ? `${rel}/${e.name}` : e.name;
             if (e.name.endsWith('.partial') || e.name.endsWith('.lock'))
@@ -30894,6 +31445,141 @@ function parseLayoutSpec(spec, pathExists = existsSync) {
     return { path: s };
 }
 
+/** The host a config key names: keys may carry a scheme and a path (`https://index.docker.io/v1/`). */
+function keyHost(key) {
+    return key
+        .replace(/^[a-z]+:\/\//i, '')
+        .split('/')[0]
+        .toLowerCase();
+}
+function hostsMatch(key, registry) {
+    const a = keyHost(key);
+    const b = registry.toLowerCase();
+    if (a === b)
+        return true;
+    return isDockerHub(a) && isDockerHub(b);
+}
+function fromEntry(entry, where) {
+    if (entry.identitytoken)
+        return { identityToken: entry.identitytoken, username: entry.username };
+    if (entry.username && entry.password)
+        return { username: entry.username, password: entry.password };
+    if (entry.auth) {
+        const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        if (colon <= 0)
+            throw new AuthError(`${where}: the "auth" value is not base64 of user:password`);
+        return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+    }
+    return undefined;
+}
+async function readJson(file) {
+    let text;
+    try {
+        text = await readFile(file, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+    try {
+        return JSON.parse(text);
+    }
+    catch {
+        throw new AuthError(`${file} is not valid JSON`, {
+            hint: 'fix or remove it, or pass username and password'
+        });
+    }
+}
+/** Runs `docker-credential-<helper> get` with the server URL on stdin, as docker does. */
+function runHelper(helper, registry, env) {
+    const server = isDockerHub(registry) ? 'https://index.docker.io/v1/' : registry;
+    return new Promise((resolve, reject) => {
+        const child = execFile(`docker-credential-${helper}`, ['get'], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+            if (err) {
+                // Helpers answer "credentials not found" for hosts they do not know: that is not an error.
+                if (/not found/i.test(`${stdout}${stderr}`))
+                    return resolve(undefined);
+                const missing = err.code === 'ENOENT';
+                return reject(new AuthError(missing
+                    ? `credential helper docker-credential-${helper} is not on PATH`
+                    : `credential helper docker-credential-${helper} failed: ${stderr.trim().split('\n')[0] || err.message}`, { hint: 'install the helper, or pass username and password' }));
+            }
+            try {
+                const out = JSON.parse(stdout);
+                if (!out.Secret)
+                    return resolve(undefined);
+                // Docker's convention: the user "<token>" means the secret is an identity token.
+                resolve(out.Username === '<token>'
+                    ? { identityToken: out.Secret }
+                    : { username: out.Username ?? '', password: out.Secret });
+            }
+            catch {
+                reject(new AuthError(`credential helper docker-credential-${helper} answered something other than JSON`));
+            }
+        });
+        child.stdin?.end(server);
+    });
+}
+/**
+ * Finds credentials for a registry, first match wins: the inputs; docker's config.json (where
+ * docker/login-action writes) with its credential helpers; podman's auth.json; for ghcr.io the
+ * workflow token; else anonymous.
+ */
+async function findCredentials(q) {
+    const env = q.env ?? process.env;
+    const found = (credentials, source) => {
+        const secret = credentials.identityToken ?? credentials.password;
+        if (secret)
+            q.onSecret?.(secret);
+        if (credentials.password !== undefined)
+            q.onSecret?.(Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64'));
+        return { credentials, source };
+    };
+    if (q.username && q.password)
+        return found({ username: q.username, password: q.password }, 'the username and password inputs');
+    const dockerDir = env.DOCKER_CONFIG || path.join(env.HOME || os$2.homedir(), '.docker');
+    const dockerFile = path.join(dockerDir, 'config.json');
+    const docker = await readJson(dockerFile);
+    if (docker) {
+        const helper = Object.entries(docker.credHelpers ?? {}).find(([k]) => hostsMatch(k, q.registry))?.[1];
+        if (helper) {
+            const c = await runHelper(helper, q.registry, env);
+            if (c)
+                return found(c, `docker-credential-${helper}`);
+        }
+        const entry = Object.entries(docker.auths ?? {}).find(([k]) => hostsMatch(k, q.registry));
+        if (entry) {
+            const c = fromEntry(entry[1], dockerFile);
+            if (c)
+                return found(c, dockerFile);
+        }
+        if (docker.credsStore) {
+            const c = await runHelper(docker.credsStore, q.registry, env);
+            if (c)
+                return found(c, `docker-credential-${docker.credsStore}`);
+        }
+    }
+    const podmanFiles = [
+        env.REGISTRY_AUTH_FILE,
+        env.XDG_RUNTIME_DIR && path.join(env.XDG_RUNTIME_DIR, 'containers/auth.json')
+    ];
+    for (const file of podmanFiles) {
+        if (!file)
+            continue;
+        const podman = await readJson(file);
+        const entry = Object.entries(podman?.auths ?? {}).find(([k]) => hostsMatch(k, q.registry));
+        if (entry) {
+            const c = fromEntry(entry[1], file);
+            if (c)
+                return found(c, file);
+        }
+    }
+    if (q.registry.toLowerCase() === 'ghcr.io' && q.githubToken) {
+        return found({ username: q.githubActor || 'github-actions', password: q.githubToken }, 'the github-token input');
+    }
+    return undefined;
+}
+
 /**
  * The base transport. @actions/http-client supplies the connection agent (keep-alive, proxy
  * settings from the environment); requests are sent with node's http directly because the
@@ -30928,8 +31614,9 @@ class HttpTransport {
             agent: this.#client.getAgent(url.href)
         };
         if (url.protocol === 'https:') {
+            // Added to the default trust, not instead of it.
             if (this.#opts.ca)
-                options.ca = this.#opts.ca;
+                options.ca = [...require$$5.rootCertificates, this.#opts.ca];
             if (this.#opts.insecure)
                 options.rejectUnauthorized = false;
         }
@@ -30947,6 +31634,13 @@ class HttpTransport {
                     return;
                 }
                 settled = true;
+                // A registry may answer (401, 413) before taking the whole body: stop reading the source.
+                if (req.body && !Buffer.isBuffer(req.body) && !req.body.readableEnded) {
+                    req.body.unpipe(r);
+                    req.body.destroy();
+                    // The request never finished: its connection cannot be reused.
+                    res.once('end', () => r.destroy());
+                }
                 resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url });
             });
             r.setTimeout(this.#opts.timeoutMs ?? 120_000, () => r.destroy(new ConnectionError(`${req.method} ${url.host}: no answer for ${Math.round((this.#opts.timeoutMs ?? 120_000) / 1000)} s`)));
@@ -31068,26 +31762,54 @@ function parseErrorBody(body) {
     }
 }
 
+/** Parses `repository:name:pull,push repository:other:pull` into resource → actions. */
+function parseScopes(scope) {
+    const out = new Map();
+    for (const s of scope.split(' ').filter(Boolean)) {
+        const i = s.lastIndexOf(':');
+        const resource = s.slice(0, i);
+        const actions = out.get(resource) ?? new Set();
+        for (const a of s.slice(i + 1).split(','))
+            actions.add(a);
+        out.set(resource, actions);
+    }
+    return out;
+}
+/** Whether a token for `have` also serves `want`. */
+function scopeCovers(have, want) {
+    const h = parseScopes(have);
+    for (const [resource, actions] of parseScopes(want)) {
+        const got = h.get(resource);
+        if (!got || [...actions].some((a) => !got.has(a) && !got.has('*')))
+            return false;
+    }
+    return true;
+}
+const basic = (user, secret) => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
+function challengeOf(res) {
+    const h = res.headers['www-authenticate'];
+    return parseChallenge(Array.isArray(h) ? h[0] : h);
+}
 /**
- * Answers a registry's 401 challenges: Basic sends the credentials, Bearer trades them (or
- * nothing, for anonymous pulls) at the token realm for a token per scope, cached until it expires.
+ * Answers a registry's 401 challenges: Basic sends the credentials; Bearer trades them (or
+ * nothing, for anonymous access; or an identity token, by the refresh-token POST) at the token
+ * realm for a token per scope, cached until shortly before it expires.
  */
 class Authenticator {
     #transport;
     #host;
     #creds;
-    #onSecret;
+    #opts;
     #challenge;
     #tokens = new Map();
     #pending = new Map();
-    constructor(transport, host, creds, onSecret = () => { }) {
+    /** Scopes a registry asked for beyond ours (its challenge names them), by our scope. */
+    #wider = new Map();
+    constructor(transport, host, creds, opts = {}) {
         this.#transport = transport;
         this.#host = host;
         this.#creds = creds;
-        this.#onSecret = onSecret;
-    }
-    get hasCredentials() {
-        return this.#creds !== undefined;
+        this.#opts = opts;
     }
     get username() {
         return this.#creds?.username;
@@ -31095,36 +31817,40 @@ class Authenticator {
     /** The Authorization header for a request needing `scope`, or undefined when none is known yet. */
     async header(scope) {
         const ch = this.#challenge;
-        if (!ch)
+        if (!ch || (!this.#creds && ch.scheme === 'basic'))
             return undefined;
-        if (ch.scheme === 'basic') {
-            if (!this.#creds)
-                return undefined;
-            return `Basic ${Buffer.from(`${this.#creds.username}:${this.#creds.password}`).toString('base64')}`;
+        if (ch.scheme === 'basic' && this.#creds) {
+            const c = this.#creds;
+            return c.password !== undefined
+                ? basic(c.username, c.password)
+                : basic(c.username ?? '<token>', c.identityToken);
         }
-        if (ch.scheme === 'bearer') {
-            const cached = this.#tokens.get(scope);
-            if (cached && cached.expiresAt > Date.now())
-                return `Bearer ${cached.token}`;
-            let pending = this.#pending.get(scope);
-            if (!pending) {
-                pending = this.#fetchToken(ch, scope).finally(() => this.#pending.delete(scope));
-                this.#pending.set(scope, pending);
-            }
-            const token = await pending;
-            this.#tokens.set(scope, token);
-            return `Bearer ${token.token}`;
+        if (ch.scheme !== 'bearer')
+            return undefined;
+        const effective = this.#wider.get(scope) ?? scope;
+        const cached = this.#tokens.get(effective);
+        if (cached && cached.expiresAt > Date.now())
+            return `Bearer ${cached.token}`;
+        let pending = this.#pending.get(effective);
+        if (!pending) {
+            pending = this.#fetchToken(ch, effective).finally(() => this.#pending.delete(effective));
+            this.#pending.set(effective, pending);
         }
-        return undefined;
+        const token = await pending;
+        this.#tokens.set(effective, token);
+        return `Bearer ${token.token}`;
+    }
+    /** Whether a challenge is known yet (else the client pings /v2/ first). */
+    get knowsChallenge() {
+        return this.#challenge !== undefined;
     }
     /**
-     * Learns from a 401. Returns true when asking again may succeed (a new scheme or an expired
-     * token), false when the same request was already authorised and refused.
+     * Learns from a 401. Returns true when asking again may succeed: a first challenge, a wider
+     * scope, a token refreshed meanwhile, or a token that expired mid-run (fetched afresh once);
+     * false when the request was already authorised and refused.
      */
-    learn(res, scope, sentAuthorization) {
-        const ch = parseChallenge(Array.isArray(res.headers['www-authenticate'])
-            ? res.headers['www-authenticate'][0]
-            : res.headers['www-authenticate']);
+    learn(res, scope, sent) {
+        const ch = challengeOf(res);
         if (!ch)
             return false;
         const changed = !this.#challenge ||
@@ -31133,12 +31859,24 @@ class Authenticator {
         this.#challenge = ch;
         if (changed)
             return true;
-        if (ch.scheme === 'bearer' && this.#tokens.has(scope)) {
-            // A token that was good may have expired mid-run: fetch a fresh one once.
-            this.#tokens.delete(scope);
-            return sentAuthorization;
+        if (ch.scheme !== 'bearer')
+            return sent === undefined;
+        const effective = this.#wider.get(scope) ?? scope;
+        const asked = ch.params.scope;
+        if (asked && !scopeCovers(effective, asked)) {
+            this.#wider.set(scope, `${effective} ${asked}`);
+            return true;
         }
-        return !sentAuthorization;
+        if (sent === undefined)
+            return true;
+        const cached = this.#tokens.get(effective);
+        if (!cached)
+            return false;
+        if (`Bearer ${cached.token}` !== sent)
+            return true;
+        // Expired or revoked early: ask for a fresh token once.
+        this.#tokens.delete(effective);
+        return true;
     }
     async #fetchToken(ch, scope) {
         const realm = ch.params.realm;
@@ -31151,33 +31889,37 @@ class Authenticator {
         }
         if (url.protocol !== 'https:' && url.protocol !== 'http:')
             throw new AuthError(`registry ${this.#host}: token realm ${url.href} is not http(s)`);
-        if (ch.params.service)
-            url.searchParams.set('service', ch.params.service);
-        url.searchParams.set('scope', scope);
-        const headers = { Accept: 'application/json' };
-        if (this.#creds) {
-            if (url.protocol === 'http:' && !isLoopbackHost(url.host)) {
-                throw new AuthError(`refusing to send credentials to ${url.origin} over plain HTTP`, {
-                    hint: 'use an https token realm'
-                });
-            }
-            headers.Authorization = `Basic ${Buffer.from(`${this.#creds.username}:${this.#creds.password}`).toString('base64')}`;
-        }
-        const res = await this.#transport.send({ method: 'GET', url, headers });
-        if (res.status !== 200) {
-            const body = await readBody(res, 64 * 1024);
-            const errors = parseErrorBody(body);
-            if (res.status === 401 || res.status === 403) {
-                throw new AuthError(this.#refusal(errors.map((e) => e.message).join('; ') || `HTTP ${res.status}`));
-            }
-            throw new RegistryError('GET', url.origin + url.pathname, res.status, errors, {
-                hint: 'the token service failed'
+        if (this.#creds &&
+            url.protocol === 'http:' &&
+            !isLoopbackHost(url.host) &&
+            !this.#opts.allowPlainHttp) {
+            throw new AuthError(`refusing to send credentials to token service ${url.origin} over plain HTTP`, {
+                hint: 'the registry should use an https token realm; set plain-http: true only if you accept sending them in clear'
             });
         }
-        const body = await readBody(res, 1024 * 1024);
+        const scopes = scope.split(' ').filter(Boolean);
+        const service = ch.params.service;
+        let res;
+        if (this.#creds?.identityToken !== undefined) {
+            res = await this.#refreshTokenPost(url, service, scopes, this.#creds.identityToken);
+        }
+        else {
+            res = await this.#tokenGet(url, service, scopes, this.#creds ? basic(this.#creds.username, this.#creds.password) : undefined);
+        }
+        if (res.status !== 200) {
+            const errors = parseErrorBody(await readBody(res, 64 * 1024));
+            if (res.status === 401 || res.status === 403) {
+                throw new AuthError(this.#refusal(errors.map((e) => e.message || e.code).join('; ') || `HTTP ${res.status}`), {
+                    hint: this.#creds ? 'check the credentials' : 'set the username and password inputs'
+                });
+            }
+            throw new RegistryError('GET', url.origin + url.pathname, res.status, errors, {
+                message: `token service ${url.origin} failed with HTTP ${res.status}`
+            });
+        }
         let json;
         try {
-            json = JSON.parse(body.toString('utf8'));
+            json = JSON.parse((await readBody(res, 1024 * 1024)).toString('utf8'));
         }
         catch {
             throw new AuthError(`token service ${url.origin} answered with something other than JSON`);
@@ -31189,38 +31931,79 @@ class Authenticator {
                 : '';
         if (!token)
             throw new AuthError(`token service ${url.origin} answered without a token`);
-        this.#onSecret(token);
-        // Expire 30 s early so a token is never used at the edge of its life; 60 s is the spec default.
-        const lifetime = typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : 60;
-        return { token, expiresAt: Date.now() + Math.max(lifetime - 30, 10) * 1000 };
+        this.#opts.onSecret?.(token);
+        if (typeof json.refresh_token === 'string')
+            this.#opts.onSecret?.(json.refresh_token);
+        // Renew ahead of expiry (by half the lifetime, at most 30 s); 60 s is the spec's default lifetime.
+        const lifetime = (typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : 60) * 1000;
+        return { token, expiresAt: Date.now() + lifetime - Math.min(30_000, lifetime / 2) };
+    }
+    #tokenGet(realm, service, scopes, authorization) {
+        const url = new URL(realm);
+        if (service)
+            url.searchParams.set('service', service);
+        for (const s of scopes)
+            url.searchParams.append('scope', s);
+        const headers = { Accept: 'application/json' };
+        if (authorization)
+            headers.Authorization = authorization;
+        return this.#transport.send({ method: 'GET', url, headers });
+    }
+    /** The OAuth2 refresh-token grant; registries without it answer 404, then GET is used. */
+    async #refreshTokenPost(realm, service, scopes, refreshToken) {
+        const form = new URLSearchParams({
+            grant_type: 'refresh_token',
+            refresh_token: refreshToken,
+            client_id: 'oci-layout-action'
+        });
+        if (service)
+            form.set('service', service);
+        if (scopes.length)
+            form.set('scope', scopes.join(' '));
+        const res = await this.#transport.send({
+            method: 'POST',
+            url: realm,
+            headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+            body: Buffer.from(form.toString())
+        });
+        if (res.status !== 404)
+            return res;
+        await readBody(res, 64 * 1024);
+        return this.#tokenGet(realm, service, scopes, basic(this.#creds?.username ?? '<token>', refreshToken));
     }
     #refusal(detail) {
         return this.#creds
-            ? `registry ${this.#host} rejected the credentials of user "${this.#creds.username}" (${detail})`
+            ? `registry ${this.#host} rejected the credentials${this.#creds.username ? ` of user "${this.#creds.username}"` : ''} (${detail})`
             : `registry ${this.#host} requires authentication (${detail})`;
     }
-    /** The error for a request refused after authorising. */
-    refused(res, body, action) {
+    /** The error for a request refused after authorising; `access` is e.g. `push to org/app`. */
+    refused(res, body, access) {
         const errors = parseErrorBody(body);
-        const detail = errors.map((e) => `${e.code}: ${e.message}`).join('; ') || `HTTP ${res.status}`;
-        if (res.status === 403 || errors.some((e) => e.code === 'DENIED')) {
-            return new AuthError(`registry ${this.#host} denied ${action} (${detail})`, {
+        const ch = challengeOf(res);
+        const scopeError = ch?.params.error === 'insufficient_scope';
+        const detail = scopeError
+            ? 'insufficient_scope'
+            : errors.map((e) => `${e.code}: ${e.message}`).join('; ') || `HTTP ${res.status}`;
+        const denied = res.status === 403 || scopeError || errors.some((e) => e.code === 'DENIED');
+        if (!denied) {
+            return new AuthError(this.#refusal(detail), {
                 hint: this.#creds
-                    ? `user "${this.#creds.username}" lacks permission for it${this.#host === 'ghcr.io' ? '; in a workflow add `permissions: packages: write`' : ''}`
+                    ? 'check the username and password inputs'
                     : 'set the username and password inputs'
             });
         }
-        return new AuthError(this.#refusal(detail), {
+        const who = this.#creds ? `user "${this.#creds.username ?? '<token>'}"` : 'anonymous access';
+        const permission = this.#host === 'ghcr.io' ? '; in a workflow add `permissions: packages: write`' : '';
+        return new AuthError(`registry ${this.#host}: ${who} may not ${access} (${detail})`, {
             hint: this.#creds
-                ? 'check the username and password inputs'
+                ? `grant the user that permission${permission}`
                 : 'set the username and password inputs'
         });
     }
-    async discard(res) {
-        await drain(res);
-    }
 }
 
+/** Above this, blobs go up in chunks that can resume: large enough that the usual layer is one PUT. */
+const DEFAULT_CHUNK_SIZE = 256 * 1024 * 1024;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
 /** One registry: its origin, connection pool and authentication state. */
@@ -31230,6 +32013,12 @@ class RegistryClient {
     auth;
     #transport;
     #trace;
+    #ping;
+    #retry;
+    /** Blobs above this size are uploaded in chunks of it (0: never, unless the registry insists). */
+    chunkSize;
+    #onRetry;
+    #connected = false;
     constructor(opts) {
         this.registry = opts.registry;
         const host = apiHost(opts.registry);
@@ -31237,20 +32026,76 @@ class RegistryClient {
         this.origin = `${plain ? 'http' : 'https'}://${host}`;
         this.#transport = new HttpTransport(opts);
         this.#trace = opts.onTrace;
-        this.auth = new Authenticator(this.#transport, host, opts.credentials, opts.onSecret);
+        this.#onRetry = opts.onRetry;
+        this.#retry = { ...DEFAULT_RETRY, ...opts.retry };
+        this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+        this.auth = new Authenticator(this.#transport, host, opts.credentials, {
+            onSecret: opts.onSecret,
+            allowPlainHttp: opts.plainHttp === 'true'
+        });
+    }
+    get retryPolicy() {
+        return this.#retry;
+    }
+    /** Tells the retry log (for uploads that resume). */
+    noteRetry(line) {
+        this.#onRetry?.(line);
     }
     close() {
         this.#transport.close();
     }
+    /**
+     * Sends a request: authorised (answering 401 challenges), following redirects when asked, and
+     * retried on throttling, server faults and network faults when the request may be resent.
+     */
     async request(req) {
         const url = typeof req.url === 'string' ? new URL(req.url, this.origin) : req.url;
+        const mayRetry = req.retry ?? (req.method === 'GET' || req.method === 'HEAD');
+        for (let tries = 0;; tries++) {
+            const canRetry = mayRetry && tries < this.#retry.retries;
+            let res;
+            try {
+                res = await this.#authorised(req, url);
+                this.#connected = true;
+            }
+            catch (err) {
+                const cause = err instanceof ConnectionError ? err.cause : err;
+                // A registry that refuses the very first connection is down or misnamed: say so at once.
+                const transient = isNetworkError$1(cause) &&
+                    (this.#connected || cause.code !== 'ECONNREFUSED');
+                if (transient && canRetry) {
+                    this.#onRetry?.(`${req.method} ${url.pathname}: ${cause.message}; retrying`);
+                    await sleep(backoff(tries + 1, this.#retry));
+                    continue;
+                }
+                if (err instanceof ConnectionError && !mayRetry)
+                    err.retryable = transient;
+                throw err;
+            }
+            if (isRetryableStatus(res.status)) {
+                const retryAfter = header(res, 'retry-after');
+                if (canRetry) {
+                    await drain(res);
+                    this.#onRetry?.(`${req.method} ${url.pathname}: HTTP ${res.status}; retrying`);
+                    await sleep(backoff(tries + 1, this.#retry, retryAfter));
+                    continue;
+                }
+                // The caller may start the whole transfer over, unless this request's own retries are spent.
+                res.retryable = !mayRetry;
+            }
+            return res;
+        }
+    }
+    async #authorised(req, url) {
+        const own = url.origin === this.origin;
+        // Learn the auth scheme once, up front, so requests (and stream bodies) go out authorised.
+        if (own && !this.auth.knowsChallenge)
+            await (this.#ping ??= this.#pingOnce());
         for (let attempt = 0;; attempt++) {
-            const authorization = url.origin === this.origin ? await this.auth.header(req.scope) : undefined;
+            const authorization = own ? await this.auth.header(req.scope) : undefined;
             const res = await this.#send(req, url, authorization);
-            if (res.status === 401 &&
-                attempt < 2 &&
-                url.origin === this.origin &&
-                this.auth.learn(res, req.scope, authorization !== undefined)) {
+            const retry = res.status === 401 && attempt < 2 && own;
+            if (retry && this.auth.learn(res, req.scope, authorization)) {
                 await drain(res);
                 continue;
             }
@@ -31258,6 +32103,13 @@ class RegistryClient {
                 return res;
             return this.#follow(req, res);
         }
+    }
+    async #pingOnce() {
+        const url = new URL('/v2/', this.origin);
+        const res = await this.#send({ method: 'GET', url, scope: '' }, url, undefined);
+        if (res.status === 401)
+            this.auth.learn(res, '', undefined);
+        await drain(res);
     }
     async #follow(req, first) {
         let res = first;
@@ -31294,13 +32146,216 @@ class RegistryClient {
     /** Turns an unexpected answer into a typed error carrying the registry's codes. */
     async fail(res, method, action) {
         const body = await readBody(res, 64 * 1024);
-        if (res.status === 401 || res.status === 403)
-            throw this.auth.refused(res, body, action);
+        if (res.status === 401 || res.status === 403) {
+            const repo = /^\/v2\/(.+?)\/(?:blobs|manifests|tags|referrers)\//.exec(res.url.pathname)?.[1];
+            const verb = method === 'GET' || method === 'HEAD' ? 'pull from' : 'push to';
+            throw this.auth.refused(res, body, `${verb} ${repo ?? this.registry}`);
+        }
         const errors = parseErrorBody(body);
-        throw new RegistryError(method, res.url.origin + res.url.pathname, res.status, errors, {
+        const err = new RegistryError(method, res.url.origin + res.url.pathname, res.status, errors, {
             message: `${this.registry}: ${action} failed: ${errors.length ? errors.map((e) => `${e.code}: ${e.message}`).join('; ') : `HTTP ${res.status}`}`
         });
+        err.retryable = res.retryable === true;
+        err.retryAfter = header(res, 'retry-after');
+        throw err;
     }
+}
+
+/**
+ * Resolves an upload Location: absolute, host-relative or query-only, against the URL that
+ * answered. A Location naming the same host without a port keeps the request's port (some
+ * registries behind proxies drop it).
+ */
+function resolveLocation(location, base) {
+    const url = new URL(location, base);
+    if (/^[a-z]+:\/\//i.test(location) &&
+        url.hostname === base.hostname &&
+        url.protocol === base.protocol &&
+        !url.port &&
+        base.port) {
+        url.port = base.port;
+    }
+    return url;
+}
+function withDigest(location, digest) {
+    const url = new URL(location);
+    url.searchParams.set('digest', digest);
+    return url;
+}
+/** Takes the next `n` bytes of an async byte iterator as a stream, keeping what is left over. */
+class ByteCursor {
+    #it;
+    #rest = Buffer.alloc(0);
+    constructor(stream) {
+        this.#it = stream[Symbol.asyncIterator]();
+    }
+    take(n) {
+        return Readable.from(this.#bytes(n), { objectMode: false });
+    }
+    async *#bytes(n) {
+        let left = n;
+        while (left > 0) {
+            let chunk = this.#rest;
+            this.#rest = Buffer.alloc(0);
+            if (chunk.length === 0) {
+                const next = await this.#it.next();
+                if (next.done)
+                    throw new OciError(`blob ended ${left} bytes early`);
+                chunk = next.value;
+            }
+            if (chunk.length > left) {
+                this.#rest = chunk.subarray(left);
+                chunk = chunk.subarray(0, left);
+            }
+            left -= chunk.length;
+            yield chunk;
+        }
+    }
+    async close() {
+        await this.#it.return?.();
+    }
+}
+/**
+ * Uploads one blob: POST opens a session; a blob up to the chunk size goes in one PUT, a larger
+ * one (or any, after a 413) in PATCH chunks. When a chunk fails, the registry is asked what it
+ * holds (GET on the session gives `Range: 0-N`) and the upload resumes from there.
+ */
+async function uploadBlob(opts, desc, content) {
+    const open = (start) => Buffer.isBuffer(content)
+        ? Promise.resolve(Readable.from([content.subarray(start)]))
+        : content(start);
+    const session = await startSession(opts, desc);
+    const chunked = opts.chunkSize > 0 && desc.size > opts.chunkSize;
+    if (!chunked) {
+        const res = await opts.client.request({
+            method: 'PUT',
+            url: withDigest(session.location, desc.digest),
+            headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
+            body: () => open(0),
+            scope: opts.scope,
+            retry: false
+        });
+        if (res.status === 201)
+            return drain(res);
+        // Too large for one request (a proxy's body limit): go again in chunks.
+        if (res.status !== 413)
+            return opts.client.fail(res, 'PUT', `uploading ${desc.digest}`);
+        await drain(res);
+        return uploadChunked(opts, desc, await startSession(opts, desc), open, Math.min(opts.chunkSize || 16 << 20, 16 << 20));
+    }
+    return uploadChunked(opts, desc, session, open, opts.chunkSize);
+}
+async function startSession(opts, desc) {
+    const res = await opts.client.request({
+        method: 'POST',
+        url: `/v2/${opts.repository}/blobs/uploads/`,
+        body: Buffer.alloc(0),
+        scope: opts.scope,
+        retry: true
+    });
+    if (res.status !== 202 && res.status !== 201)
+        return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`);
+    await drain(res);
+    const location = header(res, 'location');
+    if (!location)
+        throw new OciError(`${opts.client.registry}: the registry opened an upload without a Location`);
+    return {
+        location: resolveLocation(location, res.url),
+        minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
+    };
+}
+async function uploadChunked(opts, desc, session, open, chunkSize) {
+    const size = Math.max(chunkSize, session.minChunk);
+    let location = session.location;
+    let offset = 0;
+    let resumes = 0;
+    let cursor = new ByteCursor(await open(0));
+    try {
+        while (offset < desc.size) {
+            const length = Math.min(size, desc.size - offset);
+            let body = cursor.take(length);
+            let res;
+            try {
+                res = await opts.client.request({
+                    method: 'PATCH',
+                    url: location,
+                    headers: {
+                        'Content-Type': 'application/octet-stream',
+                        'Content-Range': `${offset}-${offset + length - 1}`,
+                        'Content-Length': String(length)
+                    },
+                    // One stream per chunk; an auth retry of the same chunk reads it afresh from the source.
+                    body: async () => {
+                        const b = body ?? (cursor = new ByteCursor(await open(offset))).take(length);
+                        body = undefined;
+                        return b;
+                    },
+                    scope: opts.scope,
+                    retry: false
+                });
+                if (res.status !== 202 && res.status !== 201 && res.status !== 204)
+                    await opts.client.fail(res, 'PATCH', `uploading ${desc.digest}`);
+            }
+            catch (err) {
+                // 416: the registry holds another length than we thought; the whole blob starts over.
+                if (err instanceof RegistryError && err.status === 416)
+                    err.retryable = true;
+                if (!isRetryableTransferError(err) || resumes >= opts.retry.retries)
+                    throw err;
+                resumes++;
+                await sleep(backoff(resumes, opts.retry, err instanceof RegistryError ? err.retryAfter : undefined));
+                const held = await heldBytes(opts, location, desc);
+                opts.onRetry?.(`chunk at ${offset} of ${desc.digest} failed (${err.message}); resuming from ${held.offset}`);
+                location = held.location;
+                offset = held.offset;
+                await cursor.close();
+                cursor = new ByteCursor(await open(offset));
+                continue;
+            }
+            await drain(res);
+            const next = header(res, 'location');
+            if (next)
+                location = resolveLocation(next, res.url);
+            offset += length;
+        }
+    }
+    finally {
+        await cursor.close();
+    }
+    const res = await opts.client.request({
+        method: 'PUT',
+        url: withDigest(location, desc.digest),
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': '0' },
+        body: Buffer.alloc(0),
+        scope: opts.scope,
+        retry: false
+    });
+    if (res.status !== 201)
+        return opts.client.fail(res, 'PUT', `finishing the upload of ${desc.digest}`);
+    await drain(res);
+}
+/** Asks the registry how much of an upload it holds: `Range: 0-N` means resume at N+1. */
+async function heldBytes(opts, location, desc) {
+    const res = await opts.client.request({ method: 'GET', url: location, scope: opts.scope });
+    if (res.status !== 204 && res.status !== 200) {
+        const err = await opts.client
+            .fail(res, 'GET', `resuming the upload of ${desc.digest}`)
+            .catch((e) => e);
+        // The session is gone: the whole blob starts over.
+        if (err instanceof RegistryError)
+            err.retryable = true;
+        throw err;
+    }
+    await drain(res);
+    // `0-N` means N+1 bytes are held; `0-0` is ambiguous (distribution says it for an empty
+    // upload too), so it is taken as nothing held.
+    const range = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '');
+    const end = range ? Number(range[1]) : 0;
+    const next = header(res, 'location');
+    return {
+        location: next ? resolveLocation(next, res.url) : location,
+        offset: end > 0 ? end + 1 : 0
+    };
 }
 
 const ACCEPT = MANIFEST_TYPES.join(', ');
@@ -31420,7 +32475,14 @@ class RegistryRepository {
             this.#manifests.set(desc.digest, bytes);
             return 'uploaded';
         }
-        await this.#uploadBlob(desc, content);
+        await uploadBlob({
+            client: this.#client,
+            repository: this.#repo,
+            scope: this.#scope,
+            chunkSize: this.#client.chunkSize,
+            retry: this.#client.retryPolicy,
+            onRetry: (line) => this.#client.noteRetry(line)
+        }, desc, content);
         return 'uploaded';
     }
     async tag(desc, tag) {
@@ -31433,7 +32495,8 @@ class RegistryRepository {
             url: this.#path('manifests', reference),
             headers: { 'Content-Type': desc.mediaType },
             body: bytes,
-            scope: this.#scope
+            scope: this.#scope,
+            retry: true
         });
         if (res.status !== 201 && res.status !== 200) {
             return this.#client.fail(res, 'PUT', `pushing manifest ${reference === desc.digest ? desc.digest : `${desc.digest} as tag ${reference}`}`);
@@ -31446,45 +32509,51 @@ class RegistryRepository {
             });
         }
     }
-    /** POST opens an upload session; one PUT sends the whole blob with its digest. */
-    async #uploadBlob(desc, content) {
-        const start = await this.#client.request({
-            method: 'POST',
-            url: `/v2/${this.#repo}/blobs/uploads/`,
-            body: Buffer.alloc(0),
-            scope: this.#scope
-        });
-        if (start.status !== 202 && start.status !== 201)
-            return this.#client.fail(start, 'POST', `starting the upload of ${desc.digest}`);
-        await drain(start);
-        const location = header(start, 'location');
-        if (!location)
-            throw new OciError(`${this.name}: the registry opened an upload without a Location`);
-        // Locations may be absolute, host-relative or carry a query of their own: keep it.
-        const url = new URL(location, start.url);
-        url.searchParams.set('digest', desc.digest);
-        const res = await this.#client.request({
-            method: 'PUT',
-            url,
-            headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
-            body: content,
-            scope: this.#scope
-        });
-        if (res.status !== 201)
-            return this.#client.fail(res, 'PUT', `uploading ${desc.digest}`);
-        await drain(res);
-    }
 }
 
-function openClient(opts, registry) {
+/** Opens a client for one registry, with the credentials found for it. */
+async function openClient(opts, registry) {
+    let credentials = opts.credentials;
+    if (!credentials) {
+        const found = await findCredentials({
+            registry,
+            username: opts.username,
+            password: opts.password,
+            githubToken: opts.githubToken,
+            githubActor: opts.githubActor,
+            env: opts.env,
+            onSecret: opts.onSecret
+        });
+        if (found)
+            opts.onNotice?.(`Using credentials for ${registry} from ${found.source}`);
+        credentials = found?.credentials;
+    }
+    if (opts.insecure)
+        opts.onNotice?.(`TLS verification is off for ${registry} (insecure: true)`);
+    let ca = opts.ca;
+    if (opts.caFile) {
+        try {
+            ca = await readFile(opts.caFile, 'utf8');
+        }
+        catch {
+            throw new InputError(`ca-file ${opts.caFile} cannot be read`, {
+                hint: 'give the path of a PEM file holding the CA certificate(s)'
+            });
+        }
+        if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+            throw new InputError(`ca-file ${opts.caFile} holds no PEM certificate`);
+    }
     return new RegistryClient({
         registry,
         plainHttp: opts.plainHttp,
-        credentials: opts.credentials,
+        credentials,
         onSecret: opts.onSecret,
         onTrace: opts.onTrace,
-        ca: opts.ca,
-        insecure: opts.insecure
+        ca,
+        insecure: opts.insecure,
+        retry: opts.retries === undefined ? undefined : { retries: opts.retries },
+        chunkSize: opts.chunkSize,
+        onRetry: opts.onNotice
     });
 }
 /** Pushes the selected image of a layout, with everything under it, and tags it last. */
@@ -31493,8 +32562,9 @@ async function push(opts) {
     const ref = parseReference(opts.reference, opts.registry);
     const tag = ref.tag ?? spec.tag;
     const source = await LayoutSource.open(spec.path, { tempDir: opts.tempDir });
-    const client = openClient(opts, ref.registry);
+    let client;
     try {
+        client = await openClient(opts, ref.registry);
         const root = await source.resolve(spec.digest ?? spec.tag ?? '');
         if (ref.digest && ref.digest !== root.digest) {
             throw new InputError(`reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`, {
@@ -31505,7 +32575,8 @@ async function push(opts) {
         const result = await copyGraph(source, root, repo, {
             concurrency: opts.concurrency,
             tags: tag ? [tag] : [],
-            onEvent: opts.onEvent
+            onEvent: opts.onEvent,
+            retry: opts.retries === undefined ? undefined : { retries: opts.retries }
         });
         const base = { registry: ref.registry, repository: ref.repository };
         return {
@@ -31519,7 +32590,7 @@ async function push(opts) {
         };
     }
     finally {
-        client.close();
+        client?.close();
         await source.close();
     }
 }
@@ -31544,9 +32615,10 @@ async function pull(opts) {
     const target = ref.digest ?? ref.tag ?? 'latest';
     const tag = spec.tag ?? (ref.digest ? undefined : (ref.tag ?? 'latest'));
     const dest = destinationKind(spec.path);
-    const client = openClient(opts, ref.registry);
+    let client;
     const scratch = dest.kind === 'tar' ? `${spec.path}.${randomBytes(6).toString('hex')}.partial` : undefined;
     try {
+        client = await openClient(opts, ref.registry);
         const repo = new RegistryRepository(client, ref.repository, { push: false });
         let root = await repo.resolve(target);
         if (opts.platform)
@@ -31554,7 +32626,8 @@ async function pull(opts) {
         const store = await LayoutStore.open(scratch ? `${scratch}.d` : spec.path);
         const result = await copyGraph(repo, root, store, {
             concurrency: opts.concurrency,
-            onEvent: opts.onEvent
+            onEvent: opts.onEvent,
+            retry: opts.retries === undefined ? undefined : { retries: opts.retries }
         });
         const base = { registry: ref.registry, repository: ref.repository };
         const annotations = {
@@ -31575,11 +32648,11 @@ async function pull(opts) {
             tags: tag ? [formatReference({ ...base, tag })] : [],
             bytesTotal: result.bytesTotal,
             bytesSent: result.bytesSent,
-            layout: R.resolve(spec.path)
+            layout: path.resolve(spec.path)
         };
     }
     finally {
-        client.close();
+        client?.close();
         if (scratch)
             await Promise.all([
                 rm$1(scratch, { force: true }),
@@ -31621,9 +32694,11 @@ function formatBytes(n) {
 async function run() {
     try {
         // Mask before anything can be logged.
-        const password = getInput('password');
-        if (password)
-            setSecret(password);
+        for (const name of ['password', 'github-token']) {
+            const secret = getInput(name);
+            if (secret)
+                setSecret(secret);
+        }
         const settings = readSettings((name) => getInput(name));
         const started = Date.now();
         const pushing = settings.direction === 'push';
@@ -31634,17 +32709,11 @@ async function run() {
         let result;
         try {
             const common = {
-                layout: settings.layout,
-                registry: settings.registry,
-                reference: settings.reference,
-                credentials: settings.username
-                    ? { username: settings.username, password: settings.password }
-                    : undefined,
-                plainHttp: settings.plainHttp,
-                concurrency: settings.concurrency,
+                ...engineOptions(settings),
                 onEvent: (e) => logEvent(e, pushing),
-                onSecret: (s) => setSecret(s),
-                onTrace: isDebug() ? (line) => debug(line) : undefined
+                onSecret: (secret) => setSecret(secret),
+                onTrace: isDebug() ? (line) => debug(line) : undefined,
+                onNotice: (line) => line.includes('TLS verification is off') ? warning(line) : info(line)
             };
             result = pushing
                 ? await push({ ...common, tempDir: process.env.RUNNER_TEMP || undefined })
@@ -31686,6 +32755,9 @@ function logEvent(e, pushing) {
             info(`${e.type === 'manifest' ? 'manifest' : 'blob    '} ${shortDigest(e.desc.digest)}  ${formatBytes(e.desc.size).padStart(10)}  ${what}`);
             break;
         }
+        case 'retry':
+            info(`retry ${e.attempt} for ${shortDigest(e.desc.digest)}: ${e.error}`);
+            break;
         case 'tag':
             info(`tagged ${e.tag}`);
             break;

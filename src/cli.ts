@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util'
 import { describeError, InputError } from './content/errors.js'
 import { formatBytes } from './format.js'
-import { INPUT_NAMES, readSettings, type InputName } from './inputs.js'
+import { engineOptions, INPUT_NAMES, readSettings, type InputName } from './inputs.js'
 import { pull } from './pull.js'
 import { push } from './push.js'
 
@@ -36,12 +36,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const s = readSettings(get)
   const common = {
-    layout: s.layout,
-    registry: s.registry,
-    reference: s.reference,
-    credentials: s.username ? { username: s.username, password: s.password } : undefined,
-    plainHttp: s.plainHttp,
-    concurrency: s.concurrency
+    ...engineOptions(s),
+    onNotice: (line: string) => process.stderr.write(`${line}\n`)
   }
   const result =
     s.direction === 'push' ? await push(common) : await pull({ ...common, platform: s.platform })

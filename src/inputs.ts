@@ -1,4 +1,5 @@
 import { InputError } from './content/errors.js'
+import type { RegistryOptions } from './push.js'
 import type { PlainHttp } from './registry/client.js'
 
 /** The action's inputs, named as in action.yml; the CLI takes the same names as flags. */
@@ -11,7 +12,12 @@ export const INPUT_NAMES = [
   'password',
   'plain-http',
   'concurrency',
-  'platform'
+  'platform',
+  'github-token',
+  'ca-file',
+  'insecure',
+  'retries',
+  'chunk-size'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -25,6 +31,11 @@ export interface Settings {
   plainHttp: PlainHttp
   concurrency?: number
   platform?: string
+  githubToken: string
+  caFile?: string
+  insecure: boolean
+  retries?: number
+  chunkSize?: number
 }
 
 /**
@@ -76,6 +87,76 @@ export function readSettings(get: (name: InputName) => string): Settings {
     password,
     plainHttp,
     concurrency,
-    platform: get('platform').trim() || undefined
+    platform: get('platform').trim() || undefined,
+    githubToken: get('github-token').trim(),
+    caFile: get('ca-file').trim() || undefined,
+    insecure: readBoolean(get('insecure'), 'insecure'),
+    retries: readInteger(get('retries'), 'retries', 0, 20),
+    chunkSize: readSize(get('chunk-size'))
   }
+}
+
+function readBoolean(value: string, name: string): boolean {
+  const v = value.trim().toLowerCase()
+  if (v === '' || v === 'false') return false
+  if (v === 'true') return true
+  throw new InputError(`${name} must be true or false, not "${value.trim()}"`)
+}
+
+/** The engine options the settings stand for (everything but the per-adapter hooks). */
+export function engineOptions(
+  s: Settings,
+  env: NodeJS.ProcessEnv = process.env
+): RegistryOptions & { layout: string } {
+  return {
+    layout: s.layout,
+    registry: s.registry,
+    reference: s.reference,
+    username: s.username,
+    password: s.password,
+    githubToken: s.githubToken,
+    githubActor: env.GITHUB_ACTOR,
+    env,
+    plainHttp: s.plainHttp,
+    concurrency: s.concurrency,
+    caFile: s.caFile,
+    insecure: s.insecure,
+    retries: s.retries,
+    chunkSize: s.chunkSize
+  }
+}
+
+function readInteger(value: string, name: string, min: number, max: number): number | undefined {
+  const v = value.trim()
+  if (!v) return undefined
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new InputError(`${name} must be a whole number from ${min} to ${max}, not "${v}"`)
+  }
+  return n
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3
+}
+
+/** `256MiB`, `64m`, `1048576`; `0` turns chunking off. */
+function readSize(value: string): number | undefined {
+  const v = value.trim()
+  if (!v) return undefined
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(v)
+  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined
+  if (!m || unit === undefined)
+    throw new InputError(`chunk-size must be a size such as 256MiB, 64m or 0, not "${v}"`)
+  return Number(m[1]) * unit
 }

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { describeError } from './content/errors.js'
 import type { CopyEvent } from './copy/copy.js'
-import { readSettings, type InputName } from './inputs.js'
+import { engineOptions, readSettings, type InputName } from './inputs.js'
 import { shortDigest } from './oci/types.js'
 import { pull } from './pull.js'
 import { push, type TransferResult } from './push.js'
@@ -11,8 +11,10 @@ import { formatBytes } from './format.js'
 export async function run(): Promise<void> {
   try {
     // Mask before anything can be logged.
-    const password = core.getInput('password')
-    if (password) core.setSecret(password)
+    for (const name of ['password', 'github-token']) {
+      const secret = core.getInput(name)
+      if (secret) core.setSecret(secret)
+    }
     const settings = readSettings((name: InputName) => core.getInput(name))
     const started = Date.now()
     const pushing = settings.direction === 'push'
@@ -25,17 +27,12 @@ export async function run(): Promise<void> {
     let result: TransferResult & { layout?: string }
     try {
       const common = {
-        layout: settings.layout,
-        registry: settings.registry,
-        reference: settings.reference,
-        credentials: settings.username
-          ? { username: settings.username, password: settings.password }
-          : undefined,
-        plainHttp: settings.plainHttp,
-        concurrency: settings.concurrency,
+        ...engineOptions(settings),
         onEvent: (e: CopyEvent) => logEvent(e, pushing),
-        onSecret: (s: string) => core.setSecret(s),
-        onTrace: core.isDebug() ? (line: string) => core.debug(line) : undefined
+        onSecret: (secret: string) => core.setSecret(secret),
+        onTrace: core.isDebug() ? (line: string) => core.debug(line) : undefined,
+        onNotice: (line: string) =>
+          line.includes('TLS verification is off') ? core.warning(line) : core.info(line)
       }
       result = pushing
         ? await push({ ...common, tempDir: process.env.RUNNER_TEMP || undefined })
@@ -80,6 +77,9 @@ function logEvent(e: CopyEvent, pushing: boolean): void {
       )
       break
     }
+    case 'retry':
+      core.info(`retry ${e.attempt} for ${shortDigest(e.desc.digest)}: ${e.error}`)
+      break
     case 'tag':
       core.info(`tagged ${e.tag}`)
       break

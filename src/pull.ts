@@ -13,6 +13,7 @@ import { selectPlatform } from './oci/platform.js'
 import { formatReference, parseLayoutSpec, parseReference } from './oci/reference.js'
 import { formatPlatform, type Descriptor } from './oci/types.js'
 import { openClient, type RegistryOptions, type TransferResult } from './push.js'
+import type { RegistryClient } from './registry/client.js'
 import { RegistryRepository } from './registry/repository.js'
 
 export interface PullOptions extends RegistryOptions {
@@ -51,17 +52,19 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
   const target = ref.digest ?? ref.tag ?? 'latest'
   const tag = spec.tag ?? (ref.digest ? undefined : (ref.tag ?? 'latest'))
   const dest = destinationKind(spec.path)
-  const client = openClient(opts, ref.registry)
+  let client: RegistryClient | undefined
   const scratch =
     dest.kind === 'tar' ? `${spec.path}.${randomBytes(6).toString('hex')}.partial` : undefined
   try {
+    client = await openClient(opts, ref.registry)
     const repo = new RegistryRepository(client, ref.repository, { push: false })
     let root = await repo.resolve(target)
     if (opts.platform) root = await pickPlatform(repo, root, opts.platform)
     const store = await LayoutStore.open(scratch ? `${scratch}.d` : spec.path)
     const result = await copyGraph(repo, root, store, {
       concurrency: opts.concurrency,
-      onEvent: opts.onEvent
+      onEvent: opts.onEvent,
+      retry: opts.retries === undefined ? undefined : { retries: opts.retries }
     })
     const base = { registry: ref.registry, repository: ref.repository }
     const annotations: Record<string, string> = {
@@ -86,7 +89,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       layout: path.resolve(spec.path)
     }
   } finally {
-    client.close()
+    client?.close()
     if (scratch)
       await Promise.all([
         rm(scratch, { force: true }),

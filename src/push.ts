@@ -1,8 +1,10 @@
+import { readFile } from 'node:fs/promises'
 import { InputError } from './content/errors.js'
 import { copyGraph, type CopyEvent } from './copy/copy.js'
 import { LayoutSource } from './layout/layout-source.js'
 import { formatReference, parseLayoutSpec, parseReference } from './oci/reference.js'
-import type { Credentials, SecretSink } from './registry/auth.js'
+import type { SecretSink } from './registry/auth.js'
+import { findCredentials, type Credentials } from './registry/credentials.js'
 import { RegistryClient, type PlainHttp } from './registry/client.js'
 import { RegistryRepository } from './registry/repository.js'
 
@@ -12,14 +14,30 @@ export interface RegistryOptions {
   registry?: string
   /** `REPOSITORY[:TAG][@DIGEST]`, or `host/REPOSITORY[:TAG]`. */
   reference: string
+  /** Explicit credentials; when absent they are looked up (see findCredentials). */
   credentials?: Credentials
+  /** Inputs for the credential lookup. */
+  username?: string
+  password?: string
+  githubToken?: string
+  githubActor?: string
+  /** Environment for the lookup (docker config, podman auth file); default process.env. */
+  env?: NodeJS.ProcessEnv
   plainHttp?: PlainHttp
   concurrency?: number
+  /** Tries after the first for a failed request or transfer (default 5). */
+  retries?: number
+  /** Blobs above this size go up in resumable chunks of it (0: never). */
+  chunkSize?: number
+  /** PEM bundle trusted in addition to the default CAs (contents, or a path in caFile). */
   ca?: string
+  caFile?: string
   insecure?: boolean
   onEvent?: (event: CopyEvent) => void
   onSecret?: SecretSink
   onTrace?: (line: string) => void
+  /** Informational lines (where credentials came from, warnings). */
+  onNotice?: (line: string) => void
 }
 
 export interface PushOptions extends RegistryOptions {
@@ -41,15 +59,46 @@ export interface TransferResult {
   bytesSent: number
 }
 
-export function openClient(opts: RegistryOptions, registry: string): RegistryClient {
+/** Opens a client for one registry, with the credentials found for it. */
+export async function openClient(opts: RegistryOptions, registry: string): Promise<RegistryClient> {
+  let credentials = opts.credentials
+  if (!credentials) {
+    const found = await findCredentials({
+      registry,
+      username: opts.username,
+      password: opts.password,
+      githubToken: opts.githubToken,
+      githubActor: opts.githubActor,
+      env: opts.env,
+      onSecret: opts.onSecret
+    })
+    if (found) opts.onNotice?.(`Using credentials for ${registry} from ${found.source}`)
+    credentials = found?.credentials
+  }
+  if (opts.insecure) opts.onNotice?.(`TLS verification is off for ${registry} (insecure: true)`)
+  let ca = opts.ca
+  if (opts.caFile) {
+    try {
+      ca = await readFile(opts.caFile, 'utf8')
+    } catch {
+      throw new InputError(`ca-file ${opts.caFile} cannot be read`, {
+        hint: 'give the path of a PEM file holding the CA certificate(s)'
+      })
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+      throw new InputError(`ca-file ${opts.caFile} holds no PEM certificate`)
+  }
   return new RegistryClient({
     registry,
     plainHttp: opts.plainHttp,
-    credentials: opts.credentials,
+    credentials,
     onSecret: opts.onSecret,
     onTrace: opts.onTrace,
-    ca: opts.ca,
-    insecure: opts.insecure
+    ca,
+    insecure: opts.insecure,
+    retry: opts.retries === undefined ? undefined : { retries: opts.retries },
+    chunkSize: opts.chunkSize,
+    onRetry: opts.onNotice
   })
 }
 
@@ -59,8 +108,9 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
   const ref = parseReference(opts.reference, opts.registry)
   const tag = ref.tag ?? spec.tag
   const source = await LayoutSource.open(spec.path, { tempDir: opts.tempDir })
-  const client = openClient(opts, ref.registry)
+  let client: RegistryClient | undefined
   try {
+    client = await openClient(opts, ref.registry)
     const root = await source.resolve(spec.digest ?? spec.tag ?? '')
     if (ref.digest && ref.digest !== root.digest) {
       throw new InputError(
@@ -74,7 +124,8 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
     const result = await copyGraph(source, root, repo, {
       concurrency: opts.concurrency,
       tags: tag ? [tag] : [],
-      onEvent: opts.onEvent
+      onEvent: opts.onEvent,
+      retry: opts.retries === undefined ? undefined : { retries: opts.retries }
     })
     const base = { registry: ref.registry, repository: ref.repository }
     return {
@@ -87,7 +138,7 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
       bytesSent: result.bytesSent
     }
   } finally {
-    client.close()
+    client?.close()
     await source.close()
   }
 }

@@ -16,15 +16,25 @@ export type Interceptor = (
   proxy: TestProxy
 ) => boolean | Promise<boolean>
 
+export interface ForwardOptions {
+  path?: string
+  headers?: Record<string, string>
+  /** Cut the response body after this many bytes (the connection is destroyed). */
+  cutAfter?: number
+  /** Cut the request body after this many bytes: the registry sees a broken upload, the client a reset. */
+  cutRequestAfter?: number
+  /** Rewrite the upstream answer's status and headers before they are sent on. */
+  mapResponse?: (
+    status: number,
+    headers: http.IncomingHttpHeaders
+  ) => { status: number; headers: http.IncomingHttpHeaders }
+}
+
 export interface TestProxy {
   host: string
   log: ProxiedRequest[]
   /** Forwards to the upstream registry; with cutAfter, the body is cut after that many bytes. */
-  forward(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    opts?: { path?: string; cutAfter?: number; headers?: Record<string, string> }
-  ): void
+  forward(req: http.IncomingMessage, res: http.ServerResponse, opts?: ForwardOptions): void
   stop(): Promise<void>
 }
 
@@ -39,7 +49,11 @@ export async function startProxy(
       `http://${upstream}${opts.path ?? req.url}`,
       { method: req.method, headers, agent: false },
       (upRes) => {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers)
+        let status = upRes.statusCode ?? 502
+        let outHeaders = upRes.headers
+        if (opts.mapResponse)
+          ({ status, headers: outHeaders } = opts.mapResponse(status, { ...upRes.headers }))
+        res.writeHead(status, outHeaders)
         if (opts.cutAfter === undefined) {
           upRes.pipe(res)
           return
@@ -59,7 +73,21 @@ export async function startProxy(
       }
     )
     up.on('error', () => res.destroy())
-    req.pipe(up)
+    if (opts.cutRequestAfter === undefined) {
+      req.pipe(up)
+      return
+    }
+    let got = 0
+    req.on('data', (chunk: Buffer) => {
+      const room = (opts.cutRequestAfter as number) - got
+      if (room > 0) up.write(chunk.subarray(0, room))
+      got += chunk.length
+      if (got >= (opts.cutRequestAfter as number)) {
+        up.destroy()
+        req.socket.destroy()
+      }
+    })
+    req.on('end', () => up.end())
   }
   const server = http.createServer((req, res) => {
     proxy.log.push({

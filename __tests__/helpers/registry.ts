@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { existsSync, rmSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
+import https from 'node:https'
 import net, { type Socket } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -15,6 +16,10 @@ export interface StartRegistryOptions {
   users?: Record<string, string>
   /** path of a .tar.gz dump of registry storage (contains docker/registry/v2/...) to unpack into the root before start */
   storageDump?: string
+  /** token auth: the registry trusts JWTs signed by the key whose certificate is in rootCertBundle */
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string }
+  /** serve HTTPS with this certificate and key (PEM file paths) */
+  tls?: { certificate: string; key: string }
 }
 
 export interface TestRegistry {
@@ -77,7 +82,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     let lastError: Error | undefined
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
       const port = await freePort()
-      const result = await tryStart(dir, root, port, htpasswd)
+      const result = await tryStart(dir, root, port, htpasswd, opts)
       if (result.ok) return result.registry
       lastError = result.error
       if (!result.portTaken) break // a real failure: retrying on another port would not help
@@ -96,14 +101,15 @@ async function tryStart(
   dir: string,
   root: string,
   port: number,
-  htpasswd: string | undefined
+  htpasswd: string | undefined,
+  opts: StartRegistryOptions
 ): Promise<StartResult> {
   const host = `127.0.0.1:${port}`
   // Every response carries this header, so readiness cannot be fooled by another process that
   // grabbed the port between freePort() and the registry's bind.
   const instanceId = randomUUID()
   const configPath = path.join(dir, 'config.yml')
-  await writeFile(configPath, registryConfig(root, host, instanceId, htpasswd))
+  await writeFile(configPath, registryConfig(root, host, instanceId, htpasswd, opts))
 
   const child = spawnRegistry(configPath)
   let stderr = ''
@@ -142,7 +148,7 @@ async function tryStart(
 
   const deadline = Date.now() + START_TIMEOUT_MS
   while (exitInfo === undefined && Date.now() < deadline) {
-    const status = await probe(host, instanceId)
+    const status = await probe(host, instanceId, opts.tls !== undefined)
     if (status === 200 || status === 401) {
       // Let an unstopped registry not hold the jest worker open; pdeathsig still reaps it.
       child.unref()
@@ -183,7 +189,8 @@ function registryConfig(
   root: string,
   host: string,
   instanceId: string,
-  htpasswd: string | undefined
+  htpasswd: string | undefined,
+  opts: StartRegistryOptions
 ): string {
   // JSON is valid YAML, and JSON.stringify quotes paths safely.
   const config: Record<string, unknown> = {
@@ -203,17 +210,38 @@ function registryConfig(
     }
   }
   if (htpasswd !== undefined) config.auth = { htpasswd: { realm: 'basic-realm', path: htpasswd } }
+  if (opts.token !== undefined) {
+    const t = opts.token
+    config.auth = {
+      token: {
+        realm: t.realm,
+        service: t.service,
+        issuer: t.issuer,
+        rootcertbundle: t.rootCertBundle
+      }
+    }
+  }
+  if (opts.tls !== undefined)
+    (config.http as Record<string, unknown>).tls = {
+      certificate: opts.tls.certificate,
+      key: opts.tls.key
+    }
   return JSON.stringify(config, null, 2) + '\n'
 }
 
 /** Status of GET /v2/ if the answer comes from our instance, otherwise undefined. */
-function probe(host: string, instanceId: string): Promise<number | undefined> {
+function probe(host: string, instanceId: string, secure: boolean): Promise<number | undefined> {
   return new Promise((resolve) => {
     // agent:false: no pooled keep-alive sockets left behind to trip jest's open-handle detection
-    const req = http.get(`http://${host}/v2/`, { agent: false, timeout: 1000 }, (res) => {
-      res.resume()
-      resolve(res.headers['x-test-registry-id'] === instanceId ? res.statusCode : undefined)
-    })
+    const get = secure ? https.get : http.get
+    const req = get(
+      `${secure ? 'https' : 'http'}://${host}/v2/`,
+      { agent: false, timeout: 1000, rejectUnauthorized: false },
+      (res) => {
+        res.resume()
+        resolve(res.headers['x-test-registry-id'] === instanceId ? res.statusCode : undefined)
+      }
+    )
     req.on('timeout', () => req.destroy())
     req.on('error', () => resolve(undefined))
   })

@@ -65,6 +65,11 @@ export interface RegistryErrorDetail {
 
 /** A registry answered with a status we did not expect; carries its error codes. */
 export class RegistryError extends OciError {
+  /** The transfer may be tried again as a whole (the client did not retry this request itself). */
+  retryable = false
+  /** The registry's Retry-After, if it sent one. */
+  retryAfter?: string
+
   constructor(
     readonly method: string,
     readonly url: string,
@@ -86,12 +91,16 @@ export class RegistryError extends OciError {
 /** The registry refused our credentials, or asked for some we do not have. */
 export class AuthError extends OciError {}
 
-/** The registry could not be reached at all. */
-export class ConnectionError extends OciError {}
+/** The registry could not be reached, or the connection failed. */
+export class ConnectionError extends OciError {
+  /** The transfer may be tried again as a whole (the client did not retry this request itself). */
+  retryable = false
+}
 
 /** Joins an error's message and hint into the single line users see. */
 export function describeError(err: unknown): string {
   if (err instanceof OciError) return err.hint ? `${err.message} (${err.hint})` : err.message
-  if (err instanceof Error) return err.message
+  if (typeof err === 'object' && err !== null && typeof (err as Error).message === 'string')
+    return (err as Error).message
   return String(err)
 }

@@ -1,8 +1,12 @@
 import type { Readable } from 'node:stream'
+import { OciError } from './errors.js'
 import type { Descriptor } from '../oci/types.js'
 
-/** Content to push: small content as bytes; large content as a function that opens a fresh stream (so a retry can start over). */
-export type Content = Buffer | (() => Promise<Readable>)
+/**
+ * Content to push: small content as bytes; large content as a function that opens a fresh
+ * stream of its bytes from `start` (default 0), so a retry or a resumed upload can read it again.
+ */
+export type Content = Buffer | ((start?: number) => Promise<Readable>)
 
 /** Where content can be read: an OCI layout or a registry repository. */
 export interface ReadOnlyTarget {
@@ -36,7 +40,7 @@ export async function readAll(stream: Readable, limit: number, what: string): Pr
     total += chunk.length
     if (total > limit) {
       stream.destroy()
-      throw new RangeError(`${what} is larger than ${limit} bytes`)
+      throw new OciError(`${what} is larger than ${limit} bytes`)
     }
     chunks.push(chunk)
   }

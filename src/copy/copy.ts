@@ -1,9 +1,16 @@
-import { pipeline } from 'node:stream'
-import type { Readable } from 'node:stream'
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream'
+import { RegistryError } from '../content/errors.js'
 import type { ReadOnlyTarget, Target } from '../content/target.js'
 import { VerifyingStream } from '../oci/digest.js'
 import { isManifestType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
+import {
+  backoff,
+  DEFAULT_RETRY,
+  isRetryableTransferError,
+  sleep,
+  type RetryPolicy
+} from '../transport/retry.js'
 import { loadGraph, type GraphNode } from './graph.js'
 import { createLimiter } from './limiter.js'
 
@@ -13,6 +20,7 @@ export type CopyEvent =
   | { type: 'graph'; nodes: number; blobs: number; bytes: number }
   | { type: 'blob' | 'manifest'; desc: Descriptor; outcome: TransferOutcome; ms: number }
   | { type: 'tag'; desc: Descriptor; tag: string }
+  | { type: 'retry'; desc: Descriptor; attempt: number; error: string }
 
 export interface CopyOptions {
   /** How many blobs move at once. */
@@ -20,6 +28,8 @@ export interface CopyOptions {
   /** Tags to point at the root once everything under it is in place. */
   tags?: string[]
   onEvent?: (event: CopyEvent) => void
+  /** How a failed blob or manifest transfer is tried again (network faults, cut bodies). */
+  retry?: Partial<RetryPolicy>
 }
 
 export const DEFAULT_CONCURRENCY = 4
@@ -66,25 +76,30 @@ export async function copyGraph(
   let failed: unknown
   let bytesSent = 0
 
+  const retry = { ...DEFAULT_RETRY, ...opts.retry }
+  const transferOnce = async (node: GraphNode): Promise<TransferOutcome> => {
+    if (await dst.exists(node.desc)) return 'exists'
+    const content = node.bytes ?? ((start?: number) => openVerified(src, node.desc, start))
+    return dst.push(node.desc, content)
+  }
+
   const transfer = async (node: GraphNode): Promise<void> => {
-    if (failed !== undefined) throw failed
     const started = Date.now()
-    const manifest = node.bytes !== undefined
-    let outcome: TransferOutcome
-    if (await dst.exists(node.desc)) outcome = 'exists'
-    else {
-      outcome = await dst.push(
-        node.desc,
-        manifest ? (node.bytes as Buffer) : () => openVerified(src, node.desc)
-      )
-      if (outcome === 'uploaded') bytesSent += node.desc.size
+    for (let attempt = 1; ; attempt++) {
+      if (failed !== undefined) throw failed
+      try {
+        const outcome = await transferOnce(node)
+        if (outcome === 'uploaded') bytesSent += node.desc.size
+        const type = node.bytes ? 'manifest' : 'blob'
+        emit({ type, desc: node.desc, outcome, ms: Date.now() - started })
+        return
+      } catch (err) {
+        if (attempt > retry.retries || !isRetryableTransferError(err)) throw err
+        emit({ type: 'retry', desc: node.desc, attempt, error: (err as Error).message })
+        const retryAfter = err instanceof RegistryError ? err.retryAfter : undefined
+        await sleep(backoff(attempt, retry, retryAfter))
+      }
     }
-    emit({
-      type: manifest ? 'manifest' : 'blob',
-      desc: node.desc,
-      outcome,
-      ms: Date.now() - started
-    })
   }
 
   // Children before parents: a node starts once all it names are in place.
@@ -124,13 +139,38 @@ export async function copyGraph(
   return { root: graph.root.desc, nodes: graph.nodes.length, bytesTotal, bytesSent }
 }
 
-/** Opens a blob from the source behind a stream that fails unless its bytes match the descriptor. */
-async function openVerified(src: ReadOnlyTarget, desc: Descriptor): Promise<Readable> {
+/**
+ * Opens a blob from the source behind a stream that fails unless its bytes match the descriptor.
+ * From an offset, the bytes before it are still read and hashed, just not passed on.
+ */
+async function openVerified(src: ReadOnlyTarget, desc: Descriptor, start = 0): Promise<Readable> {
   const raw = await src.fetch(desc)
-  const verifier = new VerifyingStream(
-    desc,
-    `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${src.name}`
-  )
-  pipeline(raw, verifier, () => {})
-  return verifier
+  const what = `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${src.name}`
+  const verifier = new VerifyingStream(desc, what)
+  if (start === 0) {
+    pipeline(raw, verifier, () => {})
+    return verifier
+  }
+  const skip = new SkipBytes(start)
+  pipeline(raw, verifier, skip, () => {})
+  return skip
+}
+
+/** Drops the first `n` bytes of a stream. */
+class SkipBytes extends Transform {
+  #left: number
+  constructor(n: number) {
+    super()
+    this.#left = n
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.#left >= chunk.length) {
+      this.#left -= chunk.length
+      done()
+      return
+    }
+    const rest = chunk.subarray(this.#left)
+    this.#left = 0
+    done(null, rest)
+  }
 }

@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream'
+import { PassThrough, type Readable } from 'node:stream'
+import { LayoutError, OciError } from '../content/errors.js'
 
 /**
  * Read access to the files of an OCI layout, wherever they are stored (a directory, or a tar
@@ -7,10 +8,16 @@ import type { Readable } from 'node:stream'
 export interface LayoutFiles {
   /** The path the user gave, for messages. */
   readonly location: string
-  /** Size in bytes of a regular file, or undefined when there is none by that name. */
+  /**
+   * Size in bytes of a regular file, or undefined when there is none by that name. Throws a
+   * LayoutError when the name exists but is not a regular file (a directory, device, FIFO, a link
+   * leaving the layout), so such a thing is never opened.
+   */
   size(name: string): Promise<number | undefined>
   /** Streams a file's bytes; the caller must consume or destroy the stream. */
   open(name: string): Promise<Readable>
+  /** Throws a LayoutError naming the first member a layout must not hold, if there is one. */
+  check?(): void
   close(): Promise<void>
 }
 
@@ -27,4 +34,28 @@ export function normaliseName(name: string): string | undefined {
     parts.push(part)
   }
   return parts.join('/')
+}
+
+/** How a Node fs error reads in a message: its code, else its message. */
+export function fsReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException
+  return e?.code ?? (err instanceof Error ? err.message : String(err))
+}
+
+/**
+ * Passes a file stream through, turning any error it raises (a read failure, the file gone)
+ * into a LayoutError naming the file, so no raw fs error reaches the user.
+ */
+export function guardStream(stream: Readable, what: string): Readable {
+  const out = new PassThrough({ highWaterMark: 1 << 20 })
+  stream.on('error', (err) => {
+    out.destroy(
+      err instanceof OciError
+        ? err
+        : new LayoutError(`${what}: cannot be read (${fsReason(err)})`, { cause: err })
+    )
+  })
+  out.on('close', () => stream.destroy())
+  stream.pipe(out)
+  return out
 }

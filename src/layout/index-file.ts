@@ -1,5 +1,5 @@
 import { LayoutError } from '../content/errors.js'
-import { checkDescriptor } from '../oci/manifest.js'
+import { checkDescriptor, describeValue } from '../oci/manifest.js'
 import { Annotation } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
 
@@ -21,7 +21,9 @@ export function parseIndexJson(bytes: Buffer, location: string): LayoutIndex {
     })
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new LayoutError(`${location}: index.json is not a JSON object`)
+    throw new LayoutError(`${location}: index.json is ${describeValue(json)}, not a JSON object`, {
+      hint: 'the layout is corrupt; write it again'
+    })
   }
   const obj = json as Record<string, unknown>
   if (
@@ -30,25 +32,33 @@ export function parseIndexJson(bytes: Buffer, location: string): LayoutIndex {
     (Array.isArray(obj.manifests) && obj.manifests.length === 0)
   ) {
     throw new LayoutError(
-      `${location}: index.json lists no images ("manifests" is ${JSON.stringify(obj.manifests ?? null)})`,
+      `${location}: index.json lists no images ("manifests" is ${Array.isArray(obj.manifests) ? '[]' : describeValue(obj.manifests ?? null)})`,
       {
         hint: 'nothing to push; `docker save` output is not an OCI layout: export with `docker buildx build -o type=oci,dest=FILE` instead'
       }
     )
   }
   if (!Array.isArray(obj.manifests))
-    throw new LayoutError(`${location}: index.json "manifests" is not a list`)
+    throw new LayoutError(
+      `${location}: index.json "manifests" is ${describeValue(obj.manifests)}, not a list`
+    )
   if (obj.schemaVersion !== 2) {
     throw new LayoutError(
-      `${location}: index.json has schemaVersion ${JSON.stringify(obj.schemaVersion)}; only 2 is supported`
+      `${location}: index.json has schemaVersion ${describeValue(obj.schemaVersion)}; only 2 is supported`
     )
   }
+  if (obj.mediaType !== undefined && typeof obj.mediaType !== 'string')
+    throw new LayoutError(
+      `${location}: index.json has mediaType ${describeValue(obj.mediaType)}, not a string`
+    )
   const where = `${location}: index.json`
   obj.manifests.forEach((d, i) => {
     try {
       checkDescriptor(d, `manifests[${i}]`)
     } catch (err) {
-      throw new LayoutError(`${where} ${(err as Error).message}`)
+      throw new LayoutError(`${where} ${(err as Error).message}`, {
+        hint: 'the layout is corrupt; write it again'
+      })
     }
   })
   return obj as unknown as LayoutIndex

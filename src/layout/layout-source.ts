@@ -1,13 +1,14 @@
+import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import { LayoutError, NotFoundError, OciError } from '../content/errors.js'
 import { readAll, type ReadOnlyTarget } from '../content/target.js'
 import { isDigest, parseDigest } from '../oci/digest.js'
-import { parseManifest } from '../oci/manifest.js'
+import { describeValue, parseManifest } from '../oci/manifest.js'
 import { MAX_MANIFEST_BYTES } from '../oci/media-types.js'
 import { shortDigest, type Descriptor } from '../oci/types.js'
-import { DirFiles } from './dir-files.js'
-import type { LayoutFiles } from './files.js'
+import { DirFiles, fileKind } from './dir-files.js'
+import { fsReason, type LayoutFiles } from './files.js'
 import { entryTags, parseIndexJson, type LayoutIndex } from './index-file.js'
 import { TarFiles } from './tar-files.js'
 
@@ -29,16 +30,31 @@ export class LayoutSource implements ReadOnlyTarget {
   }
 
   static async open(location: string, opts: { tempDir?: string } = {}): Promise<LayoutSource> {
-    let isDir: boolean
+    let st: Stats
     try {
-      isDir = (await stat(location)).isDirectory()
-    } catch {
-      throw new LayoutError(`layout ${location} does not exist`, {
-        hint: 'check the layout input; it is resolved against the working directory'
-      })
+      st = await stat(location)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        throw new LayoutError(`layout ${location} does not exist`, {
+          hint: 'check the layout input; it is resolved against the working directory'
+        })
+      }
+      throw new LayoutError(`layout ${location} cannot be read (${fsReason(err)})`, { cause: err })
     }
-    const files = isDir ? await DirFiles.open(location) : await TarFiles.open(location, opts)
+    const isDir = st.isDirectory()
+    if (!isDir && !st.isFile()) {
+      // A FIFO or device would block or never end: refuse it before opening it.
+      throw new LayoutError(
+        `layout ${location} is ${fileKind(st)}, not a layout directory or tar file`,
+        { hint: 'point the layout input at a directory, a .tar or a .tar.gz' }
+      )
+    }
+    const files: LayoutFiles = isDir
+      ? await DirFiles.open(location)
+      : await TarFiles.open(location, opts)
     try {
+      files.check?.()
       const layoutSize = await files.size('oci-layout')
       const indexSize = await files.size('index.json')
       if (indexSize === undefined) {
@@ -139,16 +155,21 @@ async function readSmall(files: LayoutFiles, name: string, size: number): Promis
 
 async function checkLayoutFile(files: LayoutFiles, size: number): Promise<void> {
   const bytes = await readSmall(files, 'oci-layout', size)
-  let version: unknown
+  let json: unknown
   try {
-    version = (JSON.parse(bytes.toString('utf8')) as { imageLayoutVersion?: unknown })
-      .imageLayoutVersion
+    json = JSON.parse(bytes.toString('utf8'))
   } catch {
-    throw new LayoutError(`${files.location}: oci-layout is not valid JSON`)
+    throw new LayoutError(`${files.location}: oci-layout is not valid JSON`, {
+      hint: 'the layout is corrupt; write it again'
+    })
   }
+  const version =
+    typeof json === 'object' && json !== null && !Array.isArray(json)
+      ? (json as { imageLayoutVersion?: unknown }).imageLayoutVersion
+      : undefined
   if (typeof version !== 'string' || !version.startsWith('1.')) {
     throw new LayoutError(
-      `${files.location}: unsupported imageLayoutVersion ${JSON.stringify(version)}`,
+      `${files.location}: oci-layout has imageLayoutVersion ${describeValue(version)}; only 1.x is supported`,
       {
         hint: 'only OCI image layout 1.x is supported'
       }

@@ -9,6 +9,7 @@ import type { Content, PushOutcome, Target } from '../content/target.js'
 import { VerifyingStream } from '../oci/digest.js'
 import { Annotation, MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
+import { fsReason } from './files.js'
 import { parseIndexJson, type LayoutIndex } from './index-file.js'
 import { blobPath, LayoutSource } from './layout-source.js'
 
@@ -38,9 +39,14 @@ export class LayoutStore implements Target {
         })
     } catch (err) {
       if (err instanceof LayoutError) throw err
-      await mkdir(dir, { recursive: true })
     }
-    await mkdir(path.join(dir, 'blobs'), { recursive: true })
+    try {
+      await mkdir(path.join(dir, 'blobs'), { recursive: true })
+    } catch (err) {
+      throw new LayoutError(`cannot create the layout directory ${dir} (${fsReason(err)})`, {
+        cause: err
+      })
+    }
     return new LayoutStore(dir)
   }
 
@@ -130,10 +136,25 @@ export class LayoutStore implements Target {
     let bytes: Buffer
     try {
       bytes = await readFile(path.join(this.#dir, 'index.json'))
-    } catch {
-      return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] }
+      throw new LayoutError(`${this.#dir}: index.json cannot be read (${fsReason(err)})`, {
+        cause: err
+      })
     }
-    const json = JSON.parse(bytes.toString('utf8')) as Partial<LayoutIndex>
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(bytes.toString('utf8'))
+    } catch (err) {
+      throw new LayoutError(
+        `${this.#dir}: index.json is not valid JSON (${(err as Error).message})`,
+        { hint: 'repair or remove it, or pull into another directory' }
+      )
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      return parseIndexJson(bytes, this.#dir) // throws the LayoutError that names the problem
+    const json = parsed as Partial<LayoutIndex>
     if (!Array.isArray(json.manifests) || json.manifests.length === 0) {
       return {
         schemaVersion: 2,

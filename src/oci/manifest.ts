@@ -1,5 +1,5 @@
 import { OciError } from '../content/errors.js'
-import { MediaType, isIndexType } from './media-types.js'
+import { MediaType, isIndexType, isManifestType } from './media-types.js'
 import type { Descriptor, ImageIndex, ImageManifest } from './types.js'
 
 /** A manifest or index, parsed and checked enough to walk its graph safely. */
@@ -10,19 +10,67 @@ export type ParsedManifest =
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
 
-export function checkDescriptor(v: unknown, where: string): Descriptor {
-  if (
-    !isObject(v) ||
-    typeof v.mediaType !== 'string' ||
-    typeof v.digest !== 'string' ||
-    typeof v.size !== 'number' ||
-    !Number.isSafeInteger(v.size) ||
-    v.size < 0
-  ) {
-    throw new OciError(
-      `${where}: not a valid descriptor (needs mediaType, digest and a non-negative size)`
-    )
+/** The digest grammar of the image spec (`algorithm:encoded`), with a sane bound on length. */
+const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/
+const MAX_DIGEST_LENGTH = 256
+
+/**
+ * A short, safe rendering of a JSON value for an error message: never the whole of a large or
+ * deeply nested value (stringifying that could take the stack or the log with it).
+ */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'missing'
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return String(v)
+  if (typeof v === 'string') {
+    return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}…` : JSON.stringify(v)
   }
+  if (Array.isArray(v)) return 'a list'
+  return 'an object'
+}
+
+const isStringMap = (v: unknown): boolean =>
+  isObject(v) && Object.values(v).every((s) => typeof s === 'string')
+
+const isStringList = (v: unknown): boolean =>
+  Array.isArray(v) && v.every((s) => typeof s === 'string')
+
+/** Why `v` is not a descriptor, or undefined when it is one. */
+function descriptorProblem(v: unknown): string | undefined {
+  if (!isObject(v)) return `is ${describeValue(v)}, not a descriptor object`
+  if (typeof v.mediaType !== 'string') return `mediaType is ${describeValue(v.mediaType)}`
+  if (typeof v.digest !== 'string') return `digest is ${describeValue(v.digest)}`
+  if (v.digest.length > MAX_DIGEST_LENGTH || !DIGEST_GRAMMAR.test(v.digest))
+    return `digest ${describeValue(v.digest)} is not a valid digest`
+  if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0)
+    return `size is ${describeValue(v.size)}, not a non-negative integer`
+  if (v.annotations !== undefined && !isStringMap(v.annotations))
+    return 'annotations must map strings to strings'
+  if (v.artifactType !== undefined && typeof v.artifactType !== 'string')
+    return `artifactType is ${describeValue(v.artifactType)}`
+  if (v.urls !== undefined && !isStringList(v.urls)) return 'urls must be a list of strings'
+  if (v.data !== undefined && typeof v.data !== 'string') return 'data must be a base64 string'
+  if (v.platform !== undefined) {
+    const p = v.platform
+    if (
+      !isObject(p) ||
+      typeof p.os !== 'string' ||
+      typeof p.architecture !== 'string' ||
+      (p.variant !== undefined && typeof p.variant !== 'string') ||
+      (p['os.version'] !== undefined && typeof p['os.version'] !== 'string') ||
+      (p['os.features'] !== undefined && !isStringList(p['os.features']))
+    )
+      return 'platform needs string os and architecture'
+  }
+  return undefined
+}
+
+/** Checks the shape of a descriptor: the fields the engine reads, with the types the spec gives. */
+export function checkDescriptor(v: unknown, where: string): Descriptor {
+  const problem = descriptorProblem(v)
+  if (problem !== undefined)
+    throw new OciError(`${where}: not a valid descriptor (${problem})`, {
+      hint: 'a descriptor needs a string mediaType, a digest and a non-negative integer size'
+    })
   return v as unknown as Descriptor
 }
 
@@ -41,13 +89,19 @@ export function parseManifest(
   } catch (err) {
     throw new OciError(`${what} is not valid JSON (${(err as Error).message})`)
   }
-  if (!isObject(json)) throw new OciError(`${what} is not a JSON object`)
+  if (!isObject(json)) throw new OciError(`${what} is ${describeValue(json)}, not a JSON object`)
   if (json.schemaVersion !== 2) {
     throw new OciError(
-      `${what} has schemaVersion ${JSON.stringify(json.schemaVersion)}; only 2 is supported`
+      `${what} has schemaVersion ${describeValue(json.schemaVersion)}; only 2 is supported`
     )
   }
-  const own = typeof json.mediaType === 'string' ? json.mediaType : undefined
+  if (json.mediaType !== undefined && typeof json.mediaType !== 'string')
+    throw new OciError(`${what} has mediaType ${describeValue(json.mediaType)}, not a string`)
+  const own = json.mediaType
+  if (own !== undefined && !isManifestType(own))
+    throw new OciError(
+      `${what} has mediaType ${describeValue(own)}, which is not an image manifest or index`
+    )
   const mediaType =
     own ??
     descMediaType ??

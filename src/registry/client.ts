@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import { RegistryError } from '../content/errors.js'
+import { ConnectionError, RegistryError } from '../content/errors.js'
 import { apiHost, isLoopbackHost } from '../oci/reference.js'
 import {
   drain,
@@ -9,7 +9,16 @@ import {
   type HttpResponse,
   type TransportOptions
 } from '../transport/http.js'
-import { Authenticator, type Credentials, type SecretSink } from './auth.js'
+import {
+  backoff,
+  DEFAULT_RETRY,
+  isNetworkError,
+  isRetryableStatus,
+  sleep,
+  type RetryPolicy
+} from '../transport/retry.js'
+import { Authenticator, type SecretSink } from './auth.js'
+import type { Credentials } from './credentials.js'
 import { parseErrorBody } from './errors.js'
 
 export type PlainHttp = 'auto' | 'true' | 'false'
@@ -22,7 +31,14 @@ export interface RegistryClientOptions extends TransportOptions {
   onSecret?: SecretSink
   /** Trace of each HTTP exchange (method, URL without query, status, ms), for debug logs. */
   onTrace?: (line: string) => void
+  /** Told of each retry, for logs. */
+  onRetry?: (line: string) => void
+  retry?: Partial<RetryPolicy>
+  chunkSize?: number
 }
+
+/** Above this, blobs go up in chunks that can resume: large enough that the usual layer is one PUT. */
+export const DEFAULT_CHUNK_SIZE = 256 * 1024 * 1024
 
 export interface RegistryRequest {
   method: string
@@ -35,6 +51,8 @@ export interface RegistryRequest {
   scope: string
   /** Follow 3xx answers (GET/HEAD). Credentials go only to the registry's own origin. */
   followRedirects?: boolean
+  /** The client may send it again by itself (default: GET and HEAD). Not for blob uploads, whose session a half-sent body spoils. */
+  retry?: boolean
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
@@ -47,6 +65,12 @@ export class RegistryClient {
   readonly auth: Authenticator
   readonly #transport: HttpTransport
   readonly #trace?: (line: string) => void
+  #ping?: Promise<void>
+  readonly #retry: RetryPolicy
+  /** Blobs above this size are uploaded in chunks of it (0: never, unless the registry insists). */
+  readonly chunkSize: number
+  readonly #onRetry?: (line: string) => void
+  #connected = false
 
   constructor(opts: RegistryClientOptions) {
     this.registry = opts.registry
@@ -56,31 +80,92 @@ export class RegistryClient {
     this.origin = `${plain ? 'http' : 'https'}://${host}`
     this.#transport = new HttpTransport(opts)
     this.#trace = opts.onTrace
-    this.auth = new Authenticator(this.#transport, host, opts.credentials, opts.onSecret)
+    this.#onRetry = opts.onRetry
+    this.#retry = { ...DEFAULT_RETRY, ...opts.retry }
+    this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE
+    this.auth = new Authenticator(this.#transport, host, opts.credentials, {
+      onSecret: opts.onSecret,
+      allowPlainHttp: opts.plainHttp === 'true'
+    })
+  }
+
+  get retryPolicy(): RetryPolicy {
+    return this.#retry
+  }
+
+  /** Tells the retry log (for uploads that resume). */
+  noteRetry(line: string): void {
+    this.#onRetry?.(line)
   }
 
   close(): void {
     this.#transport.close()
   }
 
+  /**
+   * Sends a request: authorised (answering 401 challenges), following redirects when asked, and
+   * retried on throttling, server faults and network faults when the request may be resent.
+   */
   async request(req: RegistryRequest): Promise<HttpResponse> {
     const url = typeof req.url === 'string' ? new URL(req.url, this.origin) : req.url
+    const mayRetry = req.retry ?? (req.method === 'GET' || req.method === 'HEAD')
+    for (let tries = 0; ; tries++) {
+      const canRetry = mayRetry && tries < this.#retry.retries
+      let res: HttpResponse
+      try {
+        res = await this.#authorised(req, url)
+        this.#connected = true
+      } catch (err) {
+        const cause = err instanceof ConnectionError ? err.cause : err
+        // A registry that refuses the very first connection is down or misnamed: say so at once.
+        const transient =
+          isNetworkError(cause) &&
+          (this.#connected || (cause as NodeJS.ErrnoException).code !== 'ECONNREFUSED')
+        if (transient && canRetry) {
+          this.#onRetry?.(`${req.method} ${url.pathname}: ${(cause as Error).message}; retrying`)
+          await sleep(backoff(tries + 1, this.#retry))
+          continue
+        }
+        if (err instanceof ConnectionError && !mayRetry) err.retryable = transient
+        throw err
+      }
+      if (isRetryableStatus(res.status)) {
+        const retryAfter = header(res, 'retry-after')
+        if (canRetry) {
+          await drain(res)
+          this.#onRetry?.(`${req.method} ${url.pathname}: HTTP ${res.status}; retrying`)
+          await sleep(backoff(tries + 1, this.#retry, retryAfter))
+          continue
+        }
+        // The caller may start the whole transfer over, unless this request's own retries are spent.
+        res.retryable = !mayRetry
+      }
+      return res
+    }
+  }
+
+  async #authorised(req: RegistryRequest, url: URL): Promise<HttpResponse> {
+    const own = url.origin === this.origin
+    // Learn the auth scheme once, up front, so requests (and stream bodies) go out authorised.
+    if (own && !this.auth.knowsChallenge) await (this.#ping ??= this.#pingOnce())
     for (let attempt = 0; ; attempt++) {
-      const authorization =
-        url.origin === this.origin ? await this.auth.header(req.scope) : undefined
+      const authorization = own ? await this.auth.header(req.scope) : undefined
       const res = await this.#send(req, url, authorization)
-      if (
-        res.status === 401 &&
-        attempt < 2 &&
-        url.origin === this.origin &&
-        this.auth.learn(res, req.scope, authorization !== undefined)
-      ) {
+      const retry = res.status === 401 && attempt < 2 && own
+      if (retry && this.auth.learn(res, req.scope, authorization)) {
         await drain(res)
         continue
       }
       if (!req.followRedirects || !REDIRECTS.has(res.status)) return res
       return this.#follow(req, res)
     }
+  }
+
+  async #pingOnce(): Promise<void> {
+    const url = new URL('/v2/', this.origin)
+    const res = await this.#send({ method: 'GET', url, scope: '' }, url, undefined)
+    if (res.status === 401) this.auth.learn(res, '', undefined)
+    await drain(res)
   }
 
   async #follow(req: RegistryRequest, first: HttpResponse): Promise<HttpResponse> {
@@ -126,10 +211,17 @@ export class RegistryClient {
   /** Turns an unexpected answer into a typed error carrying the registry's codes. */
   async fail(res: HttpResponse, method: string, action: string): Promise<never> {
     const body = await readBody(res, 64 * 1024)
-    if (res.status === 401 || res.status === 403) throw this.auth.refused(res, body, action)
+    if (res.status === 401 || res.status === 403) {
+      const repo = /^\/v2\/(.+?)\/(?:blobs|manifests|tags|referrers)\//.exec(res.url.pathname)?.[1]
+      const verb = method === 'GET' || method === 'HEAD' ? 'pull from' : 'push to'
+      throw this.auth.refused(res, body, `${verb} ${repo ?? this.registry}`)
+    }
     const errors = parseErrorBody(body)
-    throw new RegistryError(method, res.url.origin + res.url.pathname, res.status, errors, {
+    const err = new RegistryError(method, res.url.origin + res.url.pathname, res.status, errors, {
       message: `${this.registry}: ${action} failed: ${errors.length ? errors.map((e) => `${e.code}: ${e.message}`).join('; ') : `HTTP ${res.status}`}`
     })
+    err.retryable = res.retryable === true
+    err.retryAfter = header(res, 'retry-after')
+    throw err
   }
 }

@@ -7,6 +7,7 @@ import { MANIFEST_TYPES, MAX_MANIFEST_BYTES, isManifestType } from '../oci/media
 import type { Descriptor } from '../oci/types.js'
 import { drain, header } from '../transport/http.js'
 import type { RegistryClient } from './client.js'
+import { uploadBlob } from './upload.js'
 
 const ACCEPT = MANIFEST_TYPES.join(', ')
 
@@ -136,7 +137,18 @@ export class RegistryRepository implements Target {
       this.#manifests.set(desc.digest, bytes)
       return 'uploaded'
     }
-    await this.#uploadBlob(desc, content)
+    await uploadBlob(
+      {
+        client: this.#client,
+        repository: this.#repo,
+        scope: this.#scope,
+        chunkSize: this.#client.chunkSize,
+        retry: this.#client.retryPolicy,
+        onRetry: (line: string) => this.#client.noteRetry(line)
+      },
+      desc,
+      content
+    )
     return 'uploaded'
   }
 
@@ -151,7 +163,8 @@ export class RegistryRepository implements Target {
       url: this.#path('manifests', reference),
       headers: { 'Content-Type': desc.mediaType },
       body: bytes,
-      scope: this.#scope
+      scope: this.#scope,
+      retry: true
     })
     if (res.status !== 201 && res.status !== 200) {
       return this.#client.fail(
@@ -167,33 +180,5 @@ export class RegistryRepository implements Target {
         hint: 'the registry rewrote the manifest; it does not keep content byte for byte'
       })
     }
-  }
-
-  /** POST opens an upload session; one PUT sends the whole blob with its digest. */
-  async #uploadBlob(desc: Descriptor, content: Content): Promise<void> {
-    const start = await this.#client.request({
-      method: 'POST',
-      url: `/v2/${this.#repo}/blobs/uploads/`,
-      body: Buffer.alloc(0),
-      scope: this.#scope
-    })
-    if (start.status !== 202 && start.status !== 201)
-      return this.#client.fail(start, 'POST', `starting the upload of ${desc.digest}`)
-    await drain(start)
-    const location = header(start, 'location')
-    if (!location)
-      throw new OciError(`${this.name}: the registry opened an upload without a Location`)
-    // Locations may be absolute, host-relative or carry a query of their own: keep it.
-    const url = new URL(location, start.url)
-    url.searchParams.set('digest', desc.digest)
-    const res = await this.#client.request({
-      method: 'PUT',
-      url,
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
-      body: content,
-      scope: this.#scope
-    })
-    if (res.status !== 201) return this.#client.fail(res, 'PUT', `uploading ${desc.digest}`)
-    await drain(res)
   }
 }

@@ -1,5 +1,6 @@
 import * as http from 'node:http'
 import * as https from 'node:https'
+import * as tls from 'node:tls'
 import type { Readable } from 'node:stream'
 import { HttpClient } from '@actions/http-client'
 import { ConnectionError } from '../content/errors.js'
@@ -17,6 +18,8 @@ export interface HttpResponse {
   /** The body stream; consume it (readBody) or drain it. */
   body: http.IncomingMessage
   url: URL
+  /** Set by the registry client: a retryable status it could not retry itself (a caller may start over). */
+  retryable?: boolean
 }
 
 export interface TransportOptions {
@@ -64,7 +67,8 @@ export class HttpTransport {
       agent: this.#client.getAgent(url.href)
     }
     if (url.protocol === 'https:') {
-      if (this.#opts.ca) options.ca = this.#opts.ca
+      // Added to the default trust, not instead of it.
+      if (this.#opts.ca) options.ca = [...tls.rootCertificates, this.#opts.ca]
       if (this.#opts.insecure) options.rejectUnauthorized = false
     }
     return new Promise<HttpResponse>((resolve, reject) => {
@@ -82,6 +86,13 @@ export class HttpTransport {
           return
         }
         settled = true
+        // A registry may answer (401, 413) before taking the whole body: stop reading the source.
+        if (req.body && !Buffer.isBuffer(req.body) && !req.body.readableEnded) {
+          req.body.unpipe(r)
+          req.body.destroy()
+          // The request never finished: its connection cannot be reused.
+          res.once('end', () => r.destroy())
+        }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url })
       })
       r.setTimeout(this.#opts.timeoutMs ?? 120_000, () =>

@@ -1,0 +1,114 @@
+// Test certificates made with openssl: a CA, a server certificate for 127.0.0.1 signed by it, and
+// a self-signed key pair for signing registry tokens.
+import { execFile } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { tmpDir } from './skopeo.js'
+
+const execFileP = promisify(execFile)
+const openssl = (args: string[], cwd: string): Promise<unknown> =>
+  execFileP('openssl', args, { cwd })
+
+export interface TestCa {
+  dir: string
+  caCert: string
+  serverCert: string
+  serverKey: string
+}
+
+export async function makeTestCa(): Promise<TestCa> {
+  const dir = await tmpDir('test-ca-')
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=oci-layout test CA'
+    ],
+    dir
+  )
+  await openssl(
+    [
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      '/CN=127.0.0.1'
+    ],
+    dir
+  )
+  await writeFile(
+    path.join(dir, 'ext.cnf'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n'
+  )
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf'
+    ],
+    dir
+  )
+  return {
+    dir,
+    caCert: path.join(dir, 'ca.pem'),
+    serverCert: path.join(dir, 'server.pem'),
+    serverKey: path.join(dir, 'server.key')
+  }
+}
+
+/** A self-signed signing key for JWTs; the certificate goes into the registry's rootcertbundle. */
+export async function makeSigningKey(): Promise<{ key: string; cert: string; certFile: string }> {
+  const dir = await tmpDir('token-key-')
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'token.key',
+      '-out',
+      'token.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=oci-layout test token issuer'
+    ],
+    dir
+  )
+  const { readFile } = await import('node:fs/promises')
+  return {
+    key: await readFile(path.join(dir, 'token.key'), 'utf8'),
+    cert: await readFile(path.join(dir, 'token.pem'), 'utf8'),
+    certFile: path.join(dir, 'token.pem')
+  }
+}
