@@ -24,9 +24,9 @@ describe('node dist/index.js', () => {
       username: 'ci',
       password: 'pa55word'
     })
-    expect(run.stdout).not.toMatch(/::error::/)
+    expect(run.stdout).not.toMatch(/::error/)
     expect(run.code).toBe(0)
-    expect(run.outputs).toEqual({
+    expect(run.outputs).toMatchObject({
       digest: BUILDX_DIGEST,
       reference: `${reg.host}/org/app@${BUILDX_DIGEST}`,
       'media-type': 'application/vnd.oci.image.index.v1+json',
@@ -67,7 +67,7 @@ describe('node dist/index.js', () => {
       'plain-http': 'maybe'
     })
     expect(run.code).toBe(1)
-    expect(run.stdout).toMatch(/::error::plain-http must be auto, true or false/)
+    expect(run.stdout).toMatch(/::error title=Push failed::plain-http must be auto, true or false/)
   })
 
   it('names an unreachable registry and what to check', async () => {
@@ -77,6 +77,8 @@ describe('node dist/index.js', () => {
       reference: 'org/app:v1'
     })
     expect(run.code).toBe(1)
-    expect(run.stdout).toMatch(/::error::cannot reach registry 127\.0\.0\.1:1: connection refused/)
+    expect(run.stdout).toMatch(
+      /::error title=Push failed::cannot reach registry 127\.0\.0\.1:1: connection refused/
+    )
   })
 })

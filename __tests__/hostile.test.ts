@@ -322,7 +322,7 @@ describe('hostile tar members', () => {
       ])
       await rm(src, { recursive: true })
       return 'layout.tar'
-    }, /::error::layout\.tar: member "\.\.\/canary\/evil" points outside the archive/)
+    }, /::error title=Push failed::layout\.tar: member "\.\.\/canary\/evil" points outside the archive/)
   })
 
   it('a ../ in the middle of a name is refused too', async () => {
@@ -1084,7 +1084,7 @@ describe('graph shape: loops and nesting', () => {
       const { dir } = await chain(500)
       await execFileP('cp', ['-r', dir, path.join(area.work, 'layout')])
       return 'layout'
-    }, /::error::layout: manifests nest more than 32 levels deep under sha256:[0-9a-f]{64} \(at manifest sha256:/)
+    }, /::error title=Push failed::layout: manifests nest more than 32 levels deep under sha256:[0-9a-f]{64} \(at manifest sha256:/)
   })
 
   it('a blob named twice with different sizes is refused', async () => {

@@ -166,7 +166,9 @@ const INPUT_NAMES = [
     'ca-file',
     'insecure',
     'retries',
-    'chunk-size'
+    'chunk-size',
+    'tags',
+    'summary'
 ];
 /**
  * Reads and checks every input. An empty input means its default, as on the runner, so a local
@@ -217,7 +219,9 @@ function readSettings(get) {
         caFile: get('ca-file').trim() || undefined,
         insecure: readBoolean(get('insecure'), 'insecure'),
         retries: readInteger(get('retries'), 'retries', 0, 20),
-        chunkSize: readSize(get('chunk-size'))
+        chunkSize: readSize(get('chunk-size')),
+        tags: splitTags(get('tags')),
+        summary: get('summary').trim() === '' || readBoolean(get('summary'), 'summary')
     };
 }
 function readBoolean(value, name) {
@@ -280,6 +284,13 @@ function readSize(value) {
     if (!m || unit === undefined)
         throw new InputError(`chunk-size must be a size such as 256MiB, 64m or 0, not "${v}"`);
     return Number(m[1]) * unit;
+}
+/** Splits a `tags` input: newlines (CRLF too) or commas; blanks dropped. */
+function splitTags(value) {
+    return value
+        .split(/[\r\n,]+/)
+        .map((t) => t.trim())
+        .filter(Boolean);
 }
 
 async function readAll(stream, limit, what) {
@@ -756,12 +767,21 @@ function createLimiter(limit) {
 }
 
 const DEFAULT_CONCURRENCY = 4;
+/** Blobs this large get progress lines while they move, at most one per interval. */
+const PROGRESS_MIN_BYTES = 64 * 1024 * 1024;
+const PROGRESS_INTERVAL_MS = 10_000;
 async function copyGraph(src, rootDesc, dst, opts = {}) {
     const emit = opts.onEvent ?? (() => { });
     const graph = await loadGraph(src, rootDesc);
     const blobs = graph.nodes.filter((n) => !n.bytes);
     const bytesTotal = graph.nodes.reduce((sum, n) => sum + n.desc.size, 0);
-    emit({ type: 'graph', nodes: graph.nodes.length, blobs: blobs.length, bytes: bytesTotal });
+    emit({
+        type: 'graph',
+        target: dst.name,
+        nodes: graph.nodes.length,
+        blobs: blobs.length,
+        bytes: bytesTotal
+    });
     const limit = createLimiter(Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY));
     const done = new Map();
     const inFlight = new Set();
@@ -771,7 +791,10 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
     const transferOnce = async (node) => {
         if (await dst.exists(node.desc))
             return 'exists';
-        const content = node.bytes ?? ((start) => openVerified(src, node.desc, start));
+        const progress = node.desc.size >= PROGRESS_MIN_BYTES
+            ? (bytes) => emit({ type: 'progress', desc: node.desc, bytes })
+            : undefined;
+        const content = node.bytes ?? ((start) => openVerified(src, node.desc, start, progress));
         return dst.push(node.desc, content);
     };
     const transfer = async (node) => {
@@ -831,23 +854,42 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
         await dst.tag(graph.root.desc, tag);
         emit({ type: 'tag', desc: graph.root.desc, tag });
     }
-    return { root: graph.root.desc, nodes: graph.nodes.length, bytesTotal, bytesSent };
+    return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent };
 }
 /**
  * Opens a blob from the source behind a stream that fails unless its bytes match the descriptor.
  * From an offset, the bytes before it are still read and hashed, just not passed on.
  */
-async function openVerified(src, desc, start = 0) {
+async function openVerified(src, desc, start = 0, onProgress) {
     const raw = await src.fetch(desc);
     const what = `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${src.name}`;
-    const verifier = new VerifyingStream(desc, what);
-    if (start === 0) {
-        pipeline(raw, verifier, () => { });
-        return verifier;
+    const stages = [raw, new VerifyingStream(desc, what)];
+    if (start > 0)
+        stages.push(new SkipBytes(start));
+    if (onProgress)
+        stages.push(new Progress(start, onProgress));
+    pipeline(stages, () => { });
+    return stages[stages.length - 1];
+}
+/** Reports bytes passed, at most every PROGRESS_INTERVAL_MS. */
+class Progress extends Transform {
+    #bytes;
+    #last = Date.now();
+    #report;
+    constructor(start, report) {
+        super();
+        this.#bytes = start;
+        this.#report = report;
     }
-    const skip = new SkipBytes(start);
-    pipeline(raw, verifier, skip, () => { });
-    return skip;
+    _transform(chunk, _enc, done) {
+        this.#bytes += chunk.length;
+        const now = Date.now();
+        if (now - this.#last >= PROGRESS_INTERVAL_MS) {
+            this.#last = now;
+            this.#report(this.#bytes);
+        }
+        done(null, chunk);
+    }
 }
 /** Drops the first `n` bytes of a stream. */
 class SkipBytes extends Transform {
@@ -865,6 +907,37 @@ class SkipBytes extends Transform {
         const rest = chunk.subarray(this.#left);
         this.#left = 0;
         done(null, rest);
+    }
+}
+
+/**
+ * The platforms an image runs on: an index's children (attestation manifests, `unknown/unknown`,
+ * left out), or a single manifest's config. Best effort: an artifact has none.
+ */
+async function imagePlatforms(src, root) {
+    if (!root.bytes)
+        return [];
+    const parsed = parseManifest(root.bytes, root.desc.mediaType, `manifest ${root.desc.digest}`);
+    if (parsed.kind === 'index') {
+        const all = parsed.index.manifests
+            .map((d) => d.platform)
+            .filter((p) => p !== undefined && p.os !== 'unknown')
+            .map(formatPlatform);
+        return [...new Set(all)];
+    }
+    const config = parsed.manifest.config;
+    if (config.size > 1 << 20 || !/config|container\.image/.test(config.mediaType))
+        return [];
+    try {
+        const bytes = await readAll(await src.fetch(config), 1 << 20, config.digest);
+        verifyBuffer(bytes, config, `config ${config.digest}`);
+        const json = JSON.parse(bytes.toString('utf8'));
+        if (typeof json.os !== 'string' || typeof json.architecture !== 'string')
+            return [];
+        return [formatPlatform(json)];
+    }
+    catch {
+        return [];
     }
 }
 
@@ -31791,6 +31864,75 @@ class RegistryClient {
     }
 }
 
+/** One client per registry for a run; closes them all. */
+class ClientPool {
+    #opts;
+    #clients = new Map();
+    #primary;
+    constructor(opts) {
+        this.#opts = opts;
+    }
+    get(registry) {
+        this.#primary ??= registry;
+        let c = this.#clients.get(registry);
+        if (!c) {
+            c = openClient(this.#opts, registry, registry === this.#primary);
+            this.#clients.set(registry, c);
+        }
+        return c;
+    }
+    async close() {
+        for (const c of this.#clients.values())
+            (await c.catch(() => undefined))?.close();
+    }
+}
+/** Opens a client for one registry, with the credentials found for it. */
+async function openClient(opts, registry, primary = true) {
+    // The credential inputs belong to the registry of `reference`; others use their own sources.
+    let credentials = primary ? opts.credentials : undefined;
+    if (!credentials) {
+        const found = await findCredentials({
+            registry,
+            username: primary ? opts.username : undefined,
+            password: primary ? opts.password : undefined,
+            githubToken: opts.githubToken,
+            githubActor: opts.githubActor,
+            env: opts.env,
+            onSecret: opts.onSecret
+        });
+        if (found)
+            opts.onNotice?.(`Using credentials for ${registry} from ${found.source}`);
+        credentials = found?.credentials;
+    }
+    if (opts.insecure)
+        opts.onNotice?.(`TLS verification is off for ${registry} (insecure: true)`);
+    let ca = opts.ca;
+    if (opts.caFile) {
+        try {
+            ca = await readFile(opts.caFile, 'utf8');
+        }
+        catch {
+            throw new InputError(`ca-file ${opts.caFile} cannot be read`, {
+                hint: 'give the path of a PEM file holding the CA certificate(s)'
+            });
+        }
+        if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+            throw new InputError(`ca-file ${opts.caFile} holds no PEM certificate`);
+    }
+    return new RegistryClient({
+        registry,
+        plainHttp: opts.plainHttp,
+        credentials,
+        onSecret: opts.onSecret,
+        onTrace: opts.onTrace,
+        ca,
+        insecure: opts.insecure,
+        retry: opts.retries === undefined ? undefined : { retries: opts.retries },
+        chunkSize: opts.chunkSize,
+        onRetry: opts.onNotice
+    });
+}
+
 /**
  * Resolves an upload Location: absolute, host-relative or query-only, against the URL that
  * answered. A Location naming the same host without a port keeps the request's port (some
@@ -31854,7 +31996,14 @@ async function uploadBlob(opts, desc, content) {
     const open = (start) => Buffer.isBuffer(content)
         ? Promise.resolve(Readable.from([content.subarray(start)]))
         : content(start);
-    const session = await startSession(opts, desc);
+    let session;
+    if (opts.mountFrom) {
+        const mounted = await tryMount(opts, desc, opts.mountFrom);
+        if (mounted === 'mounted')
+            return 'mounted';
+        session = mounted;
+    }
+    session ??= await startSession(opts, desc);
     const chunked = opts.chunkSize > 0 && desc.size > opts.chunkSize;
     if (!chunked) {
         const res = await opts.client.request({
@@ -31865,15 +32014,53 @@ async function uploadBlob(opts, desc, content) {
             scope: opts.scope,
             retry: false
         });
-        if (res.status === 201)
-            return drain(res);
+        if (res.status === 201) {
+            await drain(res);
+            return 'uploaded';
+        }
         // Too large for one request (a proxy's body limit): go again in chunks.
         if (res.status !== 413)
             return opts.client.fail(res, 'PUT', `uploading ${desc.digest}`);
         await drain(res);
-        return uploadChunked(opts, desc, await startSession(opts, desc), open, Math.min(opts.chunkSize || 16 << 20, 16 << 20));
+        const small = Math.min(opts.chunkSize || 16 << 20, 16 << 20);
+        await uploadChunked(opts, desc, await startSession(opts, desc), open, small);
+        return 'uploaded';
     }
-    return uploadChunked(opts, desc, session, open, opts.chunkSize);
+    await uploadChunked(opts, desc, session, open, opts.chunkSize);
+    return 'uploaded';
+}
+/**
+ * Asks the registry to link a blob another repository of it already holds: 201 means done,
+ * 202 opens an ordinary upload session. Any failure falls back to a plain upload.
+ */
+async function tryMount(opts, desc, from) {
+    const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin);
+    url.searchParams.set('mount', desc.digest);
+    url.searchParams.set('from', from);
+    try {
+        const res = await opts.client.request({
+            method: 'POST',
+            url,
+            body: Buffer.alloc(0),
+            // Reading the source repository needs its own pull scope.
+            scope: `${opts.scope} repository:${from}:pull`,
+            retry: true
+        });
+        await drain(res);
+        if (res.status === 201)
+            return 'mounted';
+        const location = header(res, 'location');
+        if (res.status === 202 && location) {
+            return {
+                location: resolveLocation(location, res.url),
+                minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
+            };
+        }
+    }
+    catch {
+        // A registry that cannot mount still takes an upload.
+    }
+    return undefined;
 }
 async function startSession(opts, desc) {
     const res = await opts.client.request({
@@ -31997,7 +32184,10 @@ class RegistryRepository {
     #scope;
     /** Manifests pushed this run, so tagging needs no second download. */
     #manifests = new Map();
+    /** A repository of the same registry whose blobs can be mounted instead of uploaded. */
+    #mountFrom;
     constructor(client, repository, access) {
+        this.#mountFrom = access.mountFrom;
         this.#client = client;
         this.#repo = repository;
         this.name = `${client.registry}/${repository}`;
@@ -32105,15 +32295,15 @@ class RegistryRepository {
             this.#manifests.set(desc.digest, bytes);
             return 'uploaded';
         }
-        await uploadBlob({
+        return uploadBlob({
             client: this.#client,
             repository: this.#repo,
             scope: this.#scope,
             chunkSize: this.#client.chunkSize,
             retry: this.#client.retryPolicy,
-            onRetry: (line) => this.#client.noteRetry(line)
+            onRetry: (line) => this.#client.noteRetry(line),
+            mountFrom: this.#mountFrom
         }, desc, content);
-        return 'uploaded';
     }
     async tag(desc, tag) {
         const bytes = this.#manifests.get(desc.digest) ?? (await this.fetchManifest(desc.digest)).bytes;
@@ -32138,90 +32328,6 @@ class RegistryRepository {
                 hint: 'the registry rewrote the manifest; it does not keep content byte for byte'
             });
         }
-    }
-}
-
-/** Opens a client for one registry, with the credentials found for it. */
-async function openClient(opts, registry) {
-    let credentials = opts.credentials;
-    if (!credentials) {
-        const found = await findCredentials({
-            registry,
-            username: opts.username,
-            password: opts.password,
-            githubToken: opts.githubToken,
-            githubActor: opts.githubActor,
-            env: opts.env,
-            onSecret: opts.onSecret
-        });
-        if (found)
-            opts.onNotice?.(`Using credentials for ${registry} from ${found.source}`);
-        credentials = found?.credentials;
-    }
-    if (opts.insecure)
-        opts.onNotice?.(`TLS verification is off for ${registry} (insecure: true)`);
-    let ca = opts.ca;
-    if (opts.caFile) {
-        try {
-            ca = await readFile(opts.caFile, 'utf8');
-        }
-        catch {
-            throw new InputError(`ca-file ${opts.caFile} cannot be read`, {
-                hint: 'give the path of a PEM file holding the CA certificate(s)'
-            });
-        }
-        if (!ca.includes('-----BEGIN CERTIFICATE-----'))
-            throw new InputError(`ca-file ${opts.caFile} holds no PEM certificate`);
-    }
-    return new RegistryClient({
-        registry,
-        plainHttp: opts.plainHttp,
-        credentials,
-        onSecret: opts.onSecret,
-        onTrace: opts.onTrace,
-        ca,
-        insecure: opts.insecure,
-        retry: opts.retries === undefined ? undefined : { retries: opts.retries },
-        chunkSize: opts.chunkSize,
-        onRetry: opts.onNotice
-    });
-}
-/** Pushes the selected image of a layout, with everything under it, and tags it last. */
-async function push(opts) {
-    const spec = parseLayoutSpec(opts.layout);
-    const ref = parseReference(opts.reference, opts.registry);
-    const tag = ref.tag ?? spec.tag;
-    const source = await LayoutSource.open(spec.path, { tempDir: opts.tempDir });
-    let client;
-    try {
-        client = await openClient(opts, ref.registry);
-        const root = await source.resolve(spec.digest ?? spec.tag ?? '');
-        if (ref.digest && ref.digest !== root.digest) {
-            throw new InputError(`reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`, {
-                hint: 'drop the digest from the reference, or select that image with layout@DIGEST'
-            });
-        }
-        const repo = new RegistryRepository(client, ref.repository, { push: true });
-        const result = await copyGraph(source, root, repo, {
-            concurrency: opts.concurrency,
-            tags: tag ? [tag] : [],
-            onEvent: opts.onEvent,
-            retry: opts.retries === undefined ? undefined : { retries: opts.retries }
-        });
-        const base = { registry: ref.registry, repository: ref.repository };
-        return {
-            digest: result.root.digest,
-            mediaType: result.root.mediaType,
-            size: result.root.size,
-            reference: formatReference({ ...base, digest: result.root.digest }),
-            tags: tag ? [formatReference({ ...base, tag })] : [],
-            bytesTotal: result.bytesTotal,
-            bytesSent: result.bytesSent
-        };
-    }
-    finally {
-        client?.close();
-        await source.close();
     }
 }
 
@@ -32278,6 +32384,8 @@ async function pull(opts) {
             tags: tag ? [formatReference({ ...base, tag })] : [],
             bytesTotal: result.bytesTotal,
             bytesSent: result.bytesSent,
+            platforms: await imagePlatforms(repo, result.graph.root),
+            destinations: [{ reference: path.resolve(spec.path), tags: tag ? [tag] : [] }],
             layout: path.resolve(spec.path)
         };
     }
@@ -32306,6 +32414,89 @@ async function pickPlatform(repo, root, platform) {
         });
     }
     return chosen;
+}
+
+/** Groups the reference and extra tags by repository, the reference's first. */
+function destinations(primary, primaryTag, extra) {
+    const out = new Map();
+    const add = (ref, tag) => {
+        const key = `${ref.registry}/${ref.repository}`;
+        const d = out.get(key) ?? {
+            ref: { registry: ref.registry, repository: ref.repository },
+            tags: []
+        };
+        if (tag && !d.tags.includes(tag))
+            d.tags.push(tag);
+        out.set(key, d);
+    };
+    add(primary, primaryTag);
+    for (const t of extra) {
+        if (isTag(t))
+            add(primary, t);
+        else {
+            const ref = parseReference(t);
+            if (ref.digest)
+                throw new InputError(`tag ${t} names a digest`, {
+                    hint: 'list tags or full references with a tag'
+                });
+            add(ref, ref.tag ?? 'latest');
+        }
+    }
+    return [...out.values()];
+}
+/** Pushes the selected image of a layout, with everything under it, and tags it last. */
+async function push(opts) {
+    const spec = parseLayoutSpec(opts.layout);
+    const ref = parseReference(opts.reference, opts.registry);
+    const targets = destinations(ref, ref.tag ?? spec.tag, opts.tags ?? []);
+    const source = await LayoutSource.open(spec.path, { tempDir: opts.tempDir });
+    const pool = new ClientPool(opts);
+    try {
+        const root = await source.resolve(spec.digest ?? spec.tag ?? '');
+        if (ref.digest && ref.digest !== root.digest) {
+            throw new InputError(`reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`, { hint: 'drop the digest from the reference, or select that image with layout@DIGEST' });
+        }
+        const retry = opts.retries === undefined ? undefined : { retries: opts.retries };
+        const pushed = new Map(); // registry → first repository written there
+        let first;
+        let bytesSent = 0;
+        const written = [];
+        for (const d of targets) {
+            const client = await pool.get(d.ref.registry);
+            const mountFrom = pushed.get(d.ref.registry);
+            const repo = new RegistryRepository(client, d.ref.repository, { push: true, mountFrom });
+            const result = await copyGraph(source, root, repo, {
+                concurrency: opts.concurrency,
+                tags: d.tags,
+                onEvent: opts.onEvent,
+                retry
+            });
+            first ??= result;
+            bytesSent += result.bytesSent;
+            if (!pushed.has(d.ref.registry))
+                pushed.set(d.ref.registry, d.ref.repository);
+            written.push({
+                reference: formatReference({ ...d.ref, digest: result.root.digest }),
+                tags: d.tags.map((tag) => formatReference({ ...d.ref, tag }))
+            });
+        }
+        const result = first;
+        return {
+            digest: result.root.digest,
+            mediaType: result.root.mediaType,
+            size: result.root.size,
+            reference: written[0].reference,
+            tags: written.flatMap((w) => w.tags),
+            bytesTotal: result.bytesTotal,
+            bytesSent,
+            platforms: await imagePlatforms(source, result.graph.root),
+            destinations: written
+        };
+    }
+    finally {
+        await pool.close();
+        await source.close();
+    }
 }
 
 // Command-line entry: the same engine outside GitHub Actions.
@@ -32342,7 +32533,9 @@ async function main(argv) {
         ...engineOptions(s),
         onNotice: (line) => process.stderr.write(`${line}\n`)
     };
-    const result = s.direction === 'push' ? await push(common) : await pull({ ...common, platform: s.platform });
+    const result = s.direction === 'push'
+        ? await push({ ...common, tags: s.tags })
+        : await pull({ ...common, platform: s.platform });
     const verb = s.direction === 'push' ? 'pushed' : 'pulled';
     process.stderr.write(`${verb} ${result.tags[0] ?? result.reference}: ${formatBytes(result.bytesSent)} moved of ${formatBytes(result.bytesTotal)}\n`);
     process.stdout.write(`${result.digest}\n`);

@@ -40,7 +40,9 @@ async function main(argv: string[]): Promise<number> {
     onNotice: (line: string) => process.stderr.write(`${line}\n`)
   }
   const result =
-    s.direction === 'push' ? await push(common) : await pull({ ...common, platform: s.platform })
+    s.direction === 'push'
+      ? await push({ ...common, tags: s.tags })
+      : await pull({ ...common, platform: s.platform })
   const verb = s.direction === 'push' ? 'pushed' : 'pulled'
   process.stderr.write(
     `${verb} ${result.tags[0] ?? result.reference}: ${formatBytes(result.bytesSent)} moved of ${formatBytes(result.bytesTotal)}\n`

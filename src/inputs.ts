@@ -17,7 +17,9 @@ export const INPUT_NAMES = [
   'ca-file',
   'insecure',
   'retries',
-  'chunk-size'
+  'chunk-size',
+  'tags',
+  'summary'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -36,6 +38,8 @@ export interface Settings {
   insecure: boolean
   retries?: number
   chunkSize?: number
+  tags: string[]
+  summary: boolean
 }
 
 /**
@@ -92,7 +96,9 @@ export function readSettings(get: (name: InputName) => string): Settings {
     caFile: get('ca-file').trim() || undefined,
     insecure: readBoolean(get('insecure'), 'insecure'),
     retries: readInteger(get('retries'), 'retries', 0, 20),
-    chunkSize: readSize(get('chunk-size'))
+    chunkSize: readSize(get('chunk-size')),
+    tags: splitTags(get('tags')),
+    summary: get('summary').trim() === '' || readBoolean(get('summary'), 'summary')
   }
 }
 
@@ -159,4 +165,12 @@ function readSize(value: string): number | undefined {
   if (!m || unit === undefined)
     throw new InputError(`chunk-size must be a size such as 256MiB, 64m or 0, not "${v}"`)
   return Number(m[1]) * unit
+}
+
+/** Splits a `tags` input: newlines (CRLF too) or commas; blanks dropped. */
+export function splitTags(value: string): string[] {
+  return value
+    .split(/[\r\n,]+/)
+    .map((t) => t.trim())
+    .filter(Boolean)
 }

@@ -1,14 +1,17 @@
 import * as core from '@actions/core'
+import * as tc from '@actions/tool-cache'
 import { describeError } from './content/errors.js'
 import type { CopyEvent } from './copy/copy.js'
 import { engineOptions, readSettings, type InputName } from './inputs.js'
-import { shortDigest } from './oci/types.js'
+import { parseLayoutSpec } from './oci/reference.js'
 import { pull } from './pull.js'
-import { push, type TransferResult } from './push.js'
-import { formatBytes } from './format.js'
+import { push } from './push.js'
+import type { TransferResult } from './remote.js'
+import { metadata, TransferReport } from './report.js'
 
 /** The action's adapter: the only module that talks to the runner. */
 export async function run(): Promise<void> {
+  let pushing = true
   try {
     // Mask before anything can be logged.
     for (const name of ['password', 'github-token']) {
@@ -16,72 +19,73 @@ export async function run(): Promise<void> {
       if (secret) core.setSecret(secret)
     }
     const settings = readSettings((name: InputName) => core.getInput(name))
-    const started = Date.now()
-    const pushing = settings.direction === 'push'
+    pushing = settings.direction === 'push'
+    const report = new TransferReport(pushing)
     const target = `${settings.registry ? `${settings.registry}/` : ''}${settings.reference}`
-    core.startGroup(
-      pushing
-        ? `Pushing ${settings.layout} to ${target}`
-        : `Pulling ${target} into ${settings.layout}`
-    )
+    let group = false
+    const openGroup = (title: string): void => {
+      if (group) core.endGroup()
+      core.startGroup(title)
+      group = true
+    }
+    const onEvent = (e: CopyEvent): void => {
+      if (e.type === 'graph')
+        openGroup(`${pushing ? 'Pushing to' : 'Pulling from'} ${pushing ? e.target : target}`)
+      if (e.type === 'tag' && report.rows.length && group) {
+        core.endGroup()
+        group = false
+      }
+      const line = report.note(e)
+      if (line) core.info(line)
+    }
     let result: TransferResult & { layout?: string }
     try {
+      openGroup(pushing ? `Reading ${settings.layout}` : `Resolving ${target}`)
       const common = {
         ...engineOptions(settings),
-        onEvent: (e: CopyEvent) => logEvent(e, pushing),
+        onEvent,
         onSecret: (secret: string) => core.setSecret(secret),
         onTrace: core.isDebug() ? (line: string) => core.debug(line) : undefined,
         onNotice: (line: string) =>
           line.includes('TLS verification is off') ? core.warning(line) : core.info(line)
       }
       result = pushing
-        ? await push({ ...common, tempDir: process.env.RUNNER_TEMP || undefined })
+        ? await push({
+            ...common,
+            layout: await localLayout(settings.layout),
+            tags: settings.tags,
+            tempDir: process.env.RUNNER_TEMP || undefined
+          })
         : await pull({ ...common, platform: settings.platform })
     } finally {
-      core.endGroup()
+      if (group) core.endGroup()
     }
     core.setOutput('digest', result.digest)
     core.setOutput('reference', result.reference)
+    core.setOutput('tags', result.tags.join('\n'))
     core.setOutput('media-type', result.mediaType)
     core.setOutput('size', String(result.size))
+    core.setOutput('platforms', JSON.stringify(result.platforms))
+    core.setOutput('metadata', metadata(result))
     if (result.layout) core.setOutput('layout', result.layout)
-    const seconds = ((Date.now() - started) / 1000).toFixed(1)
-    const moved = `${formatBytes(result.bytesSent)} ${pushing ? 'sent' : 'received'} of ${formatBytes(result.bytesTotal)} in ${seconds} s`
-    core.info(
-      pushing
-        ? `Pushed ${result.tags[0] ?? result.reference} (${result.digest}): ${moved}`
-        : `Pulled ${result.tags[0] ?? result.reference} (${result.digest}) into ${result.layout}: ${moved}`
-    )
+    core.info(report.closing(result))
+    if (
+      core.getInput('summary').trim().toLowerCase() !== 'false' &&
+      process.env.GITHUB_STEP_SUMMARY
+    ) {
+      await core.summary.addRaw(report.summary(result)).write()
+    }
   } catch (err) {
-    core.setFailed(describeError(err))
+    core.error(describeError(err), { title: pushing ? 'Push failed' : 'Pull failed' })
+    process.exitCode = core.ExitCode.Failure
   }
 }
 
-function logEvent(e: CopyEvent, pushing: boolean): void {
-  switch (e.type) {
-    case 'graph':
-      core.info(`${e.nodes} items, ${formatBytes(e.bytes)} in all`)
-      break
-    case 'blob':
-    case 'manifest': {
-      const what =
-        e.outcome === 'exists'
-          ? 'already present'
-          : e.outcome === 'uploaded'
-            ? pushing
-              ? 'uploaded'
-              : 'downloaded'
-            : e.outcome
-      core.info(
-        `${e.type === 'manifest' ? 'manifest' : 'blob    '} ${shortDigest(e.desc.digest)}  ${formatBytes(e.desc.size).padStart(10)}  ${what}`
-      )
-      break
-    }
-    case 'retry':
-      core.info(`retry ${e.attempt} for ${shortDigest(e.desc.digest)}: ${e.error}`)
-      break
-    case 'tag':
-      core.info(`tagged ${e.tag}`)
-      break
-  }
+/** A layout given as an http(s) URL (a release asset, say) is downloaded first, selector kept. */
+async function localLayout(layout: string): Promise<string> {
+  const spec = parseLayoutSpec(layout)
+  if (!/^https?:\/\//i.test(spec.path)) return layout
+  core.info(`Downloading ${spec.path}`)
+  const file = await tc.downloadTool(spec.path)
+  return `${file}${spec.tag ? `:${spec.tag}` : spec.digest ? `@${spec.digest}` : ''}`
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path'
 import { InputError, NotFoundError } from './content/errors.js'
 import { readAll } from './content/target.js'
 import { copyGraph } from './copy/copy.js'
+import { imagePlatforms } from './copy/platforms.js'
 import { LayoutStore } from './layout/layout-store.js'
 import { packLayout } from './layout/tar-export.js'
 import { verifyBuffer } from './oci/digest.js'
@@ -12,7 +13,7 @@ import { Annotation, MAX_MANIFEST_BYTES } from './oci/media-types.js'
 import { selectPlatform } from './oci/platform.js'
 import { formatReference, parseLayoutSpec, parseReference } from './oci/reference.js'
 import { formatPlatform, type Descriptor } from './oci/types.js'
-import { openClient, type RegistryOptions, type TransferResult } from './push.js'
+import { openClient, type RegistryOptions, type TransferResult } from './remote.js'
 import type { RegistryClient } from './registry/client.js'
 import { RegistryRepository } from './registry/repository.js'
 
@@ -86,6 +87,8 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       tags: tag ? [formatReference({ ...base, tag })] : [],
       bytesTotal: result.bytesTotal,
       bytesSent: result.bytesSent,
+      platforms: await imagePlatforms(repo, result.graph.root),
+      destinations: [{ reference: path.resolve(spec.path), tags: tag ? [tag] : [] }],
       layout: path.resolve(spec.path)
     }
   } finally {

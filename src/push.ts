@@ -1,144 +1,120 @@
-import { readFile } from 'node:fs/promises'
 import { InputError } from './content/errors.js'
-import { copyGraph, type CopyEvent } from './copy/copy.js'
+import { copyGraph } from './copy/copy.js'
+import { imagePlatforms } from './copy/platforms.js'
 import { LayoutSource } from './layout/layout-source.js'
-import { formatReference, parseLayoutSpec, parseReference } from './oci/reference.js'
-import type { SecretSink } from './registry/auth.js'
-import { findCredentials, type Credentials } from './registry/credentials.js'
-import { RegistryClient, type PlainHttp } from './registry/client.js'
+import {
+  formatReference,
+  isTag,
+  parseLayoutSpec,
+  parseReference,
+  type Reference
+} from './oci/reference.js'
 import { RegistryRepository } from './registry/repository.js'
+import { ClientPool, type RegistryOptions, type TransferResult } from './remote.js'
 
-/** What push and pull share: where the registry is and how to talk to it. */
-export interface RegistryOptions {
-  /** `host[:port]`; may be empty when `reference` is fully qualified. */
-  registry?: string
-  /** `REPOSITORY[:TAG][@DIGEST]`, or `host/REPOSITORY[:TAG]`. */
-  reference: string
-  /** Explicit credentials; when absent they are looked up (see findCredentials). */
-  credentials?: Credentials
-  /** Inputs for the credential lookup. */
-  username?: string
-  password?: string
-  githubToken?: string
-  githubActor?: string
-  /** Environment for the lookup (docker config, podman auth file); default process.env. */
-  env?: NodeJS.ProcessEnv
-  plainHttp?: PlainHttp
-  concurrency?: number
-  /** Tries after the first for a failed request or transfer (default 5). */
-  retries?: number
-  /** Blobs above this size go up in resumable chunks of it (0: never). */
-  chunkSize?: number
-  /** PEM bundle trusted in addition to the default CAs (contents, or a path in caFile). */
-  ca?: string
-  caFile?: string
-  insecure?: boolean
-  onEvent?: (event: CopyEvent) => void
-  onSecret?: SecretSink
-  onTrace?: (line: string) => void
-  /** Informational lines (where credentials came from, warnings). */
-  onNotice?: (line: string) => void
-}
+export type { RegistryOptions, TransferResult } from './remote.js'
+export { openClient } from './remote.js'
 
 export interface PushOptions extends RegistryOptions {
   /** Layout path (directory, tar or gzip tar) with an optional `:TAG` or `@DIGEST` selector. */
   layout: string
   /** Where a gzip-compressed tar is decompressed for random access. */
   tempDir?: string
+  /**
+   * More tags: bare tags for the same repository, or full references (other repositories of the
+   * same registry get the blobs by mount; other registries get them uploaded).
+   */
+  tags?: string[]
 }
 
-export interface TransferResult {
-  digest: string
-  mediaType: string
-  size: number
-  /** `host/repository@digest`. */
-  reference: string
-  /** Full references of the tags written. */
+interface Destination {
+  ref: Reference
   tags: string[]
-  bytesTotal: number
-  bytesSent: number
 }
 
-/** Opens a client for one registry, with the credentials found for it. */
-export async function openClient(opts: RegistryOptions, registry: string): Promise<RegistryClient> {
-  let credentials = opts.credentials
-  if (!credentials) {
-    const found = await findCredentials({
-      registry,
-      username: opts.username,
-      password: opts.password,
-      githubToken: opts.githubToken,
-      githubActor: opts.githubActor,
-      env: opts.env,
-      onSecret: opts.onSecret
-    })
-    if (found) opts.onNotice?.(`Using credentials for ${registry} from ${found.source}`)
-    credentials = found?.credentials
-  }
-  if (opts.insecure) opts.onNotice?.(`TLS verification is off for ${registry} (insecure: true)`)
-  let ca = opts.ca
-  if (opts.caFile) {
-    try {
-      ca = await readFile(opts.caFile, 'utf8')
-    } catch {
-      throw new InputError(`ca-file ${opts.caFile} cannot be read`, {
-        hint: 'give the path of a PEM file holding the CA certificate(s)'
-      })
+/** Groups the reference and extra tags by repository, the reference's first. */
+function destinations(
+  primary: Reference,
+  primaryTag: string | undefined,
+  extra: string[]
+): Destination[] {
+  const out = new Map<string, Destination>()
+  const add = (ref: Reference, tag: string | undefined): void => {
+    const key = `${ref.registry}/${ref.repository}`
+    const d = out.get(key) ?? {
+      ref: { registry: ref.registry, repository: ref.repository },
+      tags: []
     }
-    if (!ca.includes('-----BEGIN CERTIFICATE-----'))
-      throw new InputError(`ca-file ${opts.caFile} holds no PEM certificate`)
+    if (tag && !d.tags.includes(tag)) d.tags.push(tag)
+    out.set(key, d)
   }
-  return new RegistryClient({
-    registry,
-    plainHttp: opts.plainHttp,
-    credentials,
-    onSecret: opts.onSecret,
-    onTrace: opts.onTrace,
-    ca,
-    insecure: opts.insecure,
-    retry: opts.retries === undefined ? undefined : { retries: opts.retries },
-    chunkSize: opts.chunkSize,
-    onRetry: opts.onNotice
-  })
+  add(primary, primaryTag)
+  for (const t of extra) {
+    if (isTag(t)) add(primary, t)
+    else {
+      const ref = parseReference(t)
+      if (ref.digest)
+        throw new InputError(`tag ${t} names a digest`, {
+          hint: 'list tags or full references with a tag'
+        })
+      add(ref, ref.tag ?? 'latest')
+    }
+  }
+  return [...out.values()]
 }
 
 /** Pushes the selected image of a layout, with everything under it, and tags it last. */
 export async function push(opts: PushOptions): Promise<TransferResult> {
   const spec = parseLayoutSpec(opts.layout)
   const ref = parseReference(opts.reference, opts.registry)
-  const tag = ref.tag ?? spec.tag
+  const targets = destinations(ref, ref.tag ?? spec.tag, opts.tags ?? [])
   const source = await LayoutSource.open(spec.path, { tempDir: opts.tempDir })
-  let client: RegistryClient | undefined
+  const pool = new ClientPool(opts)
   try {
-    client = await openClient(opts, ref.registry)
     const root = await source.resolve(spec.digest ?? spec.tag ?? '')
     if (ref.digest && ref.digest !== root.digest) {
       throw new InputError(
         `reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`,
-        {
-          hint: 'drop the digest from the reference, or select that image with layout@DIGEST'
-        }
+        { hint: 'drop the digest from the reference, or select that image with layout@DIGEST' }
       )
     }
-    const repo = new RegistryRepository(client, ref.repository, { push: true })
-    const result = await copyGraph(source, root, repo, {
-      concurrency: opts.concurrency,
-      tags: tag ? [tag] : [],
-      onEvent: opts.onEvent,
-      retry: opts.retries === undefined ? undefined : { retries: opts.retries }
-    })
-    const base = { registry: ref.registry, repository: ref.repository }
+    const retry = opts.retries === undefined ? undefined : { retries: opts.retries }
+    const pushed = new Map<string, string>() // registry → first repository written there
+    let first: Awaited<ReturnType<typeof copyGraph>> | undefined
+    let bytesSent = 0
+    const written: TransferResult['destinations'] = []
+    for (const d of targets) {
+      const client = await pool.get(d.ref.registry)
+      const mountFrom = pushed.get(d.ref.registry)
+      const repo = new RegistryRepository(client, d.ref.repository, { push: true, mountFrom })
+      const result = await copyGraph(source, root, repo, {
+        concurrency: opts.concurrency,
+        tags: d.tags,
+        onEvent: opts.onEvent,
+        retry
+      })
+      first ??= result
+      bytesSent += result.bytesSent
+      if (!pushed.has(d.ref.registry)) pushed.set(d.ref.registry, d.ref.repository)
+      written.push({
+        reference: formatReference({ ...d.ref, digest: result.root.digest }),
+        tags: d.tags.map((tag) => formatReference({ ...d.ref, tag }))
+      })
+    }
+    const result = first as NonNullable<typeof first>
     return {
       digest: result.root.digest,
       mediaType: result.root.mediaType,
       size: result.root.size,
-      reference: formatReference({ ...base, digest: result.root.digest }),
-      tags: tag ? [formatReference({ ...base, tag })] : [],
+      reference: written[0].reference,
+      tags: written.flatMap((w) => w.tags),
       bytesTotal: result.bytesTotal,
-      bytesSent: result.bytesSent
+      bytesSent,
+      platforms: await imagePlatforms(source, result.graph.root),
+      destinations: written
     }
   } finally {
-    client?.close()
+    await pool.close()
     await source.close()
   }
 }

@@ -11,13 +11,14 @@ import {
   sleep,
   type RetryPolicy
 } from '../transport/retry.js'
-import { loadGraph, type GraphNode } from './graph.js'
+import { loadGraph, type Graph, type GraphNode } from './graph.js'
 import { createLimiter } from './limiter.js'
 
 export type TransferOutcome = 'uploaded' | 'mounted' | 'exists'
 
 export type CopyEvent =
-  | { type: 'graph'; nodes: number; blobs: number; bytes: number }
+  | { type: 'graph'; target: string; nodes: number; blobs: number; bytes: number }
+  | { type: 'progress'; desc: Descriptor; bytes: number }
   | { type: 'blob' | 'manifest'; desc: Descriptor; outcome: TransferOutcome; ms: number }
   | { type: 'tag'; desc: Descriptor; tag: string }
   | { type: 'retry'; desc: Descriptor; attempt: number; error: string }
@@ -33,9 +34,14 @@ export interface CopyOptions {
 }
 
 export const DEFAULT_CONCURRENCY = 4
+/** Blobs this large get progress lines while they move, at most one per interval. */
+const PROGRESS_MIN_BYTES = 64 * 1024 * 1024
+const PROGRESS_INTERVAL_MS = 10_000
 
 export interface CopyResult {
   root: Descriptor
+  /** The graph that was copied (manifests with their bytes). */
+  graph: Graph
   /** Distinct manifests and blobs in the graph. */
   nodes: number
   bytesTotal: number
@@ -68,7 +74,13 @@ export async function copyGraph(
   const graph = await loadGraph(src, rootDesc)
   const blobs = graph.nodes.filter((n) => !n.bytes)
   const bytesTotal = graph.nodes.reduce((sum, n) => sum + n.desc.size, 0)
-  emit({ type: 'graph', nodes: graph.nodes.length, blobs: blobs.length, bytes: bytesTotal })
+  emit({
+    type: 'graph',
+    target: dst.name,
+    nodes: graph.nodes.length,
+    blobs: blobs.length,
+    bytes: bytesTotal
+  })
 
   const limit = createLimiter(Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY))
   const done = new Map<string, Promise<void>>()
@@ -79,7 +91,12 @@ export async function copyGraph(
   const retry = { ...DEFAULT_RETRY, ...opts.retry }
   const transferOnce = async (node: GraphNode): Promise<TransferOutcome> => {
     if (await dst.exists(node.desc)) return 'exists'
-    const content = node.bytes ?? ((start?: number) => openVerified(src, node.desc, start))
+    const progress =
+      node.desc.size >= PROGRESS_MIN_BYTES
+        ? (bytes: number) => emit({ type: 'progress', desc: node.desc, bytes })
+        : undefined
+    const content =
+      node.bytes ?? ((start?: number) => openVerified(src, node.desc, start, progress))
     return dst.push(node.desc, content)
   }
 
@@ -136,24 +153,47 @@ export async function copyGraph(
     await dst.tag(graph.root.desc, tag)
     emit({ type: 'tag', desc: graph.root.desc, tag })
   }
-  return { root: graph.root.desc, nodes: graph.nodes.length, bytesTotal, bytesSent }
+  return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent }
 }
 
 /**
  * Opens a blob from the source behind a stream that fails unless its bytes match the descriptor.
  * From an offset, the bytes before it are still read and hashed, just not passed on.
  */
-async function openVerified(src: ReadOnlyTarget, desc: Descriptor, start = 0): Promise<Readable> {
+async function openVerified(
+  src: ReadOnlyTarget,
+  desc: Descriptor,
+  start = 0,
+  onProgress?: (bytes: number) => void
+): Promise<Readable> {
   const raw = await src.fetch(desc)
   const what = `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${src.name}`
-  const verifier = new VerifyingStream(desc, what)
-  if (start === 0) {
-    pipeline(raw, verifier, () => {})
-    return verifier
+  const stages: (Readable | Transform)[] = [raw, new VerifyingStream(desc, what)]
+  if (start > 0) stages.push(new SkipBytes(start))
+  if (onProgress) stages.push(new Progress(start, onProgress))
+  pipeline(stages, () => {})
+  return stages[stages.length - 1] as Readable
+}
+
+/** Reports bytes passed, at most every PROGRESS_INTERVAL_MS. */
+class Progress extends Transform {
+  #bytes: number
+  #last = Date.now()
+  readonly #report: (bytes: number) => void
+  constructor(start: number, report: (bytes: number) => void) {
+    super()
+    this.#bytes = start
+    this.#report = report
   }
-  const skip = new SkipBytes(start)
-  pipeline(raw, verifier, skip, () => {})
-  return skip
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.#bytes += chunk.length
+    const now = Date.now()
+    if (now - this.#last >= PROGRESS_INTERVAL_MS) {
+      this.#last = now
+      this.#report(this.#bytes)
+    }
+    done(null, chunk)
+  }
 }
 
 /** Drops the first `n` bytes of a stream. */

@@ -20,7 +20,15 @@ export class RegistryRepository implements Target {
   /** Manifests pushed this run, so tagging needs no second download. */
   readonly #manifests = new Map<string, Buffer>()
 
-  constructor(client: RegistryClient, repository: string, access: { push: boolean }) {
+  /** A repository of the same registry whose blobs can be mounted instead of uploaded. */
+  readonly #mountFrom?: string
+
+  constructor(
+    client: RegistryClient,
+    repository: string,
+    access: { push: boolean; mountFrom?: string }
+  ) {
+    this.#mountFrom = access.mountFrom
     this.#client = client
     this.#repo = repository
     this.name = `${client.registry}/${repository}`
@@ -137,19 +145,19 @@ export class RegistryRepository implements Target {
       this.#manifests.set(desc.digest, bytes)
       return 'uploaded'
     }
-    await uploadBlob(
+    return uploadBlob(
       {
         client: this.#client,
         repository: this.#repo,
         scope: this.#scope,
         chunkSize: this.#client.chunkSize,
         retry: this.#client.retryPolicy,
-        onRetry: (line: string) => this.#client.noteRetry(line)
+        onRetry: (line: string) => this.#client.noteRetry(line),
+        mountFrom: this.#mountFrom
       },
       desc,
       content
     )
-    return 'uploaded'
   }
 
   async tag(desc: Descriptor, tag: string): Promise<void> {

@@ -14,6 +14,8 @@ export interface UploadOptions {
   chunkSize: number
   retry: RetryPolicy
   onRetry?: (line: string) => void
+  /** A repository of the same registry that holds the blob already: mount it from there. */
+  mountFrom?: string
 }
 
 interface Session {
@@ -93,12 +95,18 @@ export async function uploadBlob(
   opts: UploadOptions,
   desc: Descriptor,
   content: Content
-): Promise<void> {
+): Promise<'uploaded' | 'mounted'> {
   const open = (start: number): Promise<Readable> =>
     Buffer.isBuffer(content)
       ? Promise.resolve(Readable.from([content.subarray(start)]))
       : content(start)
-  const session = await startSession(opts, desc)
+  let session: Session | undefined
+  if (opts.mountFrom) {
+    const mounted = await tryMount(opts, desc, opts.mountFrom)
+    if (mounted === 'mounted') return 'mounted'
+    session = mounted
+  }
+  session ??= await startSession(opts, desc)
   const chunked = opts.chunkSize > 0 && desc.size > opts.chunkSize
   if (!chunked) {
     const res = await opts.client.request({
@@ -109,19 +117,55 @@ export async function uploadBlob(
       scope: opts.scope,
       retry: false
     })
-    if (res.status === 201) return drain(res)
+    if (res.status === 201) {
+      await drain(res)
+      return 'uploaded'
+    }
     // Too large for one request (a proxy's body limit): go again in chunks.
     if (res.status !== 413) return opts.client.fail(res, 'PUT', `uploading ${desc.digest}`)
     await drain(res)
-    return uploadChunked(
-      opts,
-      desc,
-      await startSession(opts, desc),
-      open,
-      Math.min(opts.chunkSize || 16 << 20, 16 << 20)
-    )
+    const small = Math.min(opts.chunkSize || 16 << 20, 16 << 20)
+    await uploadChunked(opts, desc, await startSession(opts, desc), open, small)
+    return 'uploaded'
   }
-  return uploadChunked(opts, desc, session, open, opts.chunkSize)
+  await uploadChunked(opts, desc, session, open, opts.chunkSize)
+  return 'uploaded'
+}
+
+/**
+ * Asks the registry to link a blob another repository of it already holds: 201 means done,
+ * 202 opens an ordinary upload session. Any failure falls back to a plain upload.
+ */
+async function tryMount(
+  opts: UploadOptions,
+  desc: Descriptor,
+  from: string
+): Promise<'mounted' | Session | undefined> {
+  const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin)
+  url.searchParams.set('mount', desc.digest)
+  url.searchParams.set('from', from)
+  try {
+    const res = await opts.client.request({
+      method: 'POST',
+      url,
+      body: Buffer.alloc(0),
+      // Reading the source repository needs its own pull scope.
+      scope: `${opts.scope} repository:${from}:pull`,
+      retry: true
+    })
+    await drain(res)
+    if (res.status === 201) return 'mounted'
+    const location = header(res, 'location')
+    if (res.status === 202 && location) {
+      return {
+        location: resolveLocation(location, res.url),
+        minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
+      }
+    }
+  } catch {
+    // A registry that cannot mount still takes an upload.
+  }
+  return undefined
 }
 
 async function startSession(opts: UploadOptions, desc: Descriptor): Promise<Session> {

@@ -1,0 +1,176 @@
+// The action among other actions: several tags and repositories, outputs and the job summary as
+// a runner sees them, a layout from a URL, and the CLI.
+import { execFile } from 'node:child_process'
+import { createReadStream } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { splitTags } from '../src/inputs.js'
+import { runAction } from './helpers/action.js'
+import { startRegistry, type TestRegistry } from './helpers/registry.js'
+import { FIXTURES, remoteDigest, tmpDir } from './helpers/skopeo.js'
+import { checkLayout } from './helpers/verify.js'
+
+const execFileP = promisify(execFile)
+const BUILDX = path.join(FIXTURES, 'layouts/buildx-style-multiarch-attest.tar')
+const BUILDX_DIGEST = 'sha256:5fc03f812995c5fd47832a483489dac1d87baa155d836ff8cc5539f128435652'
+
+describe('the action in a workflow', () => {
+  let reg: TestRegistry
+  let other: TestRegistry
+  beforeAll(async () => {
+    reg = await startRegistry()
+    other = await startRegistry({ users: { mirror: 'mirror-pass' } })
+  })
+  afterAll(async () => {
+    await reg.stop()
+    await other.stop()
+  })
+
+  it('pushes a metadata-action-shaped tags value: several references, two repositories, two registries, one digest', async () => {
+    const summaryFile = path.join(await tmpDir('summary-'), 'summary.md')
+    await writeFile(summaryFile, '')
+    // docker/login-action would have written the second registry's credentials here.
+    const dockerConfig = await tmpDir('docker-config-')
+    await writeFile(
+      path.join(dockerConfig, 'config.json'),
+      JSON.stringify({
+        auths: { [other.host]: { auth: Buffer.from('mirror:mirror-pass').toString('base64') } }
+      })
+    )
+    const tags = [
+      `${reg.host}/org/app:v1.2.3`,
+      `${reg.host}/org/app:latest`,
+      `${reg.host}/org/mirror:v1.2.3`,
+      `${other.host}/backup/app:v1.2.3`
+    ].join('\r\n')
+    const run = await runAction(
+      { layout: `${BUILDX}:v1`, reference: `${reg.host}/org/app:v1.2.3`, tags },
+      { GITHUB_STEP_SUMMARY: summaryFile, DOCKER_CONFIG: dockerConfig }
+    )
+    expect(run.stdout).not.toMatch(/::error/)
+    expect(run.code).toBe(0)
+    for (const ref of tags.split('\r\n'))
+      expect(
+        await remoteDigest(ref, ref.startsWith(other.host) ? 'mirror:mirror-pass' : undefined)
+      ).toBe(BUILDX_DIGEST)
+    // The second repository of the same registry got its layers by mount, not upload.
+    const mirrorGroup =
+      run.stdout
+        .split('::group::')
+        .find((g) => g.startsWith(`Pushing to ${reg.host}/org/mirror`)) ?? ''
+    expect(mirrorGroup).toMatch(/blob +[0-9a-f]{12} +[\d.]+ KiB +mounted/)
+    expect(mirrorGroup).not.toMatch(/blob .* uploaded/)
+    expect(run.outputs.digest).toBe(BUILDX_DIGEST)
+    expect(run.outputs.reference).toBe(`${reg.host}/org/app@${BUILDX_DIGEST}`)
+    expect(run.outputs.tags.split('\n')).toEqual(tags.split('\r\n'))
+    expect(JSON.parse(run.outputs.platforms)).toEqual(['linux/amd64', 'linux/arm64'])
+    const meta = JSON.parse(run.outputs.metadata) as {
+      digest: string
+      references: { reference: string; tags: string[] }[]
+    }
+    expect(meta.digest).toBe(BUILDX_DIGEST)
+    expect(meta.references.map((r) => r.reference)).toEqual([
+      `${reg.host}/org/app@${BUILDX_DIGEST}`,
+      `${reg.host}/org/mirror@${BUILDX_DIGEST}`,
+      `${other.host}/backup/app@${BUILDX_DIGEST}`
+    ])
+    const summary = await readFile(summaryFile, 'utf8')
+    expect(summary).toContain(`| digest | \`${BUILDX_DIGEST}\` |`)
+    expect(summary).toContain('| platforms | linux/amd64, linux/arm64 |')
+    expect(summary).toMatch(
+      /\| 127\.0\.0\.1:\d+\/org\/mirror \| `[0-9a-f]{12}` \| blob \| [\d.]+ KiB \| mounted \|/
+    )
+  })
+
+  it('writes no summary when summary is false, and logs in groups', async () => {
+    const summaryFile = path.join(await tmpDir('summary-'), 'summary.md')
+    await writeFile(summaryFile, '')
+    const run = await runAction(
+      {
+        layout: `${BUILDX}:v1`,
+        registry: reg.host,
+        reference: 'org/nosummary:v1',
+        summary: 'false'
+      },
+      { GITHUB_STEP_SUMMARY: summaryFile }
+    )
+    expect(run.code).toBe(0)
+    expect(await readFile(summaryFile, 'utf8')).toBe('')
+    expect(run.stdout.match(/::group::/g)?.length).toBeGreaterThanOrEqual(2)
+    expect(run.stdout).not.toMatch(/::debug::/)
+  })
+
+  it('downloads a layout given as a URL', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' })
+      createReadStream(BUILDX).pipe(res)
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/releases/app.tar`
+      const run = await runAction({
+        layout: `${url}:latest`,
+        registry: reg.host,
+        reference: 'org/from-url'
+      })
+      expect(run.stdout).not.toMatch(/::error/)
+      expect(run.outputs.digest).toBe(BUILDX_DIGEST)
+      expect(run.outputs.tags).toBe(`${reg.host}/org/from-url:latest`)
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()))
+    }
+  })
+
+  it('the CLI pushes and pulls', async () => {
+    const cli = path.resolve('dist/cli.js')
+    const pushed = await execFileP(process.execPath, [
+      cli,
+      'push',
+      '--layout',
+      `${BUILDX}:v1`,
+      '--reference',
+      `${reg.host}/cli/app:v1`,
+      '--tags',
+      'extra'
+    ])
+    expect(pushed.stdout.trim()).toBe(BUILDX_DIGEST)
+    expect(await remoteDigest(`${reg.host}/cli/app:extra`)).toBe(BUILDX_DIGEST)
+    const out = path.join(await tmpDir('cli-pull-'), 'app.tar')
+    const pulled = await execFileP(process.execPath, [
+      cli,
+      'pull',
+      '--reference',
+      `${reg.host}/cli/app:v1`,
+      '--layout',
+      out,
+      '--platform',
+      'linux/arm64'
+    ])
+    expect(pulled.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/)
+    const dir = await tmpDir('cli-extract-')
+    await execFileP('tar', ['-xf', out, '-C', dir])
+    await checkLayout(dir)
+    const failed = await execFileP(process.execPath, [
+      cli,
+      'push',
+      '--layout',
+      '/nope.tar',
+      '--reference',
+      `${reg.host}/cli/app:v1`
+    ]).catch((e: { code: number; stderr: string }) => e)
+    expect(failed).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^error: layout \/nope\.tar does not exist/)
+    })
+  })
+})
+
+describe('multi-line inputs', () => {
+  it('split on newlines (CRLF too) and commas', () => {
+    expect(splitTags('a\r\nb, c\n\n  d  ,')).toEqual(['a', 'b', 'c', 'd'])
+    expect(splitTags('')).toEqual([])
+  })
+})

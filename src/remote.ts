@@ -1,0 +1,127 @@
+import { readFile } from 'node:fs/promises'
+import { InputError } from './content/errors.js'
+import type { CopyEvent } from './copy/copy.js'
+import type { SecretSink } from './registry/auth.js'
+import { findCredentials, type Credentials } from './registry/credentials.js'
+import { RegistryClient, type PlainHttp } from './registry/client.js'
+
+/** What push and pull share: where the registry is and how to talk to it. */
+export interface RegistryOptions {
+  /** `host[:port]`; may be empty when `reference` is fully qualified. */
+  registry?: string
+  /** `REPOSITORY[:TAG][@DIGEST]`, or `host/REPOSITORY[:TAG]`. */
+  reference: string
+  /** Explicit credentials; when absent they are looked up (see findCredentials). */
+  credentials?: Credentials
+  /** Inputs for the credential lookup. */
+  username?: string
+  password?: string
+  githubToken?: string
+  githubActor?: string
+  /** Environment for the lookup (docker config, podman auth file); default process.env. */
+  env?: NodeJS.ProcessEnv
+  plainHttp?: PlainHttp
+  concurrency?: number
+  /** Tries after the first for a failed request or transfer (default 5). */
+  retries?: number
+  /** Blobs above this size go up in resumable chunks of it (0: never). */
+  chunkSize?: number
+  /** PEM bundle trusted in addition to the default CAs (contents, or a path in caFile). */
+  ca?: string
+  caFile?: string
+  insecure?: boolean
+  onEvent?: (event: CopyEvent) => void
+  onSecret?: SecretSink
+  onTrace?: (line: string) => void
+  /** Informational lines (where credentials came from, warnings). */
+  onNotice?: (line: string) => void
+}
+
+export interface TransferResult {
+  digest: string
+  mediaType: string
+  size: number
+  /** `host/repository@digest`. */
+  reference: string
+  /** Full references of the tags written. */
+  tags: string[]
+  bytesTotal: number
+  bytesSent: number
+  /** `os/arch[/variant]` of each image (an index's platforms, attestations left out). */
+  platforms: string[]
+  /** Every repository written, with its tags. */
+  destinations: { reference: string; tags: string[] }[]
+}
+
+/** One client per registry for a run; closes them all. */
+export class ClientPool {
+  readonly #opts: RegistryOptions
+  readonly #clients = new Map<string, Promise<RegistryClient>>()
+  #primary?: string
+
+  constructor(opts: RegistryOptions) {
+    this.#opts = opts
+  }
+
+  get(registry: string): Promise<RegistryClient> {
+    this.#primary ??= registry
+    let c = this.#clients.get(registry)
+    if (!c) {
+      c = openClient(this.#opts, registry, registry === this.#primary)
+      this.#clients.set(registry, c)
+    }
+    return c
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.#clients.values()) (await c.catch(() => undefined))?.close()
+  }
+}
+
+/** Opens a client for one registry, with the credentials found for it. */
+export async function openClient(
+  opts: RegistryOptions,
+  registry: string,
+  primary = true
+): Promise<RegistryClient> {
+  // The credential inputs belong to the registry of `reference`; others use their own sources.
+  let credentials = primary ? opts.credentials : undefined
+  if (!credentials) {
+    const found = await findCredentials({
+      registry,
+      username: primary ? opts.username : undefined,
+      password: primary ? opts.password : undefined,
+      githubToken: opts.githubToken,
+      githubActor: opts.githubActor,
+      env: opts.env,
+      onSecret: opts.onSecret
+    })
+    if (found) opts.onNotice?.(`Using credentials for ${registry} from ${found.source}`)
+    credentials = found?.credentials
+  }
+  if (opts.insecure) opts.onNotice?.(`TLS verification is off for ${registry} (insecure: true)`)
+  let ca = opts.ca
+  if (opts.caFile) {
+    try {
+      ca = await readFile(opts.caFile, 'utf8')
+    } catch {
+      throw new InputError(`ca-file ${opts.caFile} cannot be read`, {
+        hint: 'give the path of a PEM file holding the CA certificate(s)'
+      })
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+      throw new InputError(`ca-file ${opts.caFile} holds no PEM certificate`)
+  }
+  return new RegistryClient({
+    registry,
+    plainHttp: opts.plainHttp,
+    credentials,
+    onSecret: opts.onSecret,
+    onTrace: opts.onTrace,
+    ca,
+    insecure: opts.insecure,
+    retry: opts.retries === undefined ? undefined : { retries: opts.retries },
+    chunkSize: opts.chunkSize,
+    onRetry: opts.onNotice
+  })
+}
