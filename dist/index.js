@@ -33493,6 +33493,8 @@ function readSettings(get) {
         retries: readInteger(get('retries'), 'retries', 0, 20),
         chunkSize: readSize(get('chunk-size')),
         tags: splitTags(get('tags')),
+        referrers: readBoolean(get('referrers'), 'referrers'),
+        artifactType: get('artifact-type').trim() || undefined,
         summary: get('summary').trim() === '' || readBoolean(get('summary'), 'summary')
     };
 }
@@ -33520,7 +33522,9 @@ function engineOptions(s, env = process.env) {
         caFile: s.caFile,
         insecure: s.insecure,
         retries: s.retries,
-        chunkSize: s.chunkSize
+        chunkSize: s.chunkSize,
+        referrers: s.referrers,
+        artifactType: s.artifactType
     };
 }
 function readInteger(value, name, min, max) {
@@ -33771,7 +33775,9 @@ const MediaType = {
     OciIndex: 'application/vnd.oci.image.index.v1+json',
     OciManifest: 'application/vnd.oci.image.manifest.v1+json',
     DockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-    DockerManifest: 'application/vnd.docker.distribution.manifest.v2+json'};
+    DockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+    OciLayoutHeader: 'application/vnd.oci.layout.header.v1+json'
+};
 const INDEX_TYPES = new Set([
     MediaType.OciIndex,
     MediaType.DockerManifestList
@@ -34338,6 +34344,42 @@ async function imagePlatforms(src, root) {
     }
 }
 
+/** Referrers of referrers are followed this deep (a signature of an SBOM of an image is 2). */
+const MAX_REFERRER_DEPTH = 8;
+/**
+ * Copies the referrers of every manifest in a copied graph (and theirs in turn) after their
+ * subjects, then lets the destination record them (a fallback tag on registries without the
+ * referrers API, untagged index.json entries in a layout). Returns the referrers copied.
+ */
+async function copyReferrers(src, dst, graph, opts = {}) {
+    if (!src.referrers)
+        return [];
+    const copied = new Map();
+    const seen = new Set(graph.nodes.map((n) => n.desc.digest));
+    const visit = async (g, depth) => {
+        const subjects = g.nodes.filter((n) => n.bytes !== undefined && isManifestType(n.desc.mediaType));
+        for (const subject of subjects) {
+            const found = await src.referrers(subject.desc, depth === 0 ? opts.artifactType : undefined);
+            for (const r of found) {
+                if (copied.has(r.digest))
+                    continue;
+                copied.set(r.digest, r);
+                // A referrer that is also part of what was copied (a cycle through `subject`) is recorded, not copied again.
+                if (seen.has(r.digest))
+                    continue;
+                seen.add(r.digest);
+                const result = await copyGraph(src, r, dst, { ...opts, tags: [] });
+                if (depth + 1 < MAX_REFERRER_DEPTH)
+                    await visit(result.graph, depth + 1);
+            }
+            if (found.length && dst.addReferrers)
+                await dst.addReferrers(subject.desc, found);
+        }
+    };
+    await visit(graph, 0);
+    return [...copied.values()];
+}
+
 /** Normalises an archive member name: drops `./` and leading `/`, refuses `..` escapes. */
 function normaliseName(name) {
     const parts = [];
@@ -34433,6 +34475,46 @@ function entryTags(d) {
             tags.add(name); // a bare ref.name is the tag itself
     });
     return [...tags];
+}
+
+/** The tag a registry without the referrers API keeps a subject's referrers under. */
+function fallbackTag(digest) {
+    return digest.replace(':', '-').slice(0, 128);
+}
+function isFallbackTag(tag) {
+    return /^(sha256-[0-9a-f]{64}|sha512-[0-9a-f]{124})$/.test(tag);
+}
+/**
+ * The descriptor of a referrer as the distribution spec lists it: its artifactType (else its
+ * config's media type) and its annotations copied in. Undefined when it has no subject.
+ */
+function referrerDescriptor(desc, bytes) {
+    const parsed = parseManifest(bytes, desc.mediaType, `manifest ${desc.digest}`);
+    const m = parsed.kind === 'index' ? parsed.index : parsed.manifest;
+    if (!m.subject)
+        return undefined;
+    const artifactType = m.artifactType ?? (parsed.kind === 'manifest' ? parsed.manifest.config.mediaType : undefined);
+    const out = { mediaType: parsed.mediaType, digest: desc.digest, size: desc.size };
+    if (artifactType)
+        out.artifactType = artifactType;
+    if (m.annotations && Object.keys(m.annotations).length)
+        out.annotations = m.annotations;
+    return { subject: m.subject.digest, desc: out };
+}
+/** Merges referrers into a fallback index, keeping every entry already there. */
+function mergeReferrersIndex(existing, add) {
+    const index = existing
+        ? JSON.parse(existing.toString('utf8'))
+        : { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
+    const manifests = Array.isArray(index.manifests) ? index.manifests : [];
+    const have = new Set(manifests.map((d) => d.digest));
+    const fresh = add.filter((d) => !have.has(d.digest));
+    if (existing && fresh.length === 0)
+        return { bytes: existing, changed: false };
+    return {
+        bytes: Buffer.from(JSON.stringify({ ...index, manifests: [...manifests, ...fresh] })),
+        changed: true
+    };
 }
 
 /** What a non-regular file is, for messages. */
@@ -34988,6 +35070,71 @@ class LayoutSource {
     async size(desc) {
         return this.#files.size(blobPath(desc.digest));
     }
+    #referrers;
+    /**
+     * Referrers the layout holds: manifests among index.json's entries whose `subject` is the
+     * given one, and members of `sha256-<hex>` fallback indexes (as regclient and cosign write).
+     */
+    async referrers(subject, artifactType) {
+        this.#referrers ??= this.#scanReferrers();
+        const all = (await this.#referrers).get(subject.digest) ?? [];
+        return artifactType ? all.filter((d) => d.artifactType === artifactType) : all;
+    }
+    async #scanReferrers() {
+        const bySubject = new Map();
+        const read = async (d) => {
+            const size = await this.#files.size(blobPath(d.digest)).catch(() => undefined);
+            if (size === undefined || size !== d.size || size > MAX_MANIFEST_BYTES)
+                return undefined;
+            const bytes = await readSmall(this.#files, blobPath(d.digest), size);
+            try {
+                verifyBuffer(bytes, d, d.digest);
+                return bytes;
+            }
+            catch {
+                return undefined;
+            }
+        };
+        const consider = async (d) => {
+            if (!isManifestType(d.mediaType))
+                return;
+            const bytes = await read(d);
+            if (!bytes)
+                return;
+            let found;
+            try {
+                found = referrerDescriptor(d, bytes);
+            }
+            catch {
+                return; // not a manifest we can read: not a referrer
+            }
+            if (!found)
+                return;
+            const list = bySubject.get(found.subject) ?? [];
+            if (!list.some((x) => x.digest === found.desc.digest))
+                list.push(found.desc);
+            bySubject.set(found.subject, list);
+        };
+        for (const entry of this.index.manifests) {
+            await consider(entry);
+            const name = entry.annotations?.[Annotation.RefName];
+            if (name && isFallbackTag(name) && isIndexType(entry.mediaType)) {
+                const bytes = await read(entry);
+                if (!bytes)
+                    continue;
+                try {
+                    const parsed = parseManifest(bytes, entry.mediaType, name);
+                    if (parsed.kind === 'index')
+                        for (const member of parsed.index.manifests)
+                            await consider(member);
+                }
+                catch {
+                    // A broken fallback index lists nothing usable.
+                }
+            }
+        }
+        return bySubject;
+    }
 }
 async function readSmall(files, name, size) {
     if (size > MAX_MANIFEST_BYTES) {
@@ -35111,16 +35258,38 @@ class LayoutStore {
         const entry = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
         if (Object.keys(annotations).length)
             entry.annotations = annotations;
+        await this.addEntries([entry, ...this.#pendingReferrers]);
+        this.#pendingReferrers = [];
+    }
+    /** Referrers are kept as untagged entries, written with the next entry (index.json changes once). */
+    async addReferrers(_subject, referrers) {
+        for (const r of referrers) {
+            if (this.#pendingReferrers.some((p) => p.digest === r.digest))
+                continue;
+            const entry = { mediaType: r.mediaType, digest: r.digest, size: r.size };
+            if (r.artifactType)
+                entry.artifactType = r.artifactType;
+            this.#pendingReferrers.push(entry);
+        }
+    }
+    #pendingReferrers = [];
+    /**
+     * Adds index.json entries: one with a ref.name replaces the entry of that name; one without
+     * replaces an unnamed entry of the same digest. Read-modify-write under a lock file.
+     */
+    async addEntries(entries) {
         await this.#withLock(async () => {
             const index = await this.#readIndex();
-            const name = annotations[Annotation.RefName];
-            index.manifests = index.manifests.filter((m) => {
-                const other = m.annotations?.[Annotation.RefName];
-                return name !== undefined
-                    ? other !== name
-                    : !(other === undefined && m.digest === desc.digest);
-            });
-            index.manifests.push(entry);
+            for (const entry of entries) {
+                const name = entry.annotations?.[Annotation.RefName];
+                index.manifests = index.manifests.filter((m) => {
+                    const other = m.annotations?.[Annotation.RefName];
+                    return name !== undefined
+                        ? other !== name
+                        : !(other === undefined && m.digest === entry.digest);
+                });
+                index.manifests.push(entry);
+            }
             const layoutFile = path$1.join(this.#dir, 'oci-layout');
             await writeFile$1(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
             const temp = path$1.join(this.#dir, `index.json.${randomBytes(6).toString('hex')}.partial`);
@@ -36455,12 +36624,77 @@ class RegistryRepository {
             return this.#client.fail(res, 'PUT', `pushing manifest ${reference === desc.digest ? desc.digest : `${desc.digest} as tag ${reference}`}`);
         }
         await drain(res);
+        // A registry that read the manifest's subject says so: it keeps referrers itself.
+        if (header(res, 'oci-subject'))
+            this.#referrersApi = true;
         const echoed = header(res, 'docker-content-digest');
         if (echoed && echoed !== desc.digest) {
             throw new OciError(`${this.name}: the registry stored manifest ${desc.digest} as ${echoed}`, {
                 hint: 'the registry rewrote the manifest; it does not keep content byte for byte'
             });
         }
+    }
+    /** Whether the registry serves the referrers API (else a fallback tag is kept); unknown at first. */
+    #referrersApi;
+    async referrers(subject, artifactType) {
+        const url = new URL(`/v2/${this.#repo}/referrers/${subject.digest}`, this.#client.origin);
+        if (artifactType)
+            url.searchParams.set('artifactType', artifactType);
+        const res = await this.#client.request({
+            method: 'GET',
+            url,
+            headers: { Accept: MediaType.OciIndex },
+            scope: this.#scope
+        });
+        let list;
+        if (res.status === 200) {
+            this.#referrersApi = true;
+            const bytes = await readAll(res.body, MAX_MANIFEST_BYTES, `referrers of ${subject.digest}`);
+            const parsed = parseManifest(bytes, MediaType.OciIndex, `referrers of ${subject.digest} in ${this.name}`);
+            list = parsed.kind === 'index' ? parsed.index.manifests : [];
+        }
+        else if (res.status === 404 || res.status === 400 || res.status === 405) {
+            // No referrers API: the fallback tag holds them, if anyone wrote it.
+            await drain(res);
+            this.#referrersApi = false;
+            list = (await this.#fallbackIndex(subject))?.manifests ?? [];
+        }
+        else {
+            return this.#client.fail(res, 'GET', `listing the referrers of ${subject.digest}`);
+        }
+        return artifactType ? list.filter((d) => d.artifactType === artifactType) : list;
+    }
+    async #fallbackIndex(subject) {
+        try {
+            const { bytes } = await this.fetchManifest(fallbackTag(subject.digest));
+            const parsed = parseManifest(bytes, MediaType.OciIndex, `referrers tag of ${subject.digest}`);
+            return { bytes, manifests: parsed.kind === 'index' ? parsed.index.manifests : [] };
+        }
+        catch (err) {
+            if (err instanceof NotFoundError)
+                return undefined;
+            throw err;
+        }
+    }
+    /**
+     * Where the registry has no referrers API, records referrers in the subject's fallback tag
+     * (`sha256-<hex>`): merged with what it holds, never dropping others' entries.
+     */
+    async addReferrers(subject, referrers) {
+        if (this.#referrersApi === undefined)
+            await this.referrers(subject);
+        if (this.#referrersApi)
+            return;
+        const existing = await this.#fallbackIndex(subject);
+        const merged = mergeReferrersIndex(existing?.bytes, referrers);
+        if (!merged.changed)
+            return;
+        const desc = {
+            mediaType: MediaType.OciIndex,
+            digest: digestOf(merged.bytes),
+            size: merged.bytes.length
+        };
+        await this.#putManifest(desc, merged.bytes, fallbackTag(subject.digest));
     }
 }
 
@@ -36498,6 +36732,15 @@ async function pull(opts) {
             onEvent: opts.onEvent,
             retry: opts.retries === undefined ? undefined : { retries: opts.retries }
         });
+        // Referrers land in index.json as untagged entries, written together with the image's entry.
+        const referrers = opts.referrers
+            ? await copyReferrers(repo, store, result.graph, {
+                concurrency: opts.concurrency,
+                onEvent: opts.onEvent,
+                artifactType: opts.artifactType,
+                retry: opts.retries === undefined ? undefined : { retries: opts.retries }
+            })
+            : [];
         const base = { registry: ref.registry, repository: ref.repository };
         const annotations = {
             [Annotation.ContainerdName]: formatReference(tag ? { ...base, tag } : { ...base, digest: result.root.digest })
@@ -36519,6 +36762,7 @@ async function pull(opts) {
             bytesSent: result.bytesSent,
             platforms: await imagePlatforms(repo, result.graph.root),
             destinations: [{ reference: path$1.resolve(spec.path), tags: tag ? [tag] : [] }],
+            referrers,
             layout: path$1.resolve(spec.path)
         };
     }
@@ -36594,6 +36838,7 @@ async function push(opts) {
         let first;
         let bytesSent = 0;
         const written = [];
+        const referrers = [];
         for (const d of targets) {
             const client = await pool.get(d.ref.registry);
             const mountFrom = pushed.get(d.ref.registry);
@@ -36606,6 +36851,16 @@ async function push(opts) {
             });
             first ??= result;
             bytesSent += result.bytesSent;
+            if (opts.referrers) {
+                const carried = await copyReferrers(source, repo, result.graph, {
+                    concurrency: opts.concurrency,
+                    onEvent: opts.onEvent,
+                    retry
+                });
+                for (const r of carried)
+                    if (!referrers.some((x) => x.digest === r.digest))
+                        referrers.push(r);
+            }
             if (!pushed.has(d.ref.registry))
                 pushed.set(d.ref.registry, d.ref.repository);
             written.push({
@@ -36623,7 +36878,8 @@ async function push(opts) {
             bytesTotal: result.bytesTotal,
             bytesSent,
             platforms: await imagePlatforms(source, result.graph.root),
-            destinations: written
+            destinations: written,
+            referrers
         };
     }
     finally {
@@ -36731,6 +36987,7 @@ function metadata(result) {
         tags: result.tags,
         bytesTotal: result.bytesTotal,
         bytesSent: result.bytesSent,
+        referrers: result.referrers,
         ...(result.layout ? { layout: result.layout } : {})
     });
 }
@@ -36802,7 +37059,11 @@ async function run() {
         info(report.closing(result));
         if (getInput('summary').trim().toLowerCase() !== 'false' &&
             process.env.GITHUB_STEP_SUMMARY) {
-            await summary.addRaw(report.summary(result)).write();
+            // The work is done; a summary that cannot be written is worth a warning, not a failure.
+            await summary
+                .addRaw(report.summary(result))
+                .write()
+                .catch((err) => warning(`Could not write the job summary: ${describeError(err)}`));
         }
     }
     catch (err) {

@@ -19,7 +19,9 @@ export const INPUT_NAMES = [
   'retries',
   'chunk-size',
   'tags',
-  'summary'
+  'summary',
+  'referrers',
+  'artifact-type'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -40,6 +42,8 @@ export interface Settings {
   chunkSize?: number
   tags: string[]
   summary: boolean
+  referrers: boolean
+  artifactType?: string
 }
 
 /**
@@ -98,6 +102,8 @@ export function readSettings(get: (name: InputName) => string): Settings {
     retries: readInteger(get('retries'), 'retries', 0, 20),
     chunkSize: readSize(get('chunk-size')),
     tags: splitTags(get('tags')),
+    referrers: readBoolean(get('referrers'), 'referrers'),
+    artifactType: get('artifact-type').trim() || undefined,
     summary: get('summary').trim() === '' || readBoolean(get('summary'), 'summary')
   }
 }
@@ -128,7 +134,9 @@ export function engineOptions(
     caFile: s.caFile,
     insecure: s.insecure,
     retries: s.retries,
-    chunkSize: s.chunkSize
+    chunkSize: s.chunkSize,
+    referrers: s.referrers,
+    artifactType: s.artifactType
   }
 }
 

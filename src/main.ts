@@ -73,7 +73,13 @@ export async function run(): Promise<void> {
       core.getInput('summary').trim().toLowerCase() !== 'false' &&
       process.env.GITHUB_STEP_SUMMARY
     ) {
-      await core.summary.addRaw(report.summary(result)).write()
+      // The work is done; a summary that cannot be written is worth a warning, not a failure.
+      await core.summary
+        .addRaw(report.summary(result))
+        .write()
+        .catch((err: unknown) =>
+          core.warning(`Could not write the job summary: ${describeError(err)}`)
+        )
     }
   } catch (err) {
     core.error(describeError(err), { title: pushing ? 'Push failed' : 'Pull failed' })

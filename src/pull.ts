@@ -5,6 +5,7 @@ import { InputError, NotFoundError } from './content/errors.js'
 import { readAll } from './content/target.js'
 import { copyGraph } from './copy/copy.js'
 import { imagePlatforms } from './copy/platforms.js'
+import { copyReferrers } from './copy/referrers.js'
 import { LayoutStore } from './layout/layout-store.js'
 import { packLayout } from './layout/tar-export.js'
 import { verifyBuffer } from './oci/digest.js'
@@ -67,6 +68,15 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       onEvent: opts.onEvent,
       retry: opts.retries === undefined ? undefined : { retries: opts.retries }
     })
+    // Referrers land in index.json as untagged entries, written together with the image's entry.
+    const referrers = opts.referrers
+      ? await copyReferrers(repo, store, result.graph, {
+          concurrency: opts.concurrency,
+          onEvent: opts.onEvent,
+          artifactType: opts.artifactType,
+          retry: opts.retries === undefined ? undefined : { retries: opts.retries }
+        })
+      : []
     const base = { registry: ref.registry, repository: ref.repository }
     const annotations: Record<string, string> = {
       [Annotation.ContainerdName]: formatReference(
@@ -89,6 +99,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       bytesSent: result.bytesSent,
       platforms: await imagePlatforms(repo, result.graph.root),
       destinations: [{ reference: path.resolve(spec.path), tags: tag ? [tag] : [] }],
+      referrers,
       layout: path.resolve(spec.path)
     }
   } finally {

@@ -1,6 +1,7 @@
 import { InputError } from './content/errors.js'
 import { copyGraph } from './copy/copy.js'
 import { imagePlatforms } from './copy/platforms.js'
+import { copyReferrers } from './copy/referrers.js'
 import { LayoutSource } from './layout/layout-source.js'
 import {
   formatReference,
@@ -83,6 +84,7 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
     let first: Awaited<ReturnType<typeof copyGraph>> | undefined
     let bytesSent = 0
     const written: TransferResult['destinations'] = []
+    const referrers: TransferResult['referrers'] = []
     for (const d of targets) {
       const client = await pool.get(d.ref.registry)
       const mountFrom = pushed.get(d.ref.registry)
@@ -95,6 +97,15 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
       })
       first ??= result
       bytesSent += result.bytesSent
+      if (opts.referrers) {
+        const carried = await copyReferrers(source, repo, result.graph, {
+          concurrency: opts.concurrency,
+          onEvent: opts.onEvent,
+          retry
+        })
+        for (const r of carried)
+          if (!referrers.some((x) => x.digest === r.digest)) referrers.push(r)
+      }
       if (!pushed.has(d.ref.registry)) pushed.set(d.ref.registry, d.ref.repository)
       written.push({
         reference: formatReference({ ...d.ref, digest: result.root.digest }),
@@ -111,7 +122,8 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
       bytesTotal: result.bytesTotal,
       bytesSent,
       platforms: await imagePlatforms(source, result.graph.root),
-      destinations: written
+      destinations: written,
+      referrers
     }
   } finally {
     await pool.close()

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { InputError } from './content/errors.js'
 import type { CopyEvent } from './copy/copy.js'
+import type { Descriptor } from './oci/types.js'
 import type { SecretSink } from './registry/auth.js'
 import { findCredentials, type Credentials } from './registry/credentials.js'
 import { RegistryClient, type PlainHttp } from './registry/client.js'
@@ -26,6 +27,10 @@ export interface RegistryOptions {
   retries?: number
   /** Blobs above this size go up in resumable chunks of it (0: never). */
   chunkSize?: number
+  /** Carry referrers (signatures, SBOMs, attestations) along with the image. */
+  referrers?: boolean
+  /** With referrers on a pull: only referrers of this artifact type. */
+  artifactType?: string
   /** PEM bundle trusted in addition to the default CAs (contents, or a path in caFile). */
   ca?: string
   caFile?: string
@@ -51,6 +56,8 @@ export interface TransferResult {
   platforms: string[]
   /** Every repository written, with its tags. */
   destinations: { reference: string; tags: string[] }[]
+  /** Referrers carried along (with `referrers: true`). */
+  referrers: Descriptor[]
 }
 
 /** One client per registry for a run; closes them all. */

@@ -100,6 +100,7 @@ export function metadata(result: TransferResult & { layout?: string }): string {
     tags: result.tags,
     bytesTotal: result.bytesTotal,
     bytesSent: result.bytesSent,
+    referrers: result.referrers,
     ...(result.layout ? { layout: result.layout } : {})
   })
 }

@@ -20,6 +20,11 @@ export interface ReadOnlyTarget {
   exists(desc: Descriptor): Promise<boolean>
   /** The stored size, where it is cheap to know (a layout): lets a copy check everything before it sends anything. */
   size?(desc: Descriptor): Promise<number | undefined>
+  /**
+   * The manifests whose `subject` is `subject` (signatures, SBOMs, attestations), as referrers
+   * descriptors (with artifactType and annotations); optionally only of one artifact type.
+   */
+  referrers?(subject: Descriptor, artifactType?: string): Promise<Descriptor[]>
 }
 
 /** How a blob or manifest got to the destination. */
@@ -31,6 +36,8 @@ export interface Target extends ReadOnlyTarget {
   push(desc: Descriptor, content: Content): Promise<PushOutcome>
   /** Points a tag at content already pushed. */
   tag(desc: Descriptor, tag: string): Promise<void>
+  /** Makes referrers (already pushed) findable from their subject, where the target needs that done. */
+  addReferrers?(subject: Descriptor, referrers: Descriptor[]): Promise<void>
 }
 
 export async function readAll(stream: Readable, limit: number, what: string): Promise<Buffer> {

@@ -3,9 +3,10 @@ import { stat } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import { LayoutError, NotFoundError, OciError } from '../content/errors.js'
 import { readAll, type ReadOnlyTarget } from '../content/target.js'
-import { isDigest, parseDigest } from '../oci/digest.js'
+import { isDigest, parseDigest, verifyBuffer } from '../oci/digest.js'
 import { describeValue, parseManifest } from '../oci/manifest.js'
-import { MAX_MANIFEST_BYTES } from '../oci/media-types.js'
+import { Annotation, isIndexType, isManifestType, MAX_MANIFEST_BYTES } from '../oci/media-types.js'
+import { isFallbackTag, referrerDescriptor } from '../oci/referrers.js'
 import { shortDigest, type Descriptor } from '../oci/types.js'
 import { DirFiles, fileKind } from './dir-files.js'
 import { fsReason, type LayoutFiles } from './files.js'
@@ -141,6 +142,64 @@ export class LayoutSource implements ReadOnlyTarget {
   /** The stored size of a blob, to catch a size mismatch before anything is sent. */
   async size(desc: Descriptor): Promise<number | undefined> {
     return this.#files.size(blobPath(desc.digest))
+  }
+
+  #referrers?: Promise<Map<string, Descriptor[]>>
+
+  /**
+   * Referrers the layout holds: manifests among index.json's entries whose `subject` is the
+   * given one, and members of `sha256-<hex>` fallback indexes (as regclient and cosign write).
+   */
+  async referrers(subject: Descriptor, artifactType?: string): Promise<Descriptor[]> {
+    this.#referrers ??= this.#scanReferrers()
+    const all = (await this.#referrers).get(subject.digest) ?? []
+    return artifactType ? all.filter((d) => d.artifactType === artifactType) : all
+  }
+
+  async #scanReferrers(): Promise<Map<string, Descriptor[]>> {
+    const bySubject = new Map<string, Descriptor[]>()
+    const read = async (d: Descriptor): Promise<Buffer | undefined> => {
+      const size = await this.#files.size(blobPath(d.digest)).catch(() => undefined)
+      if (size === undefined || size !== d.size || size > MAX_MANIFEST_BYTES) return undefined
+      const bytes = await readSmall(this.#files, blobPath(d.digest), size)
+      try {
+        verifyBuffer(bytes, d, d.digest)
+        return bytes
+      } catch {
+        return undefined
+      }
+    }
+    const consider = async (d: Descriptor): Promise<void> => {
+      if (!isManifestType(d.mediaType)) return
+      const bytes = await read(d)
+      if (!bytes) return
+      let found: ReturnType<typeof referrerDescriptor>
+      try {
+        found = referrerDescriptor(d, bytes)
+      } catch {
+        return // not a manifest we can read: not a referrer
+      }
+      if (!found) return
+      const list = bySubject.get(found.subject) ?? []
+      if (!list.some((x) => x.digest === found.desc.digest)) list.push(found.desc)
+      bySubject.set(found.subject, list)
+    }
+    for (const entry of this.index.manifests) {
+      await consider(entry)
+      const name = entry.annotations?.[Annotation.RefName]
+      if (name && isFallbackTag(name) && isIndexType(entry.mediaType)) {
+        const bytes = await read(entry)
+        if (!bytes) continue
+        try {
+          const parsed = parseManifest(bytes, entry.mediaType, name)
+          if (parsed.kind === 'index')
+            for (const member of parsed.index.manifests) await consider(member)
+        } catch {
+          // A broken fallback index lists nothing usable.
+        }
+      }
+    }
+    return bySubject
   }
 }
 

@@ -113,16 +113,39 @@ export class LayoutStore implements Target {
   async addEntry(desc: Descriptor, annotations: Record<string, string>): Promise<void> {
     const entry: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size }
     if (Object.keys(annotations).length) entry.annotations = annotations
+    await this.addEntries([entry, ...this.#pendingReferrers])
+    this.#pendingReferrers = []
+  }
+
+  /** Referrers are kept as untagged entries, written with the next entry (index.json changes once). */
+  async addReferrers(_subject: Descriptor, referrers: Descriptor[]): Promise<void> {
+    for (const r of referrers) {
+      if (this.#pendingReferrers.some((p) => p.digest === r.digest)) continue
+      const entry: Descriptor = { mediaType: r.mediaType, digest: r.digest, size: r.size }
+      if (r.artifactType) entry.artifactType = r.artifactType
+      this.#pendingReferrers.push(entry)
+    }
+  }
+
+  #pendingReferrers: Descriptor[] = []
+
+  /**
+   * Adds index.json entries: one with a ref.name replaces the entry of that name; one without
+   * replaces an unnamed entry of the same digest. Read-modify-write under a lock file.
+   */
+  async addEntries(entries: Descriptor[]): Promise<void> {
     await this.#withLock(async () => {
       const index = await this.#readIndex()
-      const name = annotations[Annotation.RefName]
-      index.manifests = index.manifests.filter((m) => {
-        const other = m.annotations?.[Annotation.RefName]
-        return name !== undefined
-          ? other !== name
-          : !(other === undefined && m.digest === desc.digest)
-      })
-      index.manifests.push(entry)
+      for (const entry of entries) {
+        const name = entry.annotations?.[Annotation.RefName]
+        index.manifests = index.manifests.filter((m) => {
+          const other = m.annotations?.[Annotation.RefName]
+          return name !== undefined
+            ? other !== name
+            : !(other === undefined && m.digest === entry.digest)
+        })
+        index.manifests.push(entry)
+      }
       const layoutFile = path.join(this.#dir, 'oci-layout')
       await writeFile(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }))
       const temp = path.join(this.#dir, `index.json.${randomBytes(6).toString('hex')}.partial`)

@@ -3,7 +3,13 @@ import { NotFoundError, OciError } from '../content/errors.js'
 import { readAll, type Content, type PushOutcome, type Target } from '../content/target.js'
 import { digestOf, isDigest, verifyBuffer } from '../oci/digest.js'
 import { parseManifest } from '../oci/manifest.js'
-import { MANIFEST_TYPES, MAX_MANIFEST_BYTES, isManifestType } from '../oci/media-types.js'
+import {
+  MANIFEST_TYPES,
+  MAX_MANIFEST_BYTES,
+  MediaType,
+  isManifestType
+} from '../oci/media-types.js'
+import { fallbackTag, mergeReferrersIndex } from '../oci/referrers.js'
 import type { Descriptor } from '../oci/types.js'
 import { drain, header } from '../transport/http.js'
 import type { RegistryClient } from './client.js'
@@ -182,11 +188,77 @@ export class RegistryRepository implements Target {
       )
     }
     await drain(res)
+    // A registry that read the manifest's subject says so: it keeps referrers itself.
+    if (header(res, 'oci-subject')) this.#referrersApi = true
     const echoed = header(res, 'docker-content-digest')
     if (echoed && echoed !== desc.digest) {
       throw new OciError(`${this.name}: the registry stored manifest ${desc.digest} as ${echoed}`, {
         hint: 'the registry rewrote the manifest; it does not keep content byte for byte'
       })
     }
+  }
+
+  /** Whether the registry serves the referrers API (else a fallback tag is kept); unknown at first. */
+  #referrersApi?: boolean
+
+  async referrers(subject: Descriptor, artifactType?: string): Promise<Descriptor[]> {
+    const url = new URL(`/v2/${this.#repo}/referrers/${subject.digest}`, this.#client.origin)
+    if (artifactType) url.searchParams.set('artifactType', artifactType)
+    const res = await this.#client.request({
+      method: 'GET',
+      url,
+      headers: { Accept: MediaType.OciIndex },
+      scope: this.#scope
+    })
+    let list: Descriptor[]
+    if (res.status === 200) {
+      this.#referrersApi = true
+      const bytes = await readAll(res.body, MAX_MANIFEST_BYTES, `referrers of ${subject.digest}`)
+      const parsed = parseManifest(
+        bytes,
+        MediaType.OciIndex,
+        `referrers of ${subject.digest} in ${this.name}`
+      )
+      list = parsed.kind === 'index' ? parsed.index.manifests : []
+    } else if (res.status === 404 || res.status === 400 || res.status === 405) {
+      // No referrers API: the fallback tag holds them, if anyone wrote it.
+      await drain(res)
+      this.#referrersApi = false
+      list = (await this.#fallbackIndex(subject))?.manifests ?? []
+    } else {
+      return this.#client.fail(res, 'GET', `listing the referrers of ${subject.digest}`)
+    }
+    return artifactType ? list.filter((d) => d.artifactType === artifactType) : list
+  }
+
+  async #fallbackIndex(
+    subject: Descriptor
+  ): Promise<{ bytes: Buffer; manifests: Descriptor[] } | undefined> {
+    try {
+      const { bytes } = await this.fetchManifest(fallbackTag(subject.digest))
+      const parsed = parseManifest(bytes, MediaType.OciIndex, `referrers tag of ${subject.digest}`)
+      return { bytes, manifests: parsed.kind === 'index' ? parsed.index.manifests : [] }
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined
+      throw err
+    }
+  }
+
+  /**
+   * Where the registry has no referrers API, records referrers in the subject's fallback tag
+   * (`sha256-<hex>`): merged with what it holds, never dropping others' entries.
+   */
+  async addReferrers(subject: Descriptor, referrers: Descriptor[]): Promise<void> {
+    if (this.#referrersApi === undefined) await this.referrers(subject)
+    if (this.#referrersApi) return
+    const existing = await this.#fallbackIndex(subject)
+    const merged = mergeReferrersIndex(existing?.bytes, referrers)
+    if (!merged.changed) return
+    const desc = {
+      mediaType: MediaType.OciIndex,
+      digest: digestOf(merged.bytes),
+      size: merged.bytes.length
+    }
+    await this.#putManifest(desc, merged.bytes, fallbackTag(subject.digest))
   }
 }
