@@ -36839,16 +36839,18 @@ async function push(opts) {
         let bytesSent = 0;
         const written = [];
         const referrers = [];
+        const repos = [];
         for (const d of targets) {
             const client = await pool.get(d.ref.registry);
             const mountFrom = pushed.get(d.ref.registry);
             const repo = new RegistryRepository(client, d.ref.repository, { push: true, mountFrom });
+            // Tags wait until every repository holds the whole image (below).
             const result = await copyGraph(source, root, repo, {
                 concurrency: opts.concurrency,
-                tags: d.tags,
                 onEvent: opts.onEvent,
                 retry
             });
+            repos.push({ repo, tags: d.tags });
             first ??= result;
             bytesSent += result.bytesSent;
             if (opts.referrers) {
@@ -36869,6 +36871,12 @@ async function push(opts) {
             });
         }
         const result = first;
+        for (const { repo, tags } of repos) {
+            for (const tag of tags) {
+                await repo.tag(result.root, tag);
+                opts.onEvent?.({ type: 'tag', desc: result.root, tag });
+            }
+        }
         return {
             digest: result.root.digest,
             mediaType: result.root.mediaType,

@@ -8,6 +8,7 @@ missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v oci-image-tool >/dev/null || missing+=(oci-image-tool)
+command -v openssl >/dev/null || missing+=(openssl)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"
   SUDO=""

@@ -85,16 +85,18 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
     let bytesSent = 0
     const written: TransferResult['destinations'] = []
     const referrers: TransferResult['referrers'] = []
+    const repos: { repo: RegistryRepository; tags: string[] }[] = []
     for (const d of targets) {
       const client = await pool.get(d.ref.registry)
       const mountFrom = pushed.get(d.ref.registry)
       const repo = new RegistryRepository(client, d.ref.repository, { push: true, mountFrom })
+      // Tags wait until every repository holds the whole image (below).
       const result = await copyGraph(source, root, repo, {
         concurrency: opts.concurrency,
-        tags: d.tags,
         onEvent: opts.onEvent,
         retry
       })
+      repos.push({ repo, tags: d.tags })
       first ??= result
       bytesSent += result.bytesSent
       if (opts.referrers) {
@@ -113,6 +115,12 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
       })
     }
     const result = first as NonNullable<typeof first>
+    for (const { repo, tags } of repos) {
+      for (const tag of tags) {
+        await repo.tag(result.root, tag)
+        opts.onEvent?.({ type: 'tag', desc: result.root, tag })
+      }
+    }
     return {
       digest: result.root.digest,
       mediaType: result.root.mediaType,
