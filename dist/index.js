@@ -34185,6 +34185,15 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
         blobs: blobs.length,
         bytes: bytesTotal
     });
+    // A registry holds a manifest only once all it names is there: an unchanged image costs one HEAD.
+    if (opts.skipExistingRoot && (await dst.exists(graph.root.desc))) {
+        emit({ type: 'manifest', desc: graph.root.desc, outcome: 'exists', ms: 0 });
+        for (const tag of opts.tags ?? []) {
+            await dst.tag(graph.root.desc, tag);
+            emit({ type: 'tag', desc: graph.root.desc, tag });
+        }
+        return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent: 0 };
+    }
     const limit = createLimiter(Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY));
     const done = new Map();
     const inFlight = new Set();
@@ -36848,7 +36857,8 @@ async function push(opts) {
             const result = await copyGraph(source, root, repo, {
                 concurrency: opts.concurrency,
                 onEvent: opts.onEvent,
-                retry
+                retry,
+                skipExistingRoot: true
             });
             repos.push({ repo, tags: d.tags });
             first ??= result;

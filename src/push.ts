@@ -94,7 +94,8 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
       const result = await copyGraph(source, root, repo, {
         concurrency: opts.concurrency,
         onEvent: opts.onEvent,
-        retry
+        retry,
+        skipExistingRoot: true
       })
       repos.push({ repo, tags: d.tags })
       first ??= result

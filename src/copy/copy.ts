@@ -29,6 +29,11 @@ export interface CopyOptions {
   /** Tags to point at the root once everything under it is in place. */
   tags?: string[]
   onEvent?: (event: CopyEvent) => void
+  /**
+   * Skip the whole graph when the destination has its root: right for registries, which accept a
+   * manifest only once everything it names is present.
+   */
+  skipExistingRoot?: boolean
   /** How a failed blob or manifest transfer is tried again (network faults, cut bodies). */
   retry?: Partial<RetryPolicy>
 }
@@ -81,6 +86,16 @@ export async function copyGraph(
     blobs: blobs.length,
     bytes: bytesTotal
   })
+
+  // A registry holds a manifest only once all it names is there: an unchanged image costs one HEAD.
+  if (opts.skipExistingRoot && (await dst.exists(graph.root.desc))) {
+    emit({ type: 'manifest', desc: graph.root.desc, outcome: 'exists', ms: 0 })
+    for (const tag of opts.tags ?? []) {
+      await dst.tag(graph.root.desc, tag)
+      emit({ type: 'tag', desc: graph.root.desc, tag })
+    }
+    return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent: 0 }
+  }
 
   const limit = createLimiter(Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY))
   const done = new Map<string, Promise<void>>()
