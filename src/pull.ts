@@ -8,6 +8,7 @@ import { imagePlatforms } from './copy/platforms.js'
 import { copyReferrers } from './copy/referrers.js'
 import { LayoutStore } from './layout/layout-store.js'
 import { packLayout } from './layout/tar-export.js'
+import { TarStore } from './layout/tar-store.js'
 import { verifyBuffer } from './oci/digest.js'
 import { parseManifest } from './oci/manifest.js'
 import { Annotation, MAX_MANIFEST_BYTES } from './oci/media-types.js'
@@ -55,6 +56,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
   const tag = spec.tag ?? (ref.digest ? undefined : (ref.tag ?? 'latest'))
   const dest = destinationKind(spec.path)
   let client: RegistryClient | undefined
+  let tarStore: TarStore | undefined
   const scratch =
     dest.kind === 'tar' ? `${spec.path}.${randomBytes(6).toString('hex')}.partial` : undefined
   try {
@@ -62,7 +64,11 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     const repo = new RegistryRepository(client, ref.repository, { push: false })
     let root = await repo.resolve(target)
     if (opts.platform) root = await pickPlatform(repo, root, opts.platform)
-    const store = await LayoutStore.open(scratch ? `${scratch}.d` : spec.path)
+    // A plain tar is written in place; a gzip tar is packed from a directory built beside it.
+    const direct = dest.kind === 'tar' && !dest.gzip && root.digest.startsWith('sha256:')
+    const store = direct
+      ? (tarStore = await TarStore.create(scratch as string, spec.path))
+      : await LayoutStore.open(scratch ? `${scratch}.d` : spec.path)
     const result = await copyGraph(repo, root, store, {
       concurrency: opts.concurrency,
       onEvent: opts.onEvent,
@@ -85,7 +91,10 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     }
     if (tag) annotations[Annotation.RefName] = tag
     await store.addEntry(result.root, annotations)
-    if (scratch && dest.kind === 'tar') {
+    if (store instanceof TarStore) {
+      await store.finish()
+      await rename(scratch as string, spec.path)
+    } else if (scratch && dest.kind === 'tar') {
       await packLayout(store.directory, scratch, dest.gzip)
       await rename(scratch, spec.path)
     }
@@ -104,6 +113,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     }
   } finally {
     client?.close()
+    await tarStore?.close()
     if (scratch)
       await Promise.all([
         rm(scratch, { force: true }),

@@ -36,6 +36,8 @@ export interface Target extends ReadOnlyTarget {
   push(desc: Descriptor, content: Content): Promise<PushOutcome>
   /** Points a tag at content already pushed. */
   tag(desc: Descriptor, tag: string): Promise<void>
+  /** Told everything a copy will push before it starts (a tar written in place lays out its members). */
+  prepare?(descs: Descriptor[]): Promise<void>
   /** Makes referrers (already pushed) findable from their subject, where the target needs that done. */
   addReferrers?(subject: Descriptor, referrers: Descriptor[]): Promise<void>
 }

@@ -87,6 +87,7 @@ export async function copyGraph(
     bytes: bytesTotal
   })
 
+  await dst.prepare?.(graph.nodes.map((n) => n.desc))
   // A registry holds a manifest only once all it names is there: an unchanged image costs one HEAD.
   if (opts.skipExistingRoot && (await dst.exists(graph.root.desc))) {
     emit({ type: 'manifest', desc: graph.root.desc, outcome: 'exists', ms: 0 })

@@ -91,7 +91,8 @@ export class LayoutStore implements Target {
     const temp = `${final}.${randomBytes(6).toString('hex')}.partial`
     try {
       if (Buffer.isBuffer(content)) await writeFile(temp, content)
-      else await pipeline(await content(), createWriteStream(temp))
+      // A deep write buffer lets the stream hand the OS many chunks per write (writev).
+      else await pipeline(await content(), createWriteStream(temp, { highWaterMark: 2 << 20 }))
       await rename(temp, final)
     } catch (err) {
       await rm(temp, { force: true })
