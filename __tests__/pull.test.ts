@@ -379,3 +379,47 @@ describe('pull through a proxy', () => {
     await rm(work, { recursive: true, force: true })
   })
 })
+
+describe('round trip: push → pull → push gives the same digest for every shared fixture that pushes', () => {
+  let reg: TestRegistry
+  beforeAll(async () => {
+    reg = await startRegistry()
+  })
+  afterAll(async () => {
+    await reg.stop()
+  })
+  const HELLO_AMD64 = 'sha256:f54a58bc1aac5ea1a25d796ae155dc228b3f0e11d046ae276b39c4bf2f13d8c4'
+  const layouts = [
+    `${L('buildx-style-multiarch-attest.tar')}:v1`,
+    `${L('buildah-oci-archive.tar')}:v1`,
+    `${L('buildah-multiarch-index.tar')}:v1`,
+    `${L('umoci-two-tags')}:v1`,
+    `${L('umoci-two-tags')}:v2`,
+    `${L('containerd-export-hello-world.tar')}@${HELLO_AMD64}`,
+    `${L('gnu-tar-dot-prefixed-hello-world.tar')}@${HELLO_AMD64}`,
+    ...[
+      'v1',
+      'v2',
+      'v3',
+      'b1',
+      'b2',
+      'b3',
+      'a-docker',
+      'a-docker-oci',
+      'a1',
+      'ai',
+      'child',
+      'loop',
+      'mirror'
+    ].map((t) => `${L('regclient-testrepo')}:${t}`)
+  ]
+  it.each(layouts.map((l, i) => [i, l]))('%i: %s', async (i, layout) => {
+    const first = await push({ layout, registry: reg.host, reference: `rt${i}/a:t` })
+    const dir = await tmpDir('round-trip-')
+    const pulled = await pull({ registry: reg.host, reference: `rt${i}/a:t`, layout: dir })
+    expect(pulled.digest).toBe(first.digest)
+    const again = await push({ layout: `${dir}:t`, registry: reg.host, reference: `rt${i}/b:t` })
+    expect(again.digest).toBe(first.digest)
+    expect(await remoteDigest(`${reg.host}/rt${i}/b:t`)).toBe(first.digest)
+  })
+})

@@ -32586,15 +32586,19 @@ class RegistryRepository {
             hint: 'check the reference: the repository or tag does not exist, or the credentials cannot see it'
         });
     }
-    async fetch(desc) {
+    /** GET or HEAD of a blob or manifest by digest. */
+    #byDigest(method, desc) {
         const manifest = isManifestType(desc.mediaType);
-        const res = await this.#client.request({
-            method: 'GET',
+        return this.#client.request({
+            method,
             url: this.#path(manifest ? 'manifests' : 'blobs', desc.digest),
             headers: manifest ? { Accept: ACCEPT } : {},
             scope: this.#scope,
             followRedirects: true
         });
+    }
+    async fetch(desc) {
+        const res = await this.#byDigest('GET', desc);
         if (res.status === 200)
             return res.body;
         if (res.status === 404) {
@@ -32604,14 +32608,7 @@ class RegistryRepository {
         return this.#client.fail(res, 'GET', `reading ${desc.digest}`);
     }
     async exists(desc) {
-        const manifest = isManifestType(desc.mediaType);
-        const res = await this.#client.request({
-            method: 'HEAD',
-            url: this.#path(manifest ? 'manifests' : 'blobs', desc.digest),
-            headers: manifest ? { Accept: ACCEPT } : {},
-            scope: this.#scope,
-            followRedirects: true
-        });
+        const res = await this.#byDigest('HEAD', desc);
         await drain(res);
         if (res.status === 200)
             return true;

@@ -11,7 +11,7 @@ import {
 } from '../oci/media-types.js'
 import { fallbackTag, mergeReferrersIndex } from '../oci/referrers.js'
 import type { Descriptor } from '../oci/types.js'
-import { drain, header } from '../transport/http.js'
+import { drain, header, type HttpResponse } from '../transport/http.js'
 import type { RegistryClient } from './client.js'
 import { uploadBlob } from './upload.js'
 
@@ -110,15 +110,20 @@ export class RegistryRepository implements Target {
     })
   }
 
-  async fetch(desc: Descriptor): Promise<Readable> {
+  /** GET or HEAD of a blob or manifest by digest. */
+  #byDigest(method: 'GET' | 'HEAD', desc: Descriptor): Promise<HttpResponse> {
     const manifest = isManifestType(desc.mediaType)
-    const res = await this.#client.request({
-      method: 'GET',
+    return this.#client.request({
+      method,
       url: this.#path(manifest ? 'manifests' : 'blobs', desc.digest),
       headers: manifest ? { Accept: ACCEPT } : {},
       scope: this.#scope,
       followRedirects: true
     })
+  }
+
+  async fetch(desc: Descriptor): Promise<Readable> {
+    const res = await this.#byDigest('GET', desc)
     if (res.status === 200) return res.body
     if (res.status === 404) {
       await drain(res)
@@ -128,14 +133,7 @@ export class RegistryRepository implements Target {
   }
 
   async exists(desc: Descriptor): Promise<boolean> {
-    const manifest = isManifestType(desc.mediaType)
-    const res = await this.#client.request({
-      method: 'HEAD',
-      url: this.#path(manifest ? 'manifests' : 'blobs', desc.digest),
-      headers: manifest ? { Accept: ACCEPT } : {},
-      scope: this.#scope,
-      followRedirects: true
-    })
+    const res = await this.#byDigest('HEAD', desc)
     await drain(res)
     if (res.status === 200) return true
     if (res.status === 404) return false
