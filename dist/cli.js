@@ -774,7 +774,7 @@ function createLimiter(limit) {
     };
 }
 
-const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_CONCURRENCY = 8;
 /** Blobs this large get progress lines while they move, at most one per interval. */
 const PROGRESS_MIN_BYTES = 64 * 1024 * 1024;
 const PROGRESS_INTERVAL_MS = 10_000;
