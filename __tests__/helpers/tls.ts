@@ -1,7 +1,7 @@
 // Test certificates made with openssl: a CA, a server certificate for 127.0.0.1 signed by it, and
 // a self-signed key pair for signing registry tokens.
 import { execFile } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { tmpDir } from './skopeo.js'
@@ -9,6 +9,28 @@ import { tmpDir } from './skopeo.js'
 const execFileP = promisify(execFile)
 const openssl = (args: string[], cwd: string): Promise<unknown> =>
   execFileP('openssl', args, { cwd })
+
+/** A self-signed RSA certificate `name.pem` with its key `name.key`, in `dir`. */
+async function selfSigned(dir: string, name: string, subject: string): Promise<void> {
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      subject
+    ],
+    dir
+  )
+}
 
 export interface TestCa {
   dir: string
@@ -19,24 +41,7 @@ export interface TestCa {
 
 export async function makeTestCa(): Promise<TestCa> {
   const dir = await tmpDir('test-ca-')
-  await openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=oci-layout test CA'
-    ],
-    dir
-  )
+  await selfSigned(dir, 'ca', '/CN=oci-layout test CA')
   await openssl(
     [
       'req',
@@ -87,25 +92,7 @@ export async function makeTestCa(): Promise<TestCa> {
 /** A self-signed signing key for JWTs; the certificate goes into the registry's rootcertbundle. */
 export async function makeSigningKey(): Promise<{ key: string; cert: string; certFile: string }> {
   const dir = await tmpDir('token-key-')
-  await openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'token.key',
-      '-out',
-      'token.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=oci-layout test token issuer'
-    ],
-    dir
-  )
-  const { readFile } = await import('node:fs/promises')
+  await selfSigned(dir, 'token', '/CN=oci-layout test token issuer')
   return {
     key: await readFile(path.join(dir, 'token.key'), 'utf8'),
     cert: await readFile(path.join(dir, 'token.pem'), 'utf8'),
