@@ -1091,6 +1091,20 @@ function entryTags(d) {
     });
     return [...tags];
 }
+/** An index.json entry naming content: the descriptor's core plus the given annotations. */
+function indexEntry(desc, annotations = {}) {
+    const entry = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
+    if (Object.keys(annotations).length)
+        entry.annotations = annotations;
+    return entry;
+}
+/** An untagged index.json entry for a referrer, keeping its artifactType. */
+function referrerEntry(desc) {
+    const entry = indexEntry(desc);
+    if (desc.artifactType)
+        entry.artifactType = desc.artifactType;
+    return entry;
+}
 
 /** The tag a registry without the referrers API keeps a subject's referrers under. */
 function fallbackTag(digest) {
@@ -1871,9 +1885,7 @@ class LayoutStore {
      * pulls into one directory both land.
      */
     async addEntry(desc, annotations) {
-        const entry = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
-        if (Object.keys(annotations).length)
-            entry.annotations = annotations;
+        const entry = indexEntry(desc, annotations);
         await this.addEntries([entry, ...this.#pendingReferrers]);
         this.#pendingReferrers = [];
     }
@@ -1882,10 +1894,7 @@ class LayoutStore {
         for (const r of referrers) {
             if (this.#pendingReferrers.some((p) => p.digest === r.digest))
                 continue;
-            const entry = { mediaType: r.mediaType, digest: r.digest, size: r.size };
-            if (r.artifactType)
-                entry.artifactType = r.artifactType;
-            this.#pendingReferrers.push(entry);
+            this.#pendingReferrers.push(referrerEntry(r));
         }
     }
     #pendingReferrers = [];
@@ -2124,16 +2133,11 @@ class TarStore {
         for (const r of referrers) {
             if (this.#entries.some((e) => e.digest === r.digest && !e.annotations))
                 continue;
-            const entry = { mediaType: r.mediaType, digest: r.digest, size: r.size };
-            if (r.artifactType)
-                entry.artifactType = r.artifactType;
-            this.#entries.push(entry);
+            this.#entries.push(referrerEntry(r));
         }
     }
     async addEntry(desc, annotations) {
-        const entry = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
-        if (Object.keys(annotations).length)
-            entry.annotations = annotations;
+        const entry = indexEntry(desc, annotations);
         this.#entries.unshift(entry);
     }
     /** Writes index.json, oci-layout and the end-of-archive blocks, then closes the file. */
@@ -32260,10 +32264,14 @@ async function openClient(opts, registry, primary = true) {
         onTrace: opts.onTrace,
         ca,
         insecure: opts.insecure,
-        retry: opts.retries === undefined ? undefined : { retries: opts.retries },
+        retry: retryOverride(opts),
         chunkSize: opts.chunkSize,
         onRetry: opts.onNotice
     });
+}
+/** The retry policy fields the options change (only the count), or none. */
+function retryOverride(opts) {
+    return opts.retries === undefined ? undefined : { retries: opts.retries };
 }
 
 /**
@@ -32552,7 +32560,7 @@ class RegistryRepository {
             return { mediaType, digest, size };
         }
         if (res.status === 404)
-            throw await this.#notFound(reference);
+            throw this.#notFound(reference);
         // Some registries omit the digest on HEAD or refuse HEAD: read the manifest instead.
         return (await this.fetchManifest(reference)).desc;
     }
@@ -32567,7 +32575,7 @@ class RegistryRepository {
         });
         if (res.status === 404) {
             await drain(res);
-            throw await this.#notFound(reference);
+            throw this.#notFound(reference);
         }
         if (res.status !== 200)
             return this.#client.fail(res, 'GET', `reading manifest ${reference} of ${this.#repo}`);
@@ -32581,7 +32589,7 @@ class RegistryRepository {
         verifyBuffer(bytes, desc, `manifest ${reference} of ${this.name}`);
         return { desc, bytes };
     }
-    async #notFound(reference) {
+    #notFound(reference) {
         return new NotFoundError(`${this.name}:${reference} not found`, {
             hint: 'check the reference: the repository or tag does not exist, or the credentials cannot see it'
         });
@@ -32763,7 +32771,7 @@ async function pull(opts) {
         const result = await copyGraph(repo, root, store, {
             concurrency: opts.concurrency,
             onEvent: opts.onEvent,
-            retry: opts.retries === undefined ? undefined : { retries: opts.retries }
+            retry: retryOverride(opts)
         });
         // Referrers land in index.json as untagged entries, written together with the image's entry.
         const referrers = opts.referrers
@@ -32771,7 +32779,7 @@ async function pull(opts) {
                 concurrency: opts.concurrency,
                 onEvent: opts.onEvent,
                 artifactType: opts.artifactType,
-                retry: opts.retries === undefined ? undefined : { retries: opts.retries }
+                retry: retryOverride(opts)
             })
             : [];
         const base = { registry: ref.registry, repository: ref.repository };
@@ -32871,7 +32879,7 @@ async function push(opts) {
         if (ref.digest && ref.digest !== root.digest) {
             throw new InputError(`reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`, { hint: 'drop the digest from the reference, or select that image with layout@DIGEST' });
         }
-        const retry = opts.retries === undefined ? undefined : { retries: opts.retries };
+        const retry = retryOverride(opts);
         const pushed = new Map(); // registry → first repository written there
         let first;
         let bytesSent = 0;

@@ -15,7 +15,7 @@ import { Annotation, MAX_MANIFEST_BYTES } from './oci/media-types.js'
 import { selectPlatform } from './oci/platform.js'
 import { formatReference, parseLayoutSpec, parseReference } from './oci/reference.js'
 import { formatPlatform, type Descriptor } from './oci/types.js'
-import { openClient, type RegistryOptions, type TransferResult } from './remote.js'
+import { openClient, retryOverride, type RegistryOptions, type TransferResult } from './remote.js'
 import type { RegistryClient } from './registry/client.js'
 import { RegistryRepository } from './registry/repository.js'
 
@@ -72,7 +72,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     const result = await copyGraph(repo, root, store, {
       concurrency: opts.concurrency,
       onEvent: opts.onEvent,
-      retry: opts.retries === undefined ? undefined : { retries: opts.retries }
+      retry: retryOverride(opts)
     })
     // Referrers land in index.json as untagged entries, written together with the image's entry.
     const referrers = opts.referrers
@@ -80,7 +80,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
           concurrency: opts.concurrency,
           onEvent: opts.onEvent,
           artifactType: opts.artifactType,
-          retry: opts.retries === undefined ? undefined : { retries: opts.retries }
+          retry: retryOverride(opts)
         })
       : []
     const base = { registry: ref.registry, repository: ref.repository }

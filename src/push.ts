@@ -11,7 +11,7 @@ import {
   type Reference
 } from './oci/reference.js'
 import { RegistryRepository } from './registry/repository.js'
-import { ClientPool, type RegistryOptions, type TransferResult } from './remote.js'
+import { ClientPool, retryOverride, type RegistryOptions, type TransferResult } from './remote.js'
 
 export type { RegistryOptions, TransferResult } from './remote.js'
 export { openClient } from './remote.js'
@@ -79,7 +79,7 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
         { hint: 'drop the digest from the reference, or select that image with layout@DIGEST' }
       )
     }
-    const retry = opts.retries === undefined ? undefined : { retries: opts.retries }
+    const retry = retryOverride(opts)
     const pushed = new Map<string, string>() // registry → first repository written there
     let first: Awaited<ReturnType<typeof copyGraph>> | undefined
     let bytesSent = 0

@@ -127,8 +127,13 @@ export async function openClient(
     onTrace: opts.onTrace,
     ca,
     insecure: opts.insecure,
-    retry: opts.retries === undefined ? undefined : { retries: opts.retries },
+    retry: retryOverride(opts),
     chunkSize: opts.chunkSize,
     onRetry: opts.onNotice
   })
+}
+
+/** The retry policy fields the options change (only the count), or none. */
+export function retryOverride(opts: RegistryOptions): { retries: number } | undefined {
+  return opts.retries === undefined ? undefined : { retries: opts.retries }
 }

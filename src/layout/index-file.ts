@@ -77,3 +77,17 @@ export function entryTags(d: Descriptor): string[] {
   })
   return [...tags]
 }
+
+/** An index.json entry naming content: the descriptor's core plus the given annotations. */
+export function indexEntry(desc: Descriptor, annotations: Record<string, string> = {}): Descriptor {
+  const entry: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size }
+  if (Object.keys(annotations).length) entry.annotations = annotations
+  return entry
+}
+
+/** An untagged index.json entry for a referrer, keeping its artifactType. */
+export function referrerEntry(desc: Descriptor): Descriptor {
+  const entry = indexEntry(desc)
+  if (desc.artifactType) entry.artifactType = desc.artifactType
+  return entry
+}

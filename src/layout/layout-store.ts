@@ -10,7 +10,7 @@ import { VerifyingStream } from '../oci/digest.js'
 import { Annotation, MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
 import { fsReason } from './files.js'
-import { parseIndexJson, type LayoutIndex } from './index-file.js'
+import { indexEntry, parseIndexJson, referrerEntry, type LayoutIndex } from './index-file.js'
 import { blobPath, LayoutSource } from './layout-source.js'
 
 const LOCK_WAIT_MS = 60_000
@@ -112,8 +112,7 @@ export class LayoutStore implements Target {
    * pulls into one directory both land.
    */
   async addEntry(desc: Descriptor, annotations: Record<string, string>): Promise<void> {
-    const entry: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size }
-    if (Object.keys(annotations).length) entry.annotations = annotations
+    const entry = indexEntry(desc, annotations)
     await this.addEntries([entry, ...this.#pendingReferrers])
     this.#pendingReferrers = []
   }
@@ -122,9 +121,7 @@ export class LayoutStore implements Target {
   async addReferrers(_subject: Descriptor, referrers: Descriptor[]): Promise<void> {
     for (const r of referrers) {
       if (this.#pendingReferrers.some((p) => p.digest === r.digest)) continue
-      const entry: Descriptor = { mediaType: r.mediaType, digest: r.digest, size: r.size }
-      if (r.artifactType) entry.artifactType = r.artifactType
-      this.#pendingReferrers.push(entry)
+      this.#pendingReferrers.push(referrerEntry(r))
     }
   }
 

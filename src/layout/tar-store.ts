@@ -6,6 +6,7 @@ import type { Content, PushOutcome, Target } from '../content/target.js'
 import { parseDigest } from '../oci/digest.js'
 import { Annotation, MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
+import { indexEntry, referrerEntry } from './index-file.js'
 
 const BLOCK = 512
 const WRITE_BATCH = 1 << 20
@@ -141,15 +142,12 @@ export class TarStore implements Target {
   async addReferrers(_subject: Descriptor, referrers: Descriptor[]): Promise<void> {
     for (const r of referrers) {
       if (this.#entries.some((e) => e.digest === r.digest && !e.annotations)) continue
-      const entry: Descriptor = { mediaType: r.mediaType, digest: r.digest, size: r.size }
-      if (r.artifactType) entry.artifactType = r.artifactType
-      this.#entries.push(entry)
+      this.#entries.push(referrerEntry(r))
     }
   }
 
   async addEntry(desc: Descriptor, annotations: Record<string, string>): Promise<void> {
-    const entry: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size }
-    if (Object.keys(annotations).length) entry.annotations = annotations
+    const entry = indexEntry(desc, annotations)
     this.#entries.unshift(entry)
   }
 

@@ -69,7 +69,7 @@ export class RegistryRepository implements Target {
         throw new OciError(`${this.name}: asked for ${reference}, the registry answered ${digest}`)
       return { mediaType, digest, size }
     }
-    if (res.status === 404) throw await this.#notFound(reference)
+    if (res.status === 404) throw this.#notFound(reference)
     // Some registries omit the digest on HEAD or refuse HEAD: read the manifest instead.
     return (await this.fetchManifest(reference)).desc
   }
@@ -85,7 +85,7 @@ export class RegistryRepository implements Target {
     })
     if (res.status === 404) {
       await drain(res)
-      throw await this.#notFound(reference)
+      throw this.#notFound(reference)
     }
     if (res.status !== 200)
       return this.#client.fail(res, 'GET', `reading manifest ${reference} of ${this.#repo}`)
@@ -104,7 +104,7 @@ export class RegistryRepository implements Target {
     return { desc, bytes }
   }
 
-  async #notFound(reference: string): Promise<NotFoundError> {
+  #notFound(reference: string): NotFoundError {
     return new NotFoundError(`${this.name}:${reference} not found`, {
       hint: 'check the reference: the repository or tag does not exist, or the credentials cannot see it'
     })
