@@ -19,7 +19,7 @@ import require$$0$1 from 'node:assert';
 import require$$0$3 from 'node:net';
 import * as require$$2 from 'node:http';
 import require$$2__default from 'node:http';
-import require$$0$2, { Transform, pipeline, PassThrough, Readable } from 'node:stream';
+import require$$0$2, { Transform, PassThrough, Readable } from 'node:stream';
 import require$$0 from 'node:buffer';
 import require$$0$4 from 'node:util';
 import require$$7 from 'node:querystring';
@@ -41,10 +41,10 @@ import 'timers';
 import * as stream from 'stream';
 import u, { existsSync, constants as constants$7, createReadStream, createWriteStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import ro, { realpath, stat as stat$1, open as open$1, mkdtemp, rm as rm$1, mkdir as mkdir$1, writeFile as writeFile$1, rename as rename$1, readFile, readdir as readdir$1 } from 'node:fs/promises';
+import ro, { realpath, stat as stat$1, open as open$1, mkdtemp, rm as rm$1, mkdir as mkdir$1, rename as rename$1, writeFile as writeFile$1, readFile, readdir as readdir$1 } from 'node:fs/promises';
 import * as path$1 from 'node:path';
 import path__default$1, { win32, posix, basename, join } from 'node:path';
-import { pipeline as pipeline$1 } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import * as os$2 from 'node:os';
 import { tmpdir } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
@@ -33756,6 +33756,303 @@ function parseLayoutSpec(spec, pathExists = existsSync) {
     return { path: s };
 }
 
+/**
+ * Fixed-size buffers that blob transfers fill, hand on and get back, instead of a new buffer per
+ * chunk. A GiB moved through fresh buffers leaves a GiB of backing stores, and V8 counts them
+ * against the old generation's limit: with this program's small heap that means a full marking
+ * of the heap every few MiB. Through slabs, a transfer allocates nothing per chunk.
+ */
+class SlabPool {
+    slabSize;
+    #free = [];
+    #keep;
+    /** @param keep how many free slabs to hold on to; more than that are left to the GC */
+    constructor(slabSize, keep) {
+        this.slabSize = slabSize;
+        this.#keep = keep;
+    }
+    take() {
+        const free = this.#free.pop();
+        // allocUnsafeSlow: a buffer with an ArrayBuffer of its own, never a slice of node's shared pool.
+        return free ? Buffer.from(free) : Buffer.allocUnsafeSlow(this.slabSize);
+    }
+    /** Takes back a slab, or any view of one; other buffers are ignored. */
+    give(chunk) {
+        const ab = chunk.buffer;
+        if (ab.byteLength !== this.slabSize || !(ab instanceof ArrayBuffer))
+            return;
+        if (this.#free.length < this.#keep)
+            this.#free.push(ab);
+    }
+}
+/**
+ * 256 KiB: a read, its hash and its send touch memory still in the core's cache; larger slabs
+ * measured no faster. Each transfer keeps up to SLABS_PER_TRANSFER of them busy.
+ */
+const SLAB_SIZE = 256 * 1024;
+const SLABS_PER_TRANSFER = 4;
+const slabs = new SlabPool(SLAB_SIZE, 64);
+
+/** Reads a stored blob slab by slab. */
+function readerSource(reader) {
+    let pos = 0;
+    return {
+        async next(max) {
+            const slab = slabs.take();
+            const want = Math.min(max, slab.length);
+            let got = 0;
+            try {
+                // A read may return less than asked: keep going until full or at the end.
+                while (got < want) {
+                    const n = await reader.read(slab.subarray(got, want), pos);
+                    if (n === 0)
+                        break;
+                    got += n;
+                    pos += n;
+                }
+            }
+            catch (err) {
+                slabs.give(slab);
+                throw err;
+            }
+            if (got === 0) {
+                slabs.give(slab);
+                return undefined;
+            }
+            return slab.subarray(0, got);
+        },
+        rest: async () => 0,
+        close: () => reader.close()
+    };
+}
+/**
+ * Copies a stream's chunks into slabs as they arrive, pausing the stream while nobody waits, so
+ * the stream's own chunks die young.
+ */
+class StreamSource {
+    #stream;
+    #rest;
+    #ended = false;
+    #error;
+    #want;
+    constructor(stream) {
+        this.#stream = stream;
+        stream.on('data', (chunk) => this.#onData(chunk));
+        stream.on('end', () => {
+            this.#ended = true;
+            this.#settle();
+        });
+        stream.on('error', (err) => {
+            this.#error ??= err;
+            this.#settle();
+        });
+        stream.on('close', () => {
+            if (!this.#ended)
+                this.#error ??= Object.assign(new Error('the stream closed before its end'), {
+                    code: 'ERR_STREAM_PREMATURE_CLOSE'
+                });
+            this.#settle();
+        });
+        stream.pause();
+    }
+    async next(max) {
+        const slab = slabs.take();
+        let got;
+        try {
+            got = await this.#fill(slab, Math.min(max, slab.length));
+        }
+        catch (err) {
+            slabs.give(slab);
+            throw err;
+        }
+        if (got === 0) {
+            slabs.give(slab);
+            return undefined;
+        }
+        return slab.subarray(0, got);
+    }
+    #fill(slab, max) {
+        let got = 0;
+        if (this.#rest) {
+            got = this.#rest.copy(slab, 0, 0, max);
+            this.#rest = got < this.#rest.length ? this.#rest.subarray(got) : undefined;
+        }
+        if (got === max || this.#ended)
+            return Promise.resolve(got);
+        if (this.#error !== undefined)
+            return Promise.reject(this.#error);
+        return new Promise((resolve, reject) => {
+            this.#want = { slab, max, got, resolve, reject };
+            this.#stream.resume();
+        });
+    }
+    #onData(chunk) {
+        const want = this.#want;
+        if (!want) {
+            // Data after a pause (a stream may emit what it already holds): keep it for the next fill.
+            this.#rest = this.#rest ? Buffer.concat([this.#rest, chunk]) : chunk;
+            this.#stream.pause();
+            return;
+        }
+        const n = chunk.copy(want.slab, want.got, 0, want.max - want.got);
+        want.got += n;
+        if (n < chunk.length)
+            this.#rest = chunk.subarray(n);
+        if (want.got === want.max) {
+            this.#want = undefined;
+            this.#stream.pause();
+            want.resolve(want.got);
+        }
+    }
+    #settle() {
+        const want = this.#want;
+        if (!want)
+            return;
+        this.#want = undefined;
+        if (this.#ended)
+            want.resolve(want.got);
+        else
+            want.reject(this.#error);
+    }
+    async rest() {
+        let extra = 0;
+        for (;;) {
+            const chunk = await this.next(Number.MAX_SAFE_INTEGER);
+            if (!chunk)
+                return extra;
+            extra += chunk.length;
+            slabs.give(chunk);
+        }
+    }
+    async close() {
+        if (!this.#ended)
+            this.#stream.destroy();
+    }
+}
+/**
+ * Reads a blob front to back in pooled slabs, hashing each as it goes, and lends the slabs to
+ * sinks. The digest and size are checked before the last slab is lent, so a sink never receives
+ * the end of content that does not match its descriptor. Up to SLABS_PER_TRANSFER slabs are out
+ * at once: one being filled while the others are with the sink.
+ */
+class BlobCursor {
+    #source;
+    #expected;
+    #what;
+    #hash;
+    #onProgress;
+    #pos = 0;
+    #verified = false;
+    constructor(source, expected, what, onProgress) {
+        this.#source = source;
+        this.#expected = expected;
+        this.#what = what;
+        this.#hash = createHash(parseDigest(expected.digest).algorithm);
+        this.#onProgress = onProgress;
+    }
+    /** Bytes read (and hashed) so far. */
+    get position() {
+        return this.#pos;
+    }
+    /** Reads and hashes the next `length` bytes without lending them (a resumed upload's start). */
+    skip(length) {
+        return this.#run(undefined, length);
+    }
+    /** Lends the next `length` bytes (default: the rest) to `sink`; resolves once all are back. */
+    pump(sink, length = this.#expected.size - this.#pos) {
+        return this.#run(sink, length);
+    }
+    async #run(sink, length) {
+        const { size } = this.#expected;
+        const end = Math.min(size, this.#pos + length);
+        const lent = new Set();
+        let failure;
+        // Empty content has no last slab to check before; check it now.
+        if (size === 0 && !this.#verified)
+            await this.#finish();
+        try {
+            while (this.#pos < end) {
+                while (lent.size >= SLABS_PER_TRANSFER - 1)
+                    await Promise.race(lent);
+                if (failure)
+                    throw failure.err;
+                const chunk = await this.#source.next(end - this.#pos);
+                if (!chunk)
+                    throw new SizeMismatchError(size, this.#pos, this.#what);
+                try {
+                    this.#hash.update(chunk);
+                    this.#pos += chunk.length;
+                    if (this.#pos === size)
+                        await this.#finish();
+                }
+                catch (err) {
+                    slabs.give(chunk);
+                    throw err;
+                }
+                this.#onProgress?.(this.#pos);
+                if (!sink) {
+                    slabs.give(chunk);
+                    continue;
+                }
+                const p = sink(chunk).then(() => {
+                    lent.delete(p);
+                    slabs.give(chunk);
+                }, (err) => {
+                    lent.delete(p);
+                    slabs.give(chunk);
+                    failure ??= { err };
+                });
+                lent.add(p);
+            }
+            while (lent.size)
+                await Promise.race(lent);
+            if (failure)
+                throw failure.err;
+        }
+        catch (err) {
+            // Every slab must be back before the caller goes on (and perhaps closes what they are lent to).
+            while (lent.size)
+                await Promise.race(lent);
+            throw err;
+        }
+    }
+    async #finish() {
+        const { digest, size } = this.#expected;
+        const extra = await this.#source.rest();
+        if (extra > 0)
+            throw new SizeMismatchError(size, size + extra, this.#what);
+        const actual = `${parseDigest(digest).algorithm}:${this.#hash.digest('hex')}`;
+        if (actual !== digest)
+            throw new DigestMismatchError(digest, actual, this.#what);
+        this.#verified = true;
+    }
+    close() {
+        return this.#source.close();
+    }
+}
+/** Reads whole content into one buffer (manifests, small blobs, in-memory stores). */
+async function readCursor(cursor, size, limit, what) {
+    if (size > limit)
+        throw new OciError(`${what} is larger than ${limit} bytes`);
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    try {
+        await cursor.pump(async (chunk) => {
+            at += chunk.copy(out, at);
+        });
+    }
+    finally {
+        await cursor.close();
+    }
+    return out;
+}
+
+/** The whole content as bytes, refusing more than `limit`. */
+async function contentBytes(content, limit, what) {
+    if (Buffer.isBuffer(content))
+        return content;
+    return readCursor(await content.open(), content.size, limit, what);
+}
 async function readAll(stream, limit, what) {
     const chunks = [];
     let total = 0;
@@ -34207,8 +34504,7 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
         const progress = node.desc.size >= PROGRESS_MIN_BYTES
             ? (bytes) => emit({ type: 'progress', desc: node.desc, bytes })
             : undefined;
-        const content = node.bytes ?? ((start) => openVerified(src, node.desc, start, progress));
-        return dst.push(node.desc, content);
+        return dst.push(node.desc, node.bytes ?? new SourceContent(src, node.desc, progress));
     };
     const transfer = async (node) => {
         const started = Date.now();
@@ -34270,56 +34566,46 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
     return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent };
 }
 /**
- * Opens a blob from the source behind a stream that fails unless its bytes match the descriptor.
- * From an offset, the bytes before it are still read and hashed, just not passed on.
+ * A blob of the source as content to push: each open reads it afresh, straight into slabs where
+ * the source allows (else from its stream), and checks it against the descriptor.
  */
-async function openVerified(src, desc, start = 0, onProgress) {
-    const raw = await src.fetch(desc);
-    const what = `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${src.name}`;
-    const stages = [raw, new VerifyingStream(desc, what)];
-    if (start > 0)
-        stages.push(new SkipBytes(start));
-    if (onProgress)
-        stages.push(new Progress(start, onProgress));
-    pipeline(stages, () => { });
-    return stages[stages.length - 1];
-}
-/** Reports bytes passed, at most every PROGRESS_INTERVAL_MS. */
-class Progress extends Transform {
-    #bytes;
-    #last = Date.now();
-    #report;
-    constructor(start, report) {
-        super();
-        this.#bytes = start;
-        this.#report = report;
+class SourceContent {
+    #src;
+    #desc;
+    #onProgress;
+    constructor(src, desc, onProgress) {
+        this.#src = src;
+        this.#desc = desc;
+        this.#onProgress = onProgress;
     }
-    _transform(chunk, _enc, done) {
-        this.#bytes += chunk.length;
-        const now = Date.now();
-        if (now - this.#last >= PROGRESS_INTERVAL_MS) {
-            this.#last = now;
-            this.#report(this.#bytes);
+    get size() {
+        return this.#desc.size;
+    }
+    async open(start = 0) {
+        const desc = this.#desc;
+        const what = `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${this.#src.name}`;
+        const source = this.#src.openChunks
+            ? await this.#src.openChunks(desc)
+            : new StreamSource(await this.#src.fetch(desc));
+        let last = Date.now();
+        const report = this.#onProgress;
+        const cursor = new BlobCursor(source, desc, what, report &&
+            ((bytes) => {
+                const now = Date.now();
+                if (now - last < PROGRESS_INTERVAL_MS)
+                    return;
+                last = now;
+                report(bytes);
+            }));
+        try {
+            if (start > 0)
+                await cursor.skip(start);
         }
-        done(null, chunk);
-    }
-}
-/** Drops the first `n` bytes of a stream. */
-class SkipBytes extends Transform {
-    #left;
-    constructor(n) {
-        super();
-        this.#left = n;
-    }
-    _transform(chunk, _enc, done) {
-        if (this.#left >= chunk.length) {
-            this.#left -= chunk.length;
-            done();
-            return;
+        catch (err) {
+            await cursor.close();
+            throw err;
         }
-        const rest = chunk.subarray(this.#left);
-        this.#left = 0;
-        done(null, rest);
+        return cursor;
     }
 }
 
@@ -34425,6 +34711,57 @@ function guardStream(stream, what) {
     out.on('close', () => stream.destroy());
     stream.pipe(out);
     return out;
+}
+/**
+ * Reads `size` bytes of an open file from `offset` on (a whole file, or a tar member's range).
+ * Read failures become LayoutErrors naming the file; the handle is closed with the reader.
+ */
+function rangeReader(fh, offset, size, what) {
+    return {
+        size,
+        async read(buf, position) {
+            const length = Math.min(buf.length, size - position);
+            if (length <= 0)
+                return 0;
+            try {
+                return (await fh.read(buf, 0, length, offset + position)).bytesRead;
+            }
+            catch (err) {
+                throw new LayoutError(`${what}: cannot be read (${fsReason(err)})`, { cause: err });
+            }
+        },
+        close: () => fh.close().catch(() => undefined)
+    };
+}
+/**
+ * Writes content into an open file from `position` on: bytes in one write, a blob slab by slab
+ * with positional writes (several in flight). Resolves to the bytes written; a write failure is
+ * a LayoutError naming the file.
+ */
+async function writeContentAt(fh, content, position, what) {
+    const failed = (err) => {
+        throw new LayoutError(`${what}: cannot be written (${fsReason(err)})`, {
+            cause: err,
+            hint: 'check that the destination has free space and is writable'
+        });
+    };
+    if (Buffer.isBuffer(content)) {
+        await fh.write(content, 0, content.length, position).catch(failed);
+        return content.length;
+    }
+    let at = position;
+    const cursor = await content.open();
+    try {
+        await cursor.pump((chunk) => {
+            const where = at;
+            at += chunk.length;
+            return fh.write(chunk, 0, chunk.length, where).then(() => undefined, failed);
+        });
+    }
+    finally {
+        await cursor.close();
+    }
+    return at - position;
 }
 
 function parseIndexJson(bytes, location) {
@@ -34637,7 +34974,8 @@ class DirFiles {
     async size(name) {
         return (await this.#stat(name))?.size;
     }
-    async open(name) {
+    /** Opens a regular file of the layout, refusing anything else even if swapped in after the check. */
+    async #openFile(name) {
         const file = await this.#stat(name);
         if (!file)
             throw new LayoutError(`${this.location}: ${name} is missing`);
@@ -34654,6 +34992,7 @@ class DirFiles {
             const st = await fh.stat();
             if (!st.isFile())
                 throw this.#notRegular(file.rel, st);
+            return { fh, rel: file.rel, size: st.size };
         }
         catch (err) {
             await fh.close();
@@ -34663,7 +35002,14 @@ class DirFiles {
                 cause: err
             });
         }
-        return guardStream(fh.createReadStream({ highWaterMark: 1 << 20 }), `${this.location}: ${file.rel}`);
+    }
+    async open(name) {
+        const { fh, rel } = await this.#openFile(name);
+        return guardStream(fh.createReadStream({ highWaterMark: 1 << 20 }), `${this.location}: ${rel}`);
+    }
+    async reader(name) {
+        const { fh, rel, size } = await this.#openFile(name);
+        return rangeReader(fh, 0, size, `${this.location}: ${rel}`);
     }
     async close() { }
 }
@@ -34729,7 +35075,7 @@ class TarFiles {
             const plain = path$1.join(dir, 'layout.tar');
             try {
                 try {
-                    await pipeline$1(createReadStream(location), createGunzip(), createWriteStream(plain));
+                    await pipeline(createReadStream(location), createGunzip(), createWriteStream(plain));
                 }
                 catch (err) {
                     const e = err;
@@ -34796,6 +35142,21 @@ class TarFiles {
             highWaterMark: 1 << 20
         });
         return guardStream(stream, `${this.location}: ${name}`);
+    }
+    async reader(name) {
+        const entry = this.#lookup(name);
+        if (!entry)
+            throw new LayoutError(`${this.location}: ${name} is missing`);
+        let fh;
+        try {
+            fh = await open$1(this.#file, 'r');
+        }
+        catch (err) {
+            throw new LayoutError(`layout ${this.location} cannot be read (${fsReason(err)})`, {
+                cause: err
+            });
+        }
+        return rangeReader(fh, entry.offset, entry.size, `${this.location}: ${name}`);
     }
     async close() {
         if (this.#tempDir)
@@ -35087,6 +35448,18 @@ class LayoutSource {
         }
         return this.#files.open(name);
     }
+    async openChunks(desc) {
+        const name = blobPath(desc.digest);
+        if ((await this.#files.size(name)) === undefined) {
+            throw new NotFoundError(`blob ${desc.digest} is missing from ${this.name}`);
+        }
+        const reader = await this.#files.reader(name);
+        if (reader.size !== desc.size) {
+            await reader.close();
+            throw new SizeMismatchError(desc.size, reader.size, `blob ${desc.digest} in ${this.name}`);
+        }
+        return readerSource(reader);
+    }
     async exists(desc) {
         return (await this.#files.size(blobPath(desc.digest))) !== undefined;
     }
@@ -35242,7 +35615,7 @@ class LayoutStore {
         try {
             if ((await stat$1(file)).size !== desc.size)
                 return false;
-            await pipeline$1(createReadStream(file), new VerifyingStream(desc, file), async (source) => {
+            await pipeline(createReadStream(file), new VerifyingStream(desc, file), async (source) => {
                 for await (const _ of source)
                     ;
             });
@@ -35257,11 +35630,18 @@ class LayoutStore {
         await mkdir$1(path$1.dirname(final), { recursive: true });
         const temp = `${final}.${randomBytes(6).toString('hex')}.partial`;
         try {
-            if (Buffer.isBuffer(content))
-                await writeFile$1(temp, content);
-            // A deep write buffer lets the stream hand the OS many chunks per write (writev).
-            else
-                await pipeline$1(await content(), createWriteStream(temp, { highWaterMark: 2 << 20 }));
+            const fh = await open$1(temp, 'w').catch((err) => {
+                throw new LayoutError(`cannot create ${temp} (${fsReason(err)})`, {
+                    cause: err,
+                    hint: 'check that the destination directory is writable'
+                });
+            });
+            try {
+                await writeContentAt(fh, content, 0, temp);
+            }
+            finally {
+                await fh.close();
+            }
             await rename$1(temp, final);
         }
         catch (err) {
@@ -35411,7 +35791,6 @@ async function packLayout(dir, file, gzip) {
 }
 
 const BLOCK = 512;
-const WRITE_BATCH = 1 << 20;
 function header$1(path, size, type) {
     const block = Buffer.alloc(BLOCK);
     const h = new F({
@@ -35492,31 +35871,7 @@ class TarStore {
         if (!this.#regions.has(desc.digest))
             await this.prepare([desc]);
         const start = this.#regions.get(desc.digest);
-        let pos = start;
-        if (Buffer.isBuffer(content)) {
-            await this.#fh.write(content, 0, content.length, pos);
-            pos += content.length;
-        }
-        else {
-            // Batches of about 1 MiB: few, large positional writes.
-            let batch = [];
-            let size = 0;
-            const flush = async () => {
-                if (!size)
-                    return;
-                await this.#fh.writev(batch, pos);
-                pos += size;
-                batch = [];
-                size = 0;
-            };
-            for await (const chunk of (await content())) {
-                batch.push(chunk);
-                size += chunk.length;
-                if (size >= WRITE_BATCH)
-                    await flush();
-            }
-            await flush();
-        }
+        const pos = start + (await writeContentAt(this.#fh, content, start, `${this.name}: blob ${desc.digest}`));
         if (pos - start !== desc.size)
             throw new SizeMismatchError(desc.size, pos - start, `blob ${desc.digest}`);
         return 'uploaded';
@@ -35793,22 +36148,24 @@ class HttpTransport {
         }
         return new Promise((resolve, reject) => {
             let settled = false;
+            // The registry answered before the whole body went out (401, 413): stop sending.
+            let answeredEarly = false;
+            let bodySent = false;
             const fail = (err) => {
                 if (settled)
                     return;
                 settled = true;
                 reject(err instanceof ConnectionError || !isNetworkError(err) ? err : toConnectionError(err, url));
             };
+            const body = req.body;
             const r = mod.request(url, options, (res) => {
                 if (settled) {
                     res.resume();
                     return;
                 }
                 settled = true;
-                // A registry may answer (401, 413) before taking the whole body: stop reading the source.
-                if (req.body && !Buffer.isBuffer(req.body) && !req.body.readableEnded) {
-                    req.body.unpipe(r);
-                    req.body.destroy();
+                if (body && !Buffer.isBuffer(body) && !bodySent) {
+                    answeredEarly = true;
                     // The request never finished: its connection cannot be reused.
                     res.once('end', () => r.destroy());
                 }
@@ -35816,24 +36173,54 @@ class HttpTransport {
             });
             r.setTimeout(this.#opts.timeoutMs ?? 120_000, () => r.destroy(new ConnectionError(`${req.method} ${url.host}: no answer for ${Math.round((this.#opts.timeoutMs ?? 120_000) / 1000)} s`)));
             r.on('error', fail);
-            const body = req.body;
             if (body === undefined)
                 r.end();
             else if (Buffer.isBuffer(body))
                 r.end(body);
             else {
-                // A failing source aborts the request, so the registry never sees a short body as whole.
-                body.on('error', (err) => {
+                body.pump(lendTo(r, () => answeredEarly)).then(() => {
+                    bodySent = true;
+                    if (!answeredEarly)
+                        r.end();
+                }, (err) => {
+                    if (answeredEarly)
+                        return; // the answer is what counts
+                    // A failing source aborts the request, so the registry never sees a short body as whole.
                     fail(err);
                     r.destroy(err);
                 });
-                body.pipe(r);
             }
         });
     }
     close() {
         this.#client.dispose();
     }
+}
+/**
+ * A sink writing lent chunks to a request: each is given back once the socket has taken it, or
+ * once the request is closed (a destroyed request may never call back for queued chunks).
+ */
+function lendTo(r, stopped) {
+    const waiting = new Set();
+    r.once('close', () => {
+        for (const giveBack of [...waiting])
+            giveBack(new Error('the request was closed'));
+    });
+    return (chunk) => new Promise((resolve, reject) => {
+        if (stopped() || r.destroyed) {
+            reject(new Error('the request was answered or closed before its body was sent'));
+            return;
+        }
+        const settle = (err) => {
+            waiting.delete(settle);
+            if (err)
+                reject(err);
+            else
+                resolve();
+        };
+        waiting.add(settle);
+        r.write(chunk, settle);
+    });
 }
 function isNetworkError(err) {
     return typeof err.code === 'string' && !('expected' in err);
@@ -36308,9 +36695,8 @@ class RegistryClient {
         const headers = { ...req.headers };
         if (authorization)
             headers.Authorization = authorization;
-        const body = typeof req.body === 'function' ? await req.body() : req.body;
         const started = Date.now();
-        const res = await this.#transport.send({ method: req.method, url, headers, body });
+        const res = await this.#transport.send({ method: req.method, url, headers, body: req.body });
         this.#trace?.(`${req.method} ${url.origin}${url.pathname} ${res.status} ${Date.now() - started}ms`);
         return res;
     }
@@ -36426,37 +36812,35 @@ function withDigest(location, digest) {
     url.searchParams.set('digest', digest);
     return url;
 }
-/** Takes the next `n` bytes of an async byte iterator as a stream, keeping what is left over. */
-class ByteCursor {
-    #it;
-    #rest = Buffer.alloc(0);
-    constructor(stream) {
-        this.#it = stream[Symbol.asyncIterator]();
+/**
+ * A blob's bytes as request bodies: the whole blob, or its next chunk. A body sent again (after
+ * an auth challenge) or a chunk resumed elsewhere reopens the content where that body starts.
+ */
+class BlobBodies {
+    #content;
+    #cursor;
+    constructor(content) {
+        this.#content = content;
     }
-    take(n) {
-        return Readable.from(this.#bytes(n), { objectMode: false });
-    }
-    async *#bytes(n) {
-        let left = n;
-        while (left > 0) {
-            let chunk = this.#rest;
-            this.#rest = Buffer.alloc(0);
-            if (chunk.length === 0) {
-                const next = await this.#it.next();
-                if (next.done)
-                    throw new OciError(`blob ended ${left} bytes early`);
-                chunk = next.value;
+    /** Bytes [offset, offset + length). */
+    range(offset, length) {
+        const content = this.#content;
+        if (Buffer.isBuffer(content))
+            return content.subarray(offset, offset + length);
+        return {
+            pump: async (sink) => {
+                if (this.#cursor?.position !== offset) {
+                    await this.#cursor?.close();
+                    this.#cursor = undefined;
+                    this.#cursor = await content.open(offset);
+                }
+                await this.#cursor.pump(sink, length);
             }
-            if (chunk.length > left) {
-                this.#rest = chunk.subarray(left);
-                chunk = chunk.subarray(0, left);
-            }
-            left -= chunk.length;
-            yield chunk;
-        }
+        };
     }
     async close() {
-        await this.#it.return?.();
+        await this.#cursor?.close();
+        this.#cursor = undefined;
     }
 }
 /**
@@ -36465,9 +36849,15 @@ class ByteCursor {
  * holds (GET on the session gives `Range: 0-N`) and the upload resumes from there.
  */
 async function uploadBlob(opts, desc, content) {
-    const open = (start) => Buffer.isBuffer(content)
-        ? Promise.resolve(Readable.from([content.subarray(start)]))
-        : content(start);
+    const bodies = new BlobBodies(content);
+    try {
+        return await upload(opts, desc, bodies);
+    }
+    finally {
+        await bodies.close();
+    }
+}
+async function upload(opts, desc, bodies) {
     let session;
     if (opts.mountFrom) {
         const mounted = await tryMount(opts, desc, opts.mountFrom);
@@ -36482,7 +36872,7 @@ async function uploadBlob(opts, desc, content) {
             method: 'PUT',
             url: withDigest(session.location, desc.digest),
             headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
-            body: () => open(0),
+            body: bodies.range(0, desc.size),
             scope: opts.scope,
             retry: false
         });
@@ -36495,10 +36885,10 @@ async function uploadBlob(opts, desc, content) {
             return opts.client.fail(res, 'PUT', `uploading ${desc.digest}`);
         await drain(res);
         const small = Math.min(opts.chunkSize || 16 << 20, 16 << 20);
-        await uploadChunked(opts, desc, await startSession(opts, desc), open, small);
+        await uploadChunked(opts, desc, await startSession(opts, desc), bodies, small);
         return 'uploaded';
     }
-    await uploadChunked(opts, desc, session, open, opts.chunkSize);
+    await uploadChunked(opts, desc, session, bodies, opts.chunkSize);
     return 'uploaded';
 }
 /**
@@ -36553,63 +36943,49 @@ async function startSession(opts, desc) {
         minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
     };
 }
-async function uploadChunked(opts, desc, session, open, chunkSize) {
+async function uploadChunked(opts, desc, session, bodies, chunkSize) {
     const size = Math.max(chunkSize, session.minChunk);
     let location = session.location;
     let offset = 0;
     let resumes = 0;
-    let cursor = new ByteCursor(await open(0));
-    try {
-        while (offset < desc.size) {
-            const length = Math.min(size, desc.size - offset);
-            let body = cursor.take(length);
-            let res;
-            try {
-                res = await opts.client.request({
-                    method: 'PATCH',
-                    url: location,
-                    headers: {
-                        'Content-Type': 'application/octet-stream',
-                        'Content-Range': `${offset}-${offset + length - 1}`,
-                        'Content-Length': String(length)
-                    },
-                    // One stream per chunk; an auth retry of the same chunk reads it afresh from the source.
-                    body: async () => {
-                        const b = body ?? (cursor = new ByteCursor(await open(offset))).take(length);
-                        body = undefined;
-                        return b;
-                    },
-                    scope: opts.scope,
-                    retry: false
-                });
-                if (res.status !== 202 && res.status !== 201 && res.status !== 204)
-                    await opts.client.fail(res, 'PATCH', `uploading ${desc.digest}`);
-            }
-            catch (err) {
-                // 416: the registry holds another length than we thought; the whole blob starts over.
-                if (err instanceof RegistryError && err.status === 416)
-                    err.retryable = true;
-                if (!isRetryableTransferError(err) || resumes >= opts.retry.retries)
-                    throw err;
-                resumes++;
-                await sleep(backoff(resumes, opts.retry, err instanceof RegistryError ? err.retryAfter : undefined));
-                const held = await heldBytes(opts, location, desc);
-                opts.onRetry?.(`chunk at ${offset} of ${desc.digest} failed (${err.message}); resuming from ${held.offset}`);
-                location = held.location;
-                offset = held.offset;
-                await cursor.close();
-                cursor = new ByteCursor(await open(offset));
-                continue;
-            }
-            await drain(res);
-            const next = header(res, 'location');
-            if (next)
-                location = resolveLocation(next, res.url);
-            offset += length;
+    while (offset < desc.size) {
+        const length = Math.min(size, desc.size - offset);
+        let res;
+        try {
+            res = await opts.client.request({
+                method: 'PATCH',
+                url: location,
+                headers: {
+                    'Content-Type': 'application/octet-stream',
+                    'Content-Range': `${offset}-${offset + length - 1}`,
+                    'Content-Length': String(length)
+                },
+                body: bodies.range(offset, length),
+                scope: opts.scope,
+                retry: false
+            });
+            if (res.status !== 202 && res.status !== 201 && res.status !== 204)
+                await opts.client.fail(res, 'PATCH', `uploading ${desc.digest}`);
         }
-    }
-    finally {
-        await cursor.close();
+        catch (err) {
+            // 416: the registry holds another length than we thought; the whole blob starts over.
+            if (err instanceof RegistryError && err.status === 416)
+                err.retryable = true;
+            if (!isRetryableTransferError(err) || resumes >= opts.retry.retries)
+                throw err;
+            resumes++;
+            await sleep(backoff(resumes, opts.retry, err instanceof RegistryError ? err.retryAfter : undefined));
+            const held = await heldBytes(opts, location, desc);
+            opts.onRetry?.(`chunk at ${offset} of ${desc.digest} failed (${err.message}); resuming from ${held.offset}`);
+            location = held.location;
+            offset = held.offset;
+            continue;
+        }
+        await drain(res);
+        const next = header(res, 'location');
+        if (next)
+            location = resolveLocation(next, res.url);
+        offset += length;
     }
     const res = await opts.client.request({
         method: 'PUT',
@@ -36757,9 +37133,7 @@ class RegistryRepository {
     }
     async push(desc, content) {
         if (isManifestType(desc.mediaType)) {
-            const bytes = Buffer.isBuffer(content)
-                ? content
-                : await readAll(await content(), MAX_MANIFEST_BYTES, desc.digest);
+            const bytes = await contentBytes(content, MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
             await this.#putManifest(desc, bytes, desc.digest);
             this.#manifests.set(desc.digest, bytes);
             return 'uploaded';

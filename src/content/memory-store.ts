@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { NotFoundError } from './errors.js'
-import { readAll, type Content, type PushOutcome, type Target } from './target.js'
+import { contentBytes, type Content, type PushOutcome, type Target } from './target.js'
 import type { Descriptor } from '../oci/types.js'
 
 /** A target held in memory: for tests of the copy engine and for small in-process graphs. */
@@ -32,9 +32,7 @@ export class MemoryStore implements Target {
   }
 
   async push(desc: Descriptor, content: Content): Promise<PushOutcome> {
-    const bytes = Buffer.isBuffer(content)
-      ? content
-      : await readAll(await content(), Number.MAX_SAFE_INTEGER, desc.digest)
+    const bytes = await contentBytes(content, Number.MAX_SAFE_INTEGER, desc.digest)
     this.blobs.set(desc.digest, bytes)
     this.journal.push(`push ${desc.digest}`)
     return 'uploaded'

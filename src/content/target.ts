@@ -1,12 +1,19 @@
 import type { Readable } from 'node:stream'
+import { readCursor, type BlobCursor, type ChunkSource } from './blob-cursor.js'
 import { OciError } from './errors.js'
 import type { Descriptor } from '../oci/types.js'
 
 /**
- * Content to push: small content as bytes; large content as a function that opens a fresh
- * stream of its bytes from `start` (default 0), so a retry or a resumed upload can read it again.
+ * Content to push: small content as bytes; a blob as something that opens a fresh cursor over
+ * its verified bytes, so a retry or a resumed upload can read it again.
  */
-export type Content = Buffer | ((start?: number) => Promise<Readable>)
+export type Content = Buffer | BlobContent
+
+export interface BlobContent {
+  readonly size: number
+  /** A cursor over the bytes, positioned at `start` (the bytes before it are read and checked, not lent). */
+  open(start?: number): Promise<BlobCursor>
+}
 
 /** Where content can be read: an OCI layout or a registry repository. */
 export interface ReadOnlyTarget {
@@ -16,6 +23,11 @@ export interface ReadOnlyTarget {
   resolve(reference: string): Promise<Descriptor>
   /** Streams the raw bytes of content; the caller verifies them. */
   fetch(desc: Descriptor): Promise<Readable>
+  /**
+   * A blob's bytes straight into pooled slabs, where the target can do better than a stream (a
+   * layout file read in place, a registry body read off the socket). The caller verifies them.
+   */
+  openChunks?(desc: Descriptor): Promise<ChunkSource>
   /** Whether the content is present. */
   exists(desc: Descriptor): Promise<boolean>
   /** The stored size, where it is cheap to know (a layout): lets a copy check everything before it sends anything. */
@@ -40,6 +52,12 @@ export interface Target extends ReadOnlyTarget {
   prepare?(descs: Descriptor[]): Promise<void>
   /** Makes referrers (already pushed) findable from their subject, where the target needs that done. */
   addReferrers?(subject: Descriptor, referrers: Descriptor[]): Promise<void>
+}
+
+/** The whole content as bytes, refusing more than `limit`. */
+export async function contentBytes(content: Content, limit: number, what: string): Promise<Buffer> {
+  if (Buffer.isBuffer(content)) return content
+  return readCursor(await content.open(), content.size, limit, what)
 }
 
 export async function readAll(stream: Readable, limit: number, what: string): Promise<Buffer> {

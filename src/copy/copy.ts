@@ -1,7 +1,6 @@
-import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream'
+import { BlobCursor, StreamSource } from '../content/blob-cursor.js'
 import { RegistryError } from '../content/errors.js'
-import type { ReadOnlyTarget, Target } from '../content/target.js'
-import { VerifyingStream } from '../oci/digest.js'
+import type { BlobContent, ReadOnlyTarget, Target } from '../content/target.js'
 import { isManifestType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
 import {
@@ -111,9 +110,7 @@ export async function copyGraph(
       node.desc.size >= PROGRESS_MIN_BYTES
         ? (bytes: number) => emit({ type: 'progress', desc: node.desc, bytes })
         : undefined
-    const content =
-      node.bytes ?? ((start?: number) => openVerified(src, node.desc, start, progress))
-    return dst.push(node.desc, content)
+    return dst.push(node.desc, node.bytes ?? new SourceContent(src, node.desc, progress))
   }
 
   const transfer = async (node: GraphNode): Promise<void> => {
@@ -173,60 +170,50 @@ export async function copyGraph(
 }
 
 /**
- * Opens a blob from the source behind a stream that fails unless its bytes match the descriptor.
- * From an offset, the bytes before it are still read and hashed, just not passed on.
+ * A blob of the source as content to push: each open reads it afresh, straight into slabs where
+ * the source allows (else from its stream), and checks it against the descriptor.
  */
-async function openVerified(
-  src: ReadOnlyTarget,
-  desc: Descriptor,
-  start = 0,
-  onProgress?: (bytes: number) => void
-): Promise<Readable> {
-  const raw = await src.fetch(desc)
-  const what = `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${src.name}`
-  const stages: (Readable | Transform)[] = [raw, new VerifyingStream(desc, what)]
-  if (start > 0) stages.push(new SkipBytes(start))
-  if (onProgress) stages.push(new Progress(start, onProgress))
-  pipeline(stages, () => {})
-  return stages[stages.length - 1] as Readable
-}
+class SourceContent implements BlobContent {
+  readonly #src: ReadOnlyTarget
+  readonly #desc: Descriptor
+  readonly #onProgress?: (bytes: number) => void
 
-/** Reports bytes passed, at most every PROGRESS_INTERVAL_MS. */
-class Progress extends Transform {
-  #bytes: number
-  #last = Date.now()
-  readonly #report: (bytes: number) => void
-  constructor(start: number, report: (bytes: number) => void) {
-    super()
-    this.#bytes = start
-    this.#report = report
+  constructor(src: ReadOnlyTarget, desc: Descriptor, onProgress?: (bytes: number) => void) {
+    this.#src = src
+    this.#desc = desc
+    this.#onProgress = onProgress
   }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.#bytes += chunk.length
-    const now = Date.now()
-    if (now - this.#last >= PROGRESS_INTERVAL_MS) {
-      this.#last = now
-      this.#report(this.#bytes)
-    }
-    done(null, chunk)
-  }
-}
 
-/** Drops the first `n` bytes of a stream. */
-class SkipBytes extends Transform {
-  #left: number
-  constructor(n: number) {
-    super()
-    this.#left = n
+  get size(): number {
+    return this.#desc.size
   }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.#left >= chunk.length) {
-      this.#left -= chunk.length
-      done()
-      return
+
+  async open(start = 0): Promise<BlobCursor> {
+    const desc = this.#desc
+    const what = `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${this.#src.name}`
+    const source = this.#src.openChunks
+      ? await this.#src.openChunks(desc)
+      : new StreamSource(await this.#src.fetch(desc))
+    let last = Date.now()
+    const report = this.#onProgress
+    const cursor = new BlobCursor(
+      source,
+      desc,
+      what,
+      report &&
+        ((bytes) => {
+          const now = Date.now()
+          if (now - last < PROGRESS_INTERVAL_MS) return
+          last = now
+          report(bytes)
+        })
+    )
+    try {
+      if (start > 0) await cursor.skip(start)
+    } catch (err) {
+      await cursor.close()
+      throw err
     }
-    const rest = chunk.subarray(this.#left)
-    this.#left = 0
-    done(null, rest)
+    return cursor
   }
 }

@@ -1,9 +1,10 @@
 import { constants, type Stats } from 'node:fs'
-import { open, realpath, stat } from 'node:fs/promises'
+import { open, realpath, stat, type FileHandle } from 'node:fs/promises'
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
+import type { BlobReader } from '../content/blob-cursor.js'
 import { LayoutError } from '../content/errors.js'
-import { fsReason, guardStream, normaliseName, type LayoutFiles } from './files.js'
+import { fsReason, guardStream, normaliseName, rangeReader, type LayoutFiles } from './files.js'
 
 /** What a non-regular file is, for messages. */
 export function fileKind(st: Stats): string {
@@ -96,10 +97,11 @@ export class DirFiles implements LayoutFiles {
     return (await this.#stat(name))?.size
   }
 
-  async open(name: string): Promise<Readable> {
+  /** Opens a regular file of the layout, refusing anything else even if swapped in after the check. */
+  async #openFile(name: string): Promise<{ fh: FileHandle; rel: string; size: number }> {
     const file = await this.#stat(name)
     if (!file) throw new LayoutError(`${this.location}: ${name} is missing`)
-    let fh
+    let fh: FileHandle
     try {
       fh = await open(file.real, OPEN_FLAGS)
     } catch (err) {
@@ -110,6 +112,7 @@ export class DirFiles implements LayoutFiles {
     try {
       const st = await fh.stat()
       if (!st.isFile()) throw this.#notRegular(file.rel, st)
+      return { fh, rel: file.rel, size: st.size }
     } catch (err) {
       await fh.close()
       if (err instanceof LayoutError) throw err
@@ -117,10 +120,16 @@ export class DirFiles implements LayoutFiles {
         cause: err
       })
     }
-    return guardStream(
-      fh.createReadStream({ highWaterMark: 1 << 20 }),
-      `${this.location}: ${file.rel}`
-    )
+  }
+
+  async open(name: string): Promise<Readable> {
+    const { fh, rel } = await this.#openFile(name)
+    return guardStream(fh.createReadStream({ highWaterMark: 1 << 20 }), `${this.location}: ${rel}`)
+  }
+
+  async reader(name: string): Promise<BlobReader> {
+    const { fh, rel, size } = await this.#openFile(name)
+    return rangeReader(fh, 0, size, `${this.location}: ${rel}`)
   }
 
   async close(): Promise<void> {}

@@ -1,5 +1,8 @@
+import type { FileHandle } from 'node:fs/promises'
 import { PassThrough, type Readable } from 'node:stream'
+import type { BlobReader } from '../content/blob-cursor.js'
 import { LayoutError, OciError } from '../content/errors.js'
+import type { Content } from '../content/target.js'
 
 /**
  * Read access to the files of an OCI layout, wherever they are stored (a directory, or a tar
@@ -16,6 +19,8 @@ export interface LayoutFiles {
   size(name: string): Promise<number | undefined>
   /** Streams a file's bytes; the caller must consume or destroy the stream. */
   open(name: string): Promise<Readable>
+  /** Random access to a file's bytes; the caller must close it. */
+  reader(name: string): Promise<BlobReader>
   /** Throws a LayoutError naming the first member a layout must not hold, if there is one. */
   check?(): void
   close(): Promise<void>
@@ -58,4 +63,64 @@ export function guardStream(stream: Readable, what: string): Readable {
   out.on('close', () => stream.destroy())
   stream.pipe(out)
   return out
+}
+
+/**
+ * Reads `size` bytes of an open file from `offset` on (a whole file, or a tar member's range).
+ * Read failures become LayoutErrors naming the file; the handle is closed with the reader.
+ */
+export function rangeReader(
+  fh: FileHandle,
+  offset: number,
+  size: number,
+  what: string
+): BlobReader {
+  return {
+    size,
+    async read(buf, position) {
+      const length = Math.min(buf.length, size - position)
+      if (length <= 0) return 0
+      try {
+        return (await fh.read(buf, 0, length, offset + position)).bytesRead
+      } catch (err) {
+        throw new LayoutError(`${what}: cannot be read (${fsReason(err)})`, { cause: err })
+      }
+    },
+    close: () => fh.close().catch(() => undefined)
+  }
+}
+
+/**
+ * Writes content into an open file from `position` on: bytes in one write, a blob slab by slab
+ * with positional writes (several in flight). Resolves to the bytes written; a write failure is
+ * a LayoutError naming the file.
+ */
+export async function writeContentAt(
+  fh: FileHandle,
+  content: Content,
+  position: number,
+  what: string
+): Promise<number> {
+  const failed = (err: unknown): never => {
+    throw new LayoutError(`${what}: cannot be written (${fsReason(err)})`, {
+      cause: err,
+      hint: 'check that the destination has free space and is writable'
+    })
+  }
+  if (Buffer.isBuffer(content)) {
+    await fh.write(content, 0, content.length, position).catch(failed)
+    return content.length
+  }
+  let at = position
+  const cursor = await content.open()
+  try {
+    await cursor.pump((chunk) => {
+      const where = at
+      at += chunk.length
+      return fh.write(chunk, 0, chunk.length, where).then(() => undefined, failed)
+    })
+  } finally {
+    await cursor.close()
+  }
+  return at - position
 }

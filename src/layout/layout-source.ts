@@ -1,7 +1,8 @@
 import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
-import { LayoutError, NotFoundError, OciError } from '../content/errors.js'
+import { readerSource, type ChunkSource } from '../content/blob-cursor.js'
+import { LayoutError, NotFoundError, OciError, SizeMismatchError } from '../content/errors.js'
 import { readAll, type ReadOnlyTarget } from '../content/target.js'
 import { isDigest, parseDigest, verifyBuffer } from '../oci/digest.js'
 import { describeValue, parseManifest } from '../oci/manifest.js'
@@ -133,6 +134,19 @@ export class LayoutSource implements ReadOnlyTarget {
       throw new NotFoundError(`blob ${desc.digest} is missing from ${this.name}`)
     }
     return this.#files.open(name)
+  }
+
+  async openChunks(desc: Descriptor): Promise<ChunkSource> {
+    const name = blobPath(desc.digest)
+    if ((await this.#files.size(name)) === undefined) {
+      throw new NotFoundError(`blob ${desc.digest} is missing from ${this.name}`)
+    }
+    const reader = await this.#files.reader(name)
+    if (reader.size !== desc.size) {
+      await reader.close()
+      throw new SizeMismatchError(desc.size, reader.size, `blob ${desc.digest} in ${this.name}`)
+    }
+    return readerSource(reader)
   }
 
   async exists(desc: Descriptor): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
@@ -9,7 +9,7 @@ import type { Content, PushOutcome, Target } from '../content/target.js'
 import { VerifyingStream } from '../oci/digest.js'
 import { Annotation, MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
-import { fsReason } from './files.js'
+import { fsReason, writeContentAt } from './files.js'
 import { indexEntry, parseIndexJson, referrerEntry, type LayoutIndex } from './index-file.js'
 import { blobPath, LayoutSource } from './layout-source.js'
 
@@ -90,9 +90,17 @@ export class LayoutStore implements Target {
     await mkdir(path.dirname(final), { recursive: true })
     const temp = `${final}.${randomBytes(6).toString('hex')}.partial`
     try {
-      if (Buffer.isBuffer(content)) await writeFile(temp, content)
-      // A deep write buffer lets the stream hand the OS many chunks per write (writev).
-      else await pipeline(await content(), createWriteStream(temp, { highWaterMark: 2 << 20 }))
+      const fh = await open(temp, 'w').catch((err: unknown) => {
+        throw new LayoutError(`cannot create ${temp} (${fsReason(err)})`, {
+          cause: err,
+          hint: 'check that the destination directory is writable'
+        })
+      })
+      try {
+        await writeContentAt(fh, content, 0, temp)
+      } finally {
+        await fh.close()
+      }
       await rename(temp, final)
     } catch (err) {
       await rm(temp, { force: true })

@@ -6,8 +6,9 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { Header, Pax, type HeaderData } from 'tar'
+import type { BlobReader } from '../content/blob-cursor.js'
 import { LayoutError } from '../content/errors.js'
-import { fsReason, guardStream, normaliseName, type LayoutFiles } from './files.js'
+import { fsReason, guardStream, normaliseName, rangeReader, type LayoutFiles } from './files.js'
 
 const BLOCK = 512
 /** A PAX or GNU long-name header longer than this is not a real one. */
@@ -146,6 +147,20 @@ export class TarFiles implements LayoutFiles {
       highWaterMark: 1 << 20
     })
     return guardStream(stream, `${this.location}: ${name}`)
+  }
+
+  async reader(name: string): Promise<BlobReader> {
+    const entry = this.#lookup(name)
+    if (!entry) throw new LayoutError(`${this.location}: ${name} is missing`)
+    let fh: FileHandle
+    try {
+      fh = await open(this.#file, 'r')
+    } catch (err) {
+      throw new LayoutError(`layout ${this.location} cannot be read (${fsReason(err)})`, {
+        cause: err
+      })
+    }
+    return rangeReader(fh, entry.offset, entry.size, `${this.location}: ${name}`)
   }
 
   async close(): Promise<void> {

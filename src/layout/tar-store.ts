@@ -6,10 +6,10 @@ import type { Content, PushOutcome, Target } from '../content/target.js'
 import { parseDigest } from '../oci/digest.js'
 import { Annotation, MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
+import { writeContentAt } from './files.js'
 import { indexEntry, referrerEntry } from './index-file.js'
 
 const BLOCK = 512
-const WRITE_BATCH = 1 << 20
 
 function header(path: string, size: number, type: 'File' | 'Directory'): Buffer {
   const block = Buffer.alloc(BLOCK)
@@ -108,28 +108,8 @@ export class TarStore implements Target {
   async push(desc: Descriptor, content: Content): Promise<PushOutcome> {
     if (!this.#regions.has(desc.digest)) await this.prepare([desc])
     const start = this.#regions.get(desc.digest) as number
-    let pos = start
-    if (Buffer.isBuffer(content)) {
-      await this.#fh.write(content, 0, content.length, pos)
-      pos += content.length
-    } else {
-      // Batches of about 1 MiB: few, large positional writes.
-      let batch: Buffer[] = []
-      let size = 0
-      const flush = async (): Promise<void> => {
-        if (!size) return
-        await this.#fh.writev(batch, pos)
-        pos += size
-        batch = []
-        size = 0
-      }
-      for await (const chunk of (await content()) as AsyncIterable<Buffer>) {
-        batch.push(chunk)
-        size += chunk.length
-        if (size >= WRITE_BATCH) await flush()
-      }
-      await flush()
-    }
+    const pos =
+      start + (await writeContentAt(this.#fh, content, start, `${this.name}: blob ${desc.digest}`))
     if (pos - start !== desc.size)
       throw new SizeMismatchError(desc.size, pos - start, `blob ${desc.digest}`)
     return 'uploaded'

@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream'
 import { ConnectionError, RegistryError } from '../content/errors.js'
 import { apiHost, isLoopbackHost } from '../oci/reference.js'
 import {
@@ -7,6 +6,7 @@ import {
   readBody,
   HttpTransport,
   type HttpResponse,
+  type PumpBody,
   type TransportOptions
 } from '../transport/http.js'
 import {
@@ -45,8 +45,8 @@ export interface RegistryRequest {
   /** Absolute URL, or a path below the registry's origin. */
   url: string | URL
   headers?: Record<string, string>
-  /** A function for stream bodies, so the request can be sent again after an auth challenge. */
-  body?: Buffer | (() => Promise<Readable>)
+  /** A pumped body is pumped afresh for each send, so the request can go again after an auth challenge. */
+  body?: Buffer | PumpBody
   /** The token scope the request needs, e.g. `repository:org/app:pull,push`. */
   scope: string
   /** Follow 3xx answers (GET/HEAD). Credentials go only to the registry's own origin. */
@@ -199,9 +199,8 @@ export class RegistryClient {
   ): Promise<HttpResponse> {
     const headers = { ...req.headers }
     if (authorization) headers.Authorization = authorization
-    const body = typeof req.body === 'function' ? await req.body() : req.body
     const started = Date.now()
-    const res = await this.#transport.send({ method: req.method, url, headers, body })
+    const res = await this.#transport.send({ method: req.method, url, headers, body: req.body })
     this.#trace?.(
       `${req.method} ${url.origin}${url.pathname} ${res.status} ${Date.now() - started}ms`
     )

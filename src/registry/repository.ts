@@ -1,6 +1,12 @@
 import type { Readable } from 'node:stream'
 import { NotFoundError, OciError } from '../content/errors.js'
-import { readAll, type Content, type PushOutcome, type Target } from '../content/target.js'
+import {
+  contentBytes,
+  readAll,
+  type Content,
+  type PushOutcome,
+  type Target
+} from '../content/target.js'
 import { digestOf, isDigest, verifyBuffer } from '../oci/digest.js'
 import { parseManifest } from '../oci/manifest.js'
 import {
@@ -142,9 +148,7 @@ export class RegistryRepository implements Target {
 
   async push(desc: Descriptor, content: Content): Promise<PushOutcome> {
     if (isManifestType(desc.mediaType)) {
-      const bytes = Buffer.isBuffer(content)
-        ? content
-        : await readAll(await content(), MAX_MANIFEST_BYTES, desc.digest)
+      const bytes = await contentBytes(content, MAX_MANIFEST_BYTES, `manifest ${desc.digest}`)
       await this.#putManifest(desc, bytes, desc.digest)
       this.#manifests.set(desc.digest, bytes)
       return 'uploaded'

@@ -1,8 +1,8 @@
-import { Readable } from 'node:stream'
+import type { BlobCursor } from '../content/blob-cursor.js'
 import { OciError, RegistryError } from '../content/errors.js'
 import type { Content } from '../content/target.js'
 import type { Descriptor } from '../oci/types.js'
-import { drain, header, type HttpResponse } from '../transport/http.js'
+import { drain, header, type HttpResponse, type PumpBody } from '../transport/http.js'
 import { backoff, isRetryableTransferError, sleep, type RetryPolicy } from '../transport/retry.js'
 import type { RegistryClient } from './client.js'
 
@@ -49,40 +49,37 @@ function withDigest(location: URL, digest: string): URL {
   return url
 }
 
-/** Takes the next `n` bytes of an async byte iterator as a stream, keeping what is left over. */
-class ByteCursor {
-  readonly #it: AsyncIterator<Buffer>
-  #rest: Buffer = Buffer.alloc(0)
+/**
+ * A blob's bytes as request bodies: the whole blob, or its next chunk. A body sent again (after
+ * an auth challenge) or a chunk resumed elsewhere reopens the content where that body starts.
+ */
+class BlobBodies {
+  readonly #content: Content
+  #cursor?: BlobCursor
 
-  constructor(stream: Readable) {
-    this.#it = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
+  constructor(content: Content) {
+    this.#content = content
   }
 
-  take(n: number): Readable {
-    return Readable.from(this.#bytes(n), { objectMode: false })
-  }
-
-  async *#bytes(n: number): AsyncGenerator<Buffer> {
-    let left = n
-    while (left > 0) {
-      let chunk = this.#rest
-      this.#rest = Buffer.alloc(0)
-      if (chunk.length === 0) {
-        const next = await this.#it.next()
-        if (next.done) throw new OciError(`blob ended ${left} bytes early`)
-        chunk = next.value
+  /** Bytes [offset, offset + length). */
+  range(offset: number, length: number): Buffer | PumpBody {
+    const content = this.#content
+    if (Buffer.isBuffer(content)) return content.subarray(offset, offset + length)
+    return {
+      pump: async (sink) => {
+        if (this.#cursor?.position !== offset) {
+          await this.#cursor?.close()
+          this.#cursor = undefined
+          this.#cursor = await content.open(offset)
+        }
+        await this.#cursor.pump(sink, length)
       }
-      if (chunk.length > left) {
-        this.#rest = chunk.subarray(left)
-        chunk = chunk.subarray(0, left)
-      }
-      left -= chunk.length
-      yield chunk
     }
   }
 
   async close(): Promise<void> {
-    await this.#it.return?.()
+    await this.#cursor?.close()
+    this.#cursor = undefined
   }
 }
 
@@ -96,10 +93,19 @@ export async function uploadBlob(
   desc: Descriptor,
   content: Content
 ): Promise<'uploaded' | 'mounted'> {
-  const open = (start: number): Promise<Readable> =>
-    Buffer.isBuffer(content)
-      ? Promise.resolve(Readable.from([content.subarray(start)]))
-      : content(start)
+  const bodies = new BlobBodies(content)
+  try {
+    return await upload(opts, desc, bodies)
+  } finally {
+    await bodies.close()
+  }
+}
+
+async function upload(
+  opts: UploadOptions,
+  desc: Descriptor,
+  bodies: BlobBodies
+): Promise<'uploaded' | 'mounted'> {
   let session: Session | undefined
   if (opts.mountFrom) {
     const mounted = await tryMount(opts, desc, opts.mountFrom)
@@ -113,7 +119,7 @@ export async function uploadBlob(
       method: 'PUT',
       url: withDigest(session.location, desc.digest),
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
-      body: () => open(0),
+      body: bodies.range(0, desc.size),
       scope: opts.scope,
       retry: false
     })
@@ -125,10 +131,10 @@ export async function uploadBlob(
     if (res.status !== 413) return opts.client.fail(res, 'PUT', `uploading ${desc.digest}`)
     await drain(res)
     const small = Math.min(opts.chunkSize || 16 << 20, 16 << 20)
-    await uploadChunked(opts, desc, await startSession(opts, desc), open, small)
+    await uploadChunked(opts, desc, await startSession(opts, desc), bodies, small)
     return 'uploaded'
   }
-  await uploadChunked(opts, desc, session, open, opts.chunkSize)
+  await uploadChunked(opts, desc, session, bodies, opts.chunkSize)
   return 'uploaded'
 }
 
@@ -192,64 +198,51 @@ async function uploadChunked(
   opts: UploadOptions,
   desc: Descriptor,
   session: Session,
-  open: (start: number) => Promise<Readable>,
+  bodies: BlobBodies,
   chunkSize: number
 ): Promise<void> {
   const size = Math.max(chunkSize, session.minChunk)
   let location = session.location
   let offset = 0
   let resumes = 0
-  let cursor = new ByteCursor(await open(0))
-  try {
-    while (offset < desc.size) {
-      const length = Math.min(size, desc.size - offset)
-      let body: Readable | undefined = cursor.take(length)
-      let res: HttpResponse
-      try {
-        res = await opts.client.request({
-          method: 'PATCH',
-          url: location,
-          headers: {
-            'Content-Type': 'application/octet-stream',
-            'Content-Range': `${offset}-${offset + length - 1}`,
-            'Content-Length': String(length)
-          },
-          // One stream per chunk; an auth retry of the same chunk reads it afresh from the source.
-          body: async () => {
-            const b = body ?? (cursor = new ByteCursor(await open(offset))).take(length)
-            body = undefined
-            return b
-          },
-          scope: opts.scope,
-          retry: false
-        })
-        if (res.status !== 202 && res.status !== 201 && res.status !== 204)
-          await opts.client.fail(res, 'PATCH', `uploading ${desc.digest}`)
-      } catch (err) {
-        // 416: the registry holds another length than we thought; the whole blob starts over.
-        if (err instanceof RegistryError && err.status === 416) err.retryable = true
-        if (!isRetryableTransferError(err) || resumes >= opts.retry.retries) throw err
-        resumes++
-        await sleep(
-          backoff(resumes, opts.retry, err instanceof RegistryError ? err.retryAfter : undefined)
-        )
-        const held = await heldBytes(opts, location, desc)
-        opts.onRetry?.(
-          `chunk at ${offset} of ${desc.digest} failed (${(err as Error).message}); resuming from ${held.offset}`
-        )
-        location = held.location
-        offset = held.offset
-        await cursor.close()
-        cursor = new ByteCursor(await open(offset))
-        continue
-      }
-      await drain(res)
-      const next = header(res, 'location')
-      if (next) location = resolveLocation(next, res.url)
-      offset += length
+  while (offset < desc.size) {
+    const length = Math.min(size, desc.size - offset)
+    let res: HttpResponse
+    try {
+      res = await opts.client.request({
+        method: 'PATCH',
+        url: location,
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Content-Range': `${offset}-${offset + length - 1}`,
+          'Content-Length': String(length)
+        },
+        body: bodies.range(offset, length),
+        scope: opts.scope,
+        retry: false
+      })
+      if (res.status !== 202 && res.status !== 201 && res.status !== 204)
+        await opts.client.fail(res, 'PATCH', `uploading ${desc.digest}`)
+    } catch (err) {
+      // 416: the registry holds another length than we thought; the whole blob starts over.
+      if (err instanceof RegistryError && err.status === 416) err.retryable = true
+      if (!isRetryableTransferError(err) || resumes >= opts.retry.retries) throw err
+      resumes++
+      await sleep(
+        backoff(resumes, opts.retry, err instanceof RegistryError ? err.retryAfter : undefined)
+      )
+      const held = await heldBytes(opts, location, desc)
+      opts.onRetry?.(
+        `chunk at ${offset} of ${desc.digest} failed (${(err as Error).message}); resuming from ${held.offset}`
+      )
+      location = held.location
+      offset = held.offset
+      continue
     }
-  } finally {
-    await cursor.close()
+    await drain(res)
+    const next = header(res, 'location')
+    if (next) location = resolveLocation(next, res.url)
+    offset += length
   }
   const res = await opts.client.request({
     method: 'PUT',

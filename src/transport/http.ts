@@ -1,15 +1,23 @@
 import * as http from 'node:http'
 import * as https from 'node:https'
 import * as tls from 'node:tls'
-import type { Readable } from 'node:stream'
 import { HttpClient } from '@actions/http-client'
+import type { ChunkSink } from '../content/blob-cursor.js'
 import { ConnectionError } from '../content/errors.js'
+
+/**
+ * A body its producer sends in chunks it lends to the request (see ChunkSink), from the start
+ * each time it is pumped. The caller sets Content-Length.
+ */
+export interface PumpBody {
+  pump(sink: ChunkSink): Promise<void>
+}
 
 export interface HttpRequest {
   method: string
   url: URL
   headers?: Record<string, string>
-  body?: Buffer | Readable
+  body?: Buffer | PumpBody
 }
 
 export interface HttpResponse {
@@ -73,6 +81,9 @@ export class HttpTransport {
     }
     return new Promise<HttpResponse>((resolve, reject) => {
       let settled = false
+      // The registry answered before the whole body went out (401, 413): stop sending.
+      let answeredEarly = false
+      let bodySent = false
       const fail = (err: Error): void => {
         if (settled) return
         settled = true
@@ -80,16 +91,15 @@ export class HttpTransport {
           err instanceof ConnectionError || !isNetworkError(err) ? err : toConnectionError(err, url)
         )
       }
+      const body = req.body
       const r = mod.request(url, options, (res) => {
         if (settled) {
           res.resume()
           return
         }
         settled = true
-        // A registry may answer (401, 413) before taking the whole body: stop reading the source.
-        if (req.body && !Buffer.isBuffer(req.body) && !req.body.readableEnded) {
-          req.body.unpipe(r)
-          req.body.destroy()
+        if (body && !Buffer.isBuffer(body) && !bodySent) {
+          answeredEarly = true
           // The request never finished: its connection cannot be reused.
           res.once('end', () => r.destroy())
         }
@@ -103,16 +113,21 @@ export class HttpTransport {
         )
       )
       r.on('error', fail)
-      const body = req.body
       if (body === undefined) r.end()
       else if (Buffer.isBuffer(body)) r.end(body)
       else {
-        // A failing source aborts the request, so the registry never sees a short body as whole.
-        body.on('error', (err) => {
-          fail(err)
-          r.destroy(err)
-        })
-        body.pipe(r)
+        body.pump(lendTo(r, () => answeredEarly)).then(
+          () => {
+            bodySent = true
+            if (!answeredEarly) r.end()
+          },
+          (err: Error) => {
+            if (answeredEarly) return // the answer is what counts
+            // A failing source aborts the request, so the registry never sees a short body as whole.
+            fail(err)
+            r.destroy(err)
+          }
+        )
       }
     })
   }
@@ -120,6 +135,31 @@ export class HttpTransport {
   close(): void {
     this.#client.dispose()
   }
+}
+
+/**
+ * A sink writing lent chunks to a request: each is given back once the socket has taken it, or
+ * once the request is closed (a destroyed request may never call back for queued chunks).
+ */
+function lendTo(r: http.ClientRequest, stopped: () => boolean): ChunkSink {
+  const waiting = new Set<(err: Error) => void>()
+  r.once('close', () => {
+    for (const giveBack of [...waiting]) giveBack(new Error('the request was closed'))
+  })
+  return (chunk) =>
+    new Promise<void>((resolve, reject) => {
+      if (stopped() || r.destroyed) {
+        reject(new Error('the request was answered or closed before its body was sent'))
+        return
+      }
+      const settle = (err?: Error | null): void => {
+        waiting.delete(settle)
+        if (err) reject(err)
+        else resolve()
+      }
+      waiting.add(settle)
+      r.write(chunk, settle)
+    })
 }
 
 function isNetworkError(err: Error): boolean {

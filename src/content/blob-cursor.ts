@@ -1,0 +1,296 @@
+import { createHash, type Hash } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import { parseDigest } from '../oci/digest.js'
+import { DigestMismatchError, OciError, SizeMismatchError } from './errors.js'
+import { slabs, SLABS_PER_TRANSFER } from './slabs.js'
+
+/**
+ * Takes a chunk of a blob. The chunk is lent: the sink may hold it (queued on a socket, being
+ * written to a file) until the promise settles, and must not touch it after.
+ */
+export type ChunkSink = (chunk: Buffer) => Promise<void>
+
+/** Random access to stored bytes (a layout file, a tar member), read into the caller's buffers. */
+export interface BlobReader {
+  readonly size: number
+  /** Reads up to `buf.length` bytes at `position`; resolves to the count, 0 past the end. */
+  read(buf: Buffer, position: number): Promise<number>
+  close(): Promise<void>
+}
+
+/** A blob's bytes front to back, in slabs of the pool. */
+export interface ChunkSource {
+  /**
+   * The next 1 to `max` bytes (at most a slab) in a slab of the pool, which the caller gives
+   * back; undefined at the end of the source.
+   */
+  next(max: number): Promise<Buffer | undefined>
+  /** After the expected last byte: how many more bytes the source has (0: it ends there). */
+  rest(): Promise<number>
+  close(): Promise<void>
+}
+
+/** Reads a stored blob slab by slab. */
+export function readerSource(reader: BlobReader): ChunkSource {
+  let pos = 0
+  return {
+    async next(max) {
+      const slab = slabs.take()
+      const want = Math.min(max, slab.length)
+      let got = 0
+      try {
+        // A read may return less than asked: keep going until full or at the end.
+        while (got < want) {
+          const n = await reader.read(slab.subarray(got, want), pos)
+          if (n === 0) break
+          got += n
+          pos += n
+        }
+      } catch (err) {
+        slabs.give(slab)
+        throw err
+      }
+      if (got === 0) {
+        slabs.give(slab)
+        return undefined
+      }
+      return slab.subarray(0, got)
+    },
+    rest: async () => 0,
+    close: () => reader.close()
+  }
+}
+
+/**
+ * Copies a stream's chunks into slabs as they arrive, pausing the stream while nobody waits, so
+ * the stream's own chunks die young.
+ */
+export class StreamSource implements ChunkSource {
+  readonly #stream: Readable
+  #rest?: Buffer
+  #ended = false
+  #error?: unknown
+  #want?: {
+    slab: Buffer
+    max: number
+    got: number
+    resolve: (n: number) => void
+    reject: (e: unknown) => void
+  }
+
+  constructor(stream: Readable) {
+    this.#stream = stream
+    stream.on('data', (chunk: Buffer) => this.#onData(chunk))
+    stream.on('end', () => {
+      this.#ended = true
+      this.#settle()
+    })
+    stream.on('error', (err) => {
+      this.#error ??= err
+      this.#settle()
+    })
+    stream.on('close', () => {
+      if (!this.#ended)
+        this.#error ??= Object.assign(new Error('the stream closed before its end'), {
+          code: 'ERR_STREAM_PREMATURE_CLOSE'
+        })
+      this.#settle()
+    })
+    stream.pause()
+  }
+
+  async next(max: number): Promise<Buffer | undefined> {
+    const slab = slabs.take()
+    let got: number
+    try {
+      got = await this.#fill(slab, Math.min(max, slab.length))
+    } catch (err) {
+      slabs.give(slab)
+      throw err
+    }
+    if (got === 0) {
+      slabs.give(slab)
+      return undefined
+    }
+    return slab.subarray(0, got)
+  }
+
+  #fill(slab: Buffer, max: number): Promise<number> {
+    let got = 0
+    if (this.#rest) {
+      got = this.#rest.copy(slab, 0, 0, max)
+      this.#rest = got < this.#rest.length ? this.#rest.subarray(got) : undefined
+    }
+    if (got === max || this.#ended) return Promise.resolve(got)
+    if (this.#error !== undefined) return Promise.reject(this.#error)
+    return new Promise((resolve, reject) => {
+      this.#want = { slab, max, got, resolve, reject }
+      this.#stream.resume()
+    })
+  }
+
+  #onData(chunk: Buffer): void {
+    const want = this.#want
+    if (!want) {
+      // Data after a pause (a stream may emit what it already holds): keep it for the next fill.
+      this.#rest = this.#rest ? Buffer.concat([this.#rest, chunk]) : chunk
+      this.#stream.pause()
+      return
+    }
+    const n = chunk.copy(want.slab, want.got, 0, want.max - want.got)
+    want.got += n
+    if (n < chunk.length) this.#rest = chunk.subarray(n)
+    if (want.got === want.max) {
+      this.#want = undefined
+      this.#stream.pause()
+      want.resolve(want.got)
+    }
+  }
+
+  #settle(): void {
+    const want = this.#want
+    if (!want) return
+    this.#want = undefined
+    if (this.#ended) want.resolve(want.got)
+    else want.reject(this.#error)
+  }
+
+  async rest(): Promise<number> {
+    let extra = 0
+    for (;;) {
+      const chunk = await this.next(Number.MAX_SAFE_INTEGER)
+      if (!chunk) return extra
+      extra += chunk.length
+      slabs.give(chunk)
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.#ended) this.#stream.destroy()
+  }
+}
+
+/**
+ * Reads a blob front to back in pooled slabs, hashing each as it goes, and lends the slabs to
+ * sinks. The digest and size are checked before the last slab is lent, so a sink never receives
+ * the end of content that does not match its descriptor. Up to SLABS_PER_TRANSFER slabs are out
+ * at once: one being filled while the others are with the sink.
+ */
+export class BlobCursor {
+  readonly #source: ChunkSource
+  readonly #expected: { digest: string; size: number }
+  readonly #what: string
+  readonly #hash: Hash
+  readonly #onProgress?: (bytes: number) => void
+  #pos = 0
+  #verified = false
+
+  constructor(
+    source: ChunkSource,
+    expected: { digest: string; size: number },
+    what: string,
+    onProgress?: (bytes: number) => void
+  ) {
+    this.#source = source
+    this.#expected = expected
+    this.#what = what
+    this.#hash = createHash(parseDigest(expected.digest).algorithm)
+    this.#onProgress = onProgress
+  }
+
+  /** Bytes read (and hashed) so far. */
+  get position(): number {
+    return this.#pos
+  }
+
+  /** Reads and hashes the next `length` bytes without lending them (a resumed upload's start). */
+  skip(length: number): Promise<void> {
+    return this.#run(undefined, length)
+  }
+
+  /** Lends the next `length` bytes (default: the rest) to `sink`; resolves once all are back. */
+  pump(sink: ChunkSink, length = this.#expected.size - this.#pos): Promise<void> {
+    return this.#run(sink, length)
+  }
+
+  async #run(sink: ChunkSink | undefined, length: number): Promise<void> {
+    const { size } = this.#expected
+    const end = Math.min(size, this.#pos + length)
+    const lent = new Set<Promise<void>>()
+    let failure: { err: unknown } | undefined
+    // Empty content has no last slab to check before; check it now.
+    if (size === 0 && !this.#verified) await this.#finish()
+    try {
+      while (this.#pos < end) {
+        while (lent.size >= SLABS_PER_TRANSFER - 1) await Promise.race(lent)
+        if (failure) throw failure.err
+        const chunk = await this.#source.next(end - this.#pos)
+        if (!chunk) throw new SizeMismatchError(size, this.#pos, this.#what)
+        try {
+          this.#hash.update(chunk)
+          this.#pos += chunk.length
+          if (this.#pos === size) await this.#finish()
+        } catch (err) {
+          slabs.give(chunk)
+          throw err
+        }
+        this.#onProgress?.(this.#pos)
+        if (!sink) {
+          slabs.give(chunk)
+          continue
+        }
+        const p: Promise<void> = sink(chunk).then(
+          () => {
+            lent.delete(p)
+            slabs.give(chunk)
+          },
+          (err: unknown) => {
+            lent.delete(p)
+            slabs.give(chunk)
+            failure ??= { err }
+          }
+        )
+        lent.add(p)
+      }
+      while (lent.size) await Promise.race(lent)
+      if (failure) throw failure.err
+    } catch (err) {
+      // Every slab must be back before the caller goes on (and perhaps closes what they are lent to).
+      while (lent.size) await Promise.race(lent)
+      throw err
+    }
+  }
+
+  async #finish(): Promise<void> {
+    const { digest, size } = this.#expected
+    const extra = await this.#source.rest()
+    if (extra > 0) throw new SizeMismatchError(size, size + extra, this.#what)
+    const actual = `${parseDigest(digest).algorithm}:${this.#hash.digest('hex')}`
+    if (actual !== digest) throw new DigestMismatchError(digest, actual, this.#what)
+    this.#verified = true
+  }
+
+  close(): Promise<void> {
+    return this.#source.close()
+  }
+}
+
+/** Reads whole content into one buffer (manifests, small blobs, in-memory stores). */
+export async function readCursor(
+  cursor: BlobCursor,
+  size: number,
+  limit: number,
+  what: string
+): Promise<Buffer> {
+  if (size > limit) throw new OciError(`${what} is larger than ${limit} bytes`)
+  const out = Buffer.allocUnsafe(size)
+  let at = 0
+  try {
+    await cursor.pump(async (chunk) => {
+      at += chunk.copy(out, at)
+    })
+  } finally {
+    await cursor.close()
+  }
+  return out
+}
