@@ -25,7 +25,7 @@ export interface ChunkSource {
    * back; undefined at the end of the source.
    */
   next(max: number): Promise<Buffer | undefined>
-  /** After the expected last byte: how many more bytes the source has (0: it ends there). */
+  /** After the expected last byte: 0 when the source ends there, else some of the bytes it has beyond. */
   rest(): Promise<number>
   close(): Promise<void>
 }
@@ -156,13 +156,11 @@ export class StreamSource implements ChunkSource {
   }
 
   async rest(): Promise<number> {
-    let extra = 0
-    for (;;) {
-      const chunk = await this.next(Number.MAX_SAFE_INTEGER)
-      if (!chunk) return extra
-      extra += chunk.length
-      slabs.give(chunk)
-    }
+    // One more chunk tells enough: the source runs long.
+    const chunk = await this.next(Number.MAX_SAFE_INTEGER)
+    if (!chunk) return 0
+    slabs.give(chunk)
+    return chunk.length
   }
 
   async close(): Promise<void> {
@@ -264,6 +262,7 @@ export class BlobCursor {
   async #finish(): Promise<void> {
     const { digest, size } = this.#expected
     const extra = await this.#source.rest()
+    // At least this many: the source was not read further.
     if (extra > 0) throw new SizeMismatchError(size, size + extra, this.#what)
     const actual = `${parseDigest(digest).algorithm}:${this.#hash.digest('hex')}`
     if (actual !== digest) throw new DigestMismatchError(digest, actual, this.#what)

@@ -53,6 +53,8 @@ export interface RegistryRequest {
   followRedirects?: boolean
   /** The client may send it again by itself (default: GET and HEAD). Not for blob uploads, whose session a half-sent body spoils. */
   retry?: boolean
+  /** A GET of a large body the caller reads in slabs (HttpResponse.chunks): see HttpTransport.sendForChunks. */
+  chunks?: boolean
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
@@ -200,7 +202,8 @@ export class RegistryClient {
     const headers = { ...req.headers }
     if (authorization) headers.Authorization = authorization
     const started = Date.now()
-    const res = await this.#transport.send({ method: req.method, url, headers, body: req.body })
+    const out = { method: req.method, url, headers, body: req.body }
+    const res = await (req.chunks ? this.#transport.sendForChunks(out) : this.#transport.send(out))
     this.#trace?.(
       `${req.method} ${url.origin}${url.pathname} ${res.status} ${Date.now() - started}ms`
     )

@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream'
+import { StreamSource, type ChunkSource } from '../content/blob-cursor.js'
+import { SLAB_SIZE } from '../content/slabs.js'
 import { NotFoundError, OciError } from '../content/errors.js'
 import {
   contentBytes,
@@ -117,25 +119,36 @@ export class RegistryRepository implements Target {
   }
 
   /** GET or HEAD of a blob or manifest by digest. */
-  #byDigest(method: 'GET' | 'HEAD', desc: Descriptor): Promise<HttpResponse> {
+  #byDigest(method: 'GET' | 'HEAD', desc: Descriptor, chunks = false): Promise<HttpResponse> {
     const manifest = isManifestType(desc.mediaType)
     return this.#client.request({
       method,
       url: this.#path(manifest ? 'manifests' : 'blobs', desc.digest),
       headers: manifest ? { Accept: ACCEPT } : {},
       scope: this.#scope,
-      followRedirects: true
+      followRedirects: true,
+      chunks
     })
   }
 
-  async fetch(desc: Descriptor): Promise<Readable> {
-    const res = await this.#byDigest('GET', desc)
-    if (res.status === 200) return res.body
+  async #get(desc: Descriptor, chunks: boolean): Promise<HttpResponse> {
+    const res = await this.#byDigest('GET', desc, chunks)
+    if (res.status === 200) return res
     if (res.status === 404) {
       await drain(res)
       throw new NotFoundError(`${this.name}: ${desc.digest} not found`)
     }
     return this.#client.fail(res, 'GET', `reading ${desc.digest}`)
+  }
+
+  async fetch(desc: Descriptor): Promise<Readable> {
+    return (await this.#get(desc, false)).body
+  }
+
+  /** A blob's body in slabs; large blobs are read straight off the socket. */
+  async openChunks(desc: Descriptor): Promise<ChunkSource> {
+    const res = await this.#get(desc, desc.size >= SLAB_SIZE)
+    return res.chunks ?? new StreamSource(res.body)
   }
 
   async exists(desc: Descriptor): Promise<boolean> {

@@ -1,9 +1,11 @@
 import * as http from 'node:http'
 import * as https from 'node:https'
+import type { Readable } from 'node:stream'
 import * as tls from 'node:tls'
-import { HttpClient } from '@actions/http-client'
-import type { ChunkSink } from '../content/blob-cursor.js'
+import { getProxyUrl, HttpClient } from '@actions/http-client'
+import type { ChunkSink, ChunkSource } from '../content/blob-cursor.js'
 import { ConnectionError } from '../content/errors.js'
+import { NotRawError, RawGetter } from './raw-get.js'
 
 /**
  * A body its producer sends in chunks it lends to the request (see ChunkSink), from the start
@@ -24,7 +26,9 @@ export interface HttpResponse {
   status: number
   headers: http.IncomingHttpHeaders
   /** The body stream; consume it (readBody) or drain it. */
-  body: http.IncomingMessage
+  body: Readable
+  /** The body in slabs, when it was read straight off the socket (see sendForChunks); then use this, not `body`. */
+  chunks?: ChunkSource
   url: URL
   /** Set by the registry client: a retryable status it could not retry itself (a caller may start over). */
   retryable?: boolean
@@ -49,9 +53,15 @@ export interface TransportOptions {
 export class HttpTransport {
   readonly #client: HttpClient
   readonly #opts: TransportOptions
+  readonly #raw: RawGetter
 
   constructor(opts: TransportOptions = {}) {
     this.#opts = opts
+    this.#raw = new RawGetter({
+      ca: opts.ca,
+      insecure: opts.insecure,
+      timeoutMs: opts.timeoutMs ?? 120_000
+    })
     this.#client = new HttpClient(opts.userAgent ?? 'oci-layout-action', [], {
       keepAlive: true,
       allowRedirects: false,
@@ -61,13 +71,40 @@ export class HttpTransport {
     })
   }
 
+  #headers(req: HttpRequest): Record<string, string> {
+    return { 'User-Agent': this.#client.userAgent ?? 'oci-layout-action', ...req.headers }
+  }
+
+  /**
+   * A GET whose body the caller wants in slabs (a blob download): read straight off the socket
+   * when no proxy is in the way and the answer is framed by Content-Length, else through
+   * node:http like any other request.
+   */
+  async sendForChunks(req: HttpRequest): Promise<HttpResponse> {
+    const { url } = req
+    if (req.method === 'GET' && !req.body && !getProxyUrl(url.href)) {
+      try {
+        const res = await this.#raw.get(url, this.#headers(req))
+        return {
+          status: res.status,
+          headers: res.headers,
+          get body() {
+            return res.chunks.stream
+          },
+          chunks: res.chunks,
+          url
+        }
+      } catch (err) {
+        if (!(err instanceof NotRawError)) throw asConnectionError(err as Error, url)
+      }
+    }
+    return this.send(req)
+  }
+
   send(req: HttpRequest): Promise<HttpResponse> {
     const { url } = req
     const mod = url.protocol === 'https:' ? https : http
-    const headers: Record<string, string> = {
-      'User-Agent': this.#client.userAgent ?? 'oci-layout-action',
-      ...req.headers
-    }
+    const headers = this.#headers(req)
     if (Buffer.isBuffer(req.body)) headers['Content-Length'] = String(req.body.length)
     const options: https.RequestOptions = {
       method: req.method,
@@ -87,9 +124,7 @@ export class HttpTransport {
       const fail = (err: Error): void => {
         if (settled) return
         settled = true
-        reject(
-          err instanceof ConnectionError || !isNetworkError(err) ? err : toConnectionError(err, url)
-        )
+        reject(asConnectionError(err, url))
       }
       const body = req.body
       const r = mod.request(url, options, (res) => {
@@ -134,6 +169,7 @@ export class HttpTransport {
 
   close(): void {
     this.#client.dispose()
+    this.#raw.close()
   }
 }
 
@@ -160,6 +196,11 @@ function lendTo(r: http.ClientRequest, stopped: () => boolean): ChunkSink {
       waiting.add(settle)
       r.write(chunk, settle)
     })
+}
+
+/** A network fault before any answer, as a ConnectionError that says what happened; others as they are. */
+function asConnectionError(err: Error, url: URL): Error {
+  return err instanceof ConnectionError || !isNetworkError(err) ? err : toConnectionError(err, url)
 }
 
 function isNetworkError(err: Error): boolean {
