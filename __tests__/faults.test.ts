@@ -34,7 +34,7 @@ async function makeSample(dir: string): Promise<Sample> {
     '--platforms',
     'linux/amd64,linux/arm64',
     '--layers',
-    '3000000,1000000,200000',
+    '5000000,1000000,200000',
     '--shared-base',
     '--attestations',
     '--tags',

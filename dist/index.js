@@ -31,7 +31,7 @@ import tls__default from 'node:tls';
 import require$$1$2, { createGunzip } from 'node:zlib';
 import require$$5 from 'node:perf_hooks';
 import require$$8$1 from 'node:util/types';
-import require$$1$1 from 'node:worker_threads';
+import require$$1$1, { Worker } from 'node:worker_threads';
 import require$$1$3 from 'node:url';
 import require$$5$1 from 'node:async_hooks';
 import require$$1$4 from 'node:console';
@@ -33765,11 +33765,153 @@ function parseLayoutSpec(spec, pathExists = existsSync) {
     return { path: s };
 }
 
+/** Content at least this large is hashed on the worker; below, a message round trip costs more than it saves. */
+const WORKER_MIN_BYTES = 4 * 1024 * 1024;
+function createHasher(algorithm, size) {
+    if (size >= WORKER_MIN_BYTES) {
+        const worker = HashWorker.shared();
+        if (worker)
+            return worker.job(algorithm);
+    }
+    const hash = createHash(algorithm);
+    return {
+        update(chunk) {
+            hash.update(chunk);
+            return undefined;
+        },
+        digest: () => Promise.resolve(hash.digest('hex')),
+        drop: () => undefined
+    };
+}
+// The worker's code, run as a CommonJS script: hashes slabs by id, in the order asked.
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads')
+const { createHash } = require('node:crypto')
+const slabs = new Map()
+const jobs = new Map()
+parentPort.on('message', (m) => {
+  if (m.op === 'slab') slabs.set(m.id, Buffer.from(m.sab))
+  else if (m.op === 'start') jobs.set(m.job, createHash(m.alg))
+  else if (m.op === 'update') {
+    const hash = jobs.get(m.job)
+    if (hash) hash.update(slabs.get(m.slab).subarray(m.off, m.off + m.len))
+    parentPort.postMessage({ op: 'done', job: m.job })
+  } else if (m.op === 'digest') {
+    const hash = jobs.get(m.job)
+    jobs.delete(m.job)
+    parentPort.postMessage({ op: 'digest', job: m.job, hex: hash.digest('hex') })
+  } else if (m.op === 'drop') jobs.delete(m.job)
+})
+`;
+/**
+ * The one hashing thread, started on first use. It keeps the process alive only while it has
+ * work: idle, it must not hold the process open; busy, the process must wait for its answers.
+ */
+class HashWorker {
+    static #shared;
+    static #broken = false;
+    /** The worker, or undefined when it cannot run (then hashing stays on this thread). */
+    static shared() {
+        if (HashWorker.#broken)
+            return undefined;
+        try {
+            HashWorker.#shared ??= new HashWorker();
+        }
+        catch {
+            HashWorker.#broken = true;
+            return undefined;
+        }
+        return HashWorker.#shared;
+    }
+    #worker;
+    #ids = new WeakMap();
+    #nextSlab = 0;
+    #nextJob = 0;
+    /** Per job, its unsettled updates in order, then its digest request. */
+    #pending = new Map();
+    #outstanding = 0;
+    #failure;
+    constructor() {
+        this.#worker = new Worker(WORKER_SOURCE, { eval: true });
+        this.#worker.on('message', (m) => {
+            const queue = this.#pending.get(m.job);
+            const next = queue?.shift();
+            if (queue && !queue.length)
+                this.#pending.delete(m.job);
+            if (next && --this.#outstanding === 0)
+                this.#worker.unref();
+            next?.resolve(m.op === 'digest' ? m.hex : undefined);
+        });
+        const fail = (err) => {
+            this.#failure ??= new OciError(`the hashing thread failed: ${err.message}`, { cause: err });
+            HashWorker.#broken = true;
+            HashWorker.#shared = undefined;
+            for (const queue of this.#pending.values())
+                for (const p of queue)
+                    p.reject(this.#failure);
+            this.#pending.clear();
+            this.#outstanding = 0;
+        };
+        this.#worker.on('error', fail);
+        this.#worker.on('exit', (code) => fail(new Error(`it exited with code ${code}`)));
+        // After the listeners: adding a 'message' listener refs the worker again.
+        this.#worker.unref();
+    }
+    #expect(job) {
+        if (this.#failure)
+            return Promise.reject(this.#failure);
+        if (this.#outstanding++ === 0)
+            this.#worker.ref();
+        return new Promise((resolve, reject) => {
+            const queue = this.#pending.get(job) ?? [];
+            queue.push({ resolve, reject });
+            this.#pending.set(job, queue);
+        });
+    }
+    #slabId(sab) {
+        let id = this.#ids.get(sab);
+        if (id === undefined) {
+            id = this.#nextSlab++;
+            this.#ids.set(sab, id);
+            this.#worker.postMessage({ op: 'slab', id, sab });
+        }
+        return id;
+    }
+    job(algorithm) {
+        const job = this.#nextJob++;
+        this.#worker.postMessage({ op: 'start', job, alg: algorithm });
+        return {
+            update: (chunk) => {
+                if (!(chunk.buffer instanceof SharedArrayBuffer))
+                    return Promise.reject(new OciError('internal: a chunk to hash is not a pool slab'));
+                const done = this.#expect(job);
+                this.#worker.postMessage({
+                    op: 'update',
+                    job,
+                    slab: this.#slabId(chunk.buffer),
+                    off: chunk.byteOffset,
+                    len: chunk.length
+                });
+                return done.then(() => undefined);
+            },
+            digest: async () => {
+                const hex = this.#expect(job);
+                this.#worker.postMessage({ op: 'digest', job });
+                return (await hex);
+            },
+            drop: () => {
+                this.#worker.postMessage({ op: 'drop', job });
+            }
+        };
+    }
+}
+
 /**
  * Fixed-size buffers that blob transfers fill, hand on and get back, instead of a new buffer per
  * chunk. A GiB moved through fresh buffers leaves a GiB of backing stores, and V8 counts them
  * against the old generation's limit: with this program's small heap that means a full marking
- * of the heap every few MiB. Through slabs, a transfer allocates nothing per chunk.
+ * of the heap every few MiB. Through slabs, a transfer allocates nothing per chunk. Slabs are
+ * SharedArrayBuffers, so the hashing thread reads them where they are.
  */
 class SlabPool {
     slabSize;
@@ -33781,17 +33923,15 @@ class SlabPool {
         this.#keep = keep;
     }
     take() {
-        const free = this.#free.pop();
-        // allocUnsafeSlow: a buffer with an ArrayBuffer of its own, never a slice of node's shared pool.
-        return free ? Buffer.from(free) : Buffer.allocUnsafeSlow(this.slabSize);
+        return Buffer.from(this.#free.pop() ?? new SharedArrayBuffer(this.slabSize));
     }
     /** Takes back a slab, or any view of one; other buffers are ignored. */
     give(chunk) {
-        const ab = chunk.buffer;
-        if (ab.byteLength !== this.slabSize || !(ab instanceof ArrayBuffer))
+        const sab = chunk.buffer;
+        if (!(sab instanceof SharedArrayBuffer) || sab.byteLength !== this.slabSize)
             return;
         if (this.#free.length < this.#keep)
-            this.#free.push(ab);
+            this.#free.push(sab);
     }
 }
 /**
@@ -33946,7 +34086,7 @@ class BlobCursor {
     #source;
     #expected;
     #what;
-    #hash;
+    #hasher;
     #onProgress;
     #pos = 0;
     #verified = false;
@@ -33954,7 +34094,7 @@ class BlobCursor {
         this.#source = source;
         this.#expected = expected;
         this.#what = what;
-        this.#hash = createHash(parseDigest(expected.digest).algorithm);
+        this.#hasher = createHasher(parseDigest(expected.digest).algorithm, expected.size);
         this.#onProgress = onProgress;
     }
     /** Bytes read (and hashed) so far. */
@@ -33986,28 +34126,26 @@ class BlobCursor {
                 const chunk = await this.#source.next(end - this.#pos);
                 if (!chunk)
                     throw new SizeMismatchError(size, this.#pos, this.#what);
-                try {
-                    this.#hash.update(chunk);
-                    this.#pos += chunk.length;
-                    if (this.#pos === size)
+                const hashed = this.#hasher.update(chunk);
+                this.#pos += chunk.length;
+                if (this.#pos === size) {
+                    try {
+                        await hashed;
                         await this.#finish();
-                }
-                catch (err) {
-                    slabs.give(chunk);
-                    throw err;
+                    }
+                    catch (err) {
+                        slabs.give(chunk);
+                        throw err;
+                    }
                 }
                 this.#onProgress?.(this.#pos);
-                if (!sink) {
-                    slabs.give(chunk);
-                    continue;
-                }
-                const p = sink(chunk).then(() => {
+                // The slab goes back once the hasher and the sink are both done with it.
+                const p = Promise.allSettled([hashed, sink?.(chunk)]).then(([h, s]) => {
                     lent.delete(p);
                     slabs.give(chunk);
-                }, (err) => {
-                    lent.delete(p);
-                    slabs.give(chunk);
-                    failure ??= { err };
+                    const rejected = [h, s].find((r) => r.status === 'rejected');
+                    if (rejected)
+                        failure ??= { err: rejected.reason };
                 });
                 lent.add(p);
             }
@@ -34029,12 +34167,14 @@ class BlobCursor {
         // At least this many: the source was not read further.
         if (extra > 0)
             throw new SizeMismatchError(size, size + extra, this.#what);
-        const actual = `${parseDigest(digest).algorithm}:${this.#hash.digest('hex')}`;
+        const actual = `${parseDigest(digest).algorithm}:${await this.#hasher.digest()}`;
         if (actual !== digest)
             throw new DigestMismatchError(digest, actual, this.#what);
         this.#verified = true;
     }
     close() {
+        if (!this.#verified)
+            this.#hasher.drop();
         return this.#source.close();
     }
 }
@@ -36200,7 +36340,7 @@ class Connection {
             return this.#body.landingRegion();
         if (this.#headLen === this.#head.length) {
             if (this.#head.length >= MAX_HEAD) {
-                this.#fail(netError(`answer head over ${MAX_HEAD} bytes`, 'EPROTO'));
+                this.#fail(netError(`answer head over ${MAX_HEAD} bytes`, 'HPE_INVALID_RESPONSE'));
                 return this.#head;
             }
             const bigger = Buffer.allocUnsafe(this.#head.length * 2);
@@ -36219,7 +36359,7 @@ class Connection {
             return more;
         }
         if (this.#phase !== 'head') {
-            this.#fail(netError('the server sent bytes nobody asked for', 'EPROTO'));
+            this.#fail(netError('the server sent bytes nobody asked for', 'HPE_INVALID_RESPONSE'));
             return false;
         }
         const from = Math.max(0, this.#headLen - 3);
@@ -36299,13 +36439,13 @@ function parseHead(text) {
     const lines = text.split('\r\n');
     const status = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: .*)?$/.exec(lines[0]);
     if (!status)
-        throw netError(`not an HTTP/1.1 answer: ${JSON.stringify(lines[0].slice(0, 80))}`, 'EPROTO');
+        throw netError(`not an HTTP/1.1 answer: ${JSON.stringify(lines[0].slice(0, 80))}`, 'HPE_INVALID_RESPONSE');
     const headers = {};
     for (const line of lines.slice(1)) {
         const colon = line.indexOf(':');
         const name = line.slice(0, colon).toLowerCase();
         if (colon <= 0 || !TOKEN.test(name))
-            throw netError('malformed header line in an answer', 'EPROTO');
+            throw netError('malformed header line in an answer', 'HPE_INVALID_RESPONSE');
         const value = line.slice(colon + 1).trim();
         const prev = headers[name];
         if (name === 'set-cookie')
@@ -36326,7 +36466,7 @@ function parseHead(text) {
     const lengths = new Set(cl.split(',').map((v) => v.trim()));
     const [only] = [...lengths];
     if (lengths.size !== 1 || !/^\d{1,15}$/.test(only))
-        throw netError(`invalid Content-Length ${JSON.stringify(cl.slice(0, 40))}`, 'EPROTO');
+        throw netError(`invalid Content-Length ${JSON.stringify(cl.slice(0, 40))}`, 'HPE_INVALID_RESPONSE');
     return { status: code, headers, length: Number(only), keep };
 }
 /**

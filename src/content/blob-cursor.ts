@@ -1,7 +1,7 @@
-import { createHash, type Hash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { parseDigest } from '../oci/digest.js'
 import { DigestMismatchError, OciError, SizeMismatchError } from './errors.js'
+import { createHasher, type Hasher } from './hashing.js'
 import { slabs, SLABS_PER_TRANSFER } from './slabs.js'
 
 /**
@@ -178,7 +178,7 @@ export class BlobCursor {
   readonly #source: ChunkSource
   readonly #expected: { digest: string; size: number }
   readonly #what: string
-  readonly #hash: Hash
+  readonly #hasher: Hasher
   readonly #onProgress?: (bytes: number) => void
   #pos = 0
   #verified = false
@@ -192,7 +192,7 @@ export class BlobCursor {
     this.#source = source
     this.#expected = expected
     this.#what = what
-    this.#hash = createHash(parseDigest(expected.digest).algorithm)
+    this.#hasher = createHasher(parseDigest(expected.digest).algorithm, expected.size)
     this.#onProgress = onProgress
   }
 
@@ -224,30 +224,25 @@ export class BlobCursor {
         if (failure) throw failure.err
         const chunk = await this.#source.next(end - this.#pos)
         if (!chunk) throw new SizeMismatchError(size, this.#pos, this.#what)
-        try {
-          this.#hash.update(chunk)
-          this.#pos += chunk.length
-          if (this.#pos === size) await this.#finish()
-        } catch (err) {
-          slabs.give(chunk)
-          throw err
+        const hashed = this.#hasher.update(chunk)
+        this.#pos += chunk.length
+        if (this.#pos === size) {
+          try {
+            await hashed
+            await this.#finish()
+          } catch (err) {
+            slabs.give(chunk)
+            throw err
+          }
         }
         this.#onProgress?.(this.#pos)
-        if (!sink) {
+        // The slab goes back once the hasher and the sink are both done with it.
+        const p: Promise<void> = Promise.allSettled([hashed, sink?.(chunk)]).then(([h, s]) => {
+          lent.delete(p)
           slabs.give(chunk)
-          continue
-        }
-        const p: Promise<void> = sink(chunk).then(
-          () => {
-            lent.delete(p)
-            slabs.give(chunk)
-          },
-          (err: unknown) => {
-            lent.delete(p)
-            slabs.give(chunk)
-            failure ??= { err }
-          }
-        )
+          const rejected = [h, s].find((r) => r.status === 'rejected')
+          if (rejected) failure ??= { err: (rejected as PromiseRejectedResult).reason }
+        })
         lent.add(p)
       }
       while (lent.size) await Promise.race(lent)
@@ -264,12 +259,13 @@ export class BlobCursor {
     const extra = await this.#source.rest()
     // At least this many: the source was not read further.
     if (extra > 0) throw new SizeMismatchError(size, size + extra, this.#what)
-    const actual = `${parseDigest(digest).algorithm}:${this.#hash.digest('hex')}`
+    const actual = `${parseDigest(digest).algorithm}:${await this.#hasher.digest()}`
     if (actual !== digest) throw new DigestMismatchError(digest, actual, this.#what)
     this.#verified = true
   }
 
   close(): Promise<void> {
+    if (!this.#verified) this.#hasher.drop()
     return this.#source.close()
   }
 }

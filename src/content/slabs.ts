@@ -2,11 +2,12 @@
  * Fixed-size buffers that blob transfers fill, hand on and get back, instead of a new buffer per
  * chunk. A GiB moved through fresh buffers leaves a GiB of backing stores, and V8 counts them
  * against the old generation's limit: with this program's small heap that means a full marking
- * of the heap every few MiB. Through slabs, a transfer allocates nothing per chunk.
+ * of the heap every few MiB. Through slabs, a transfer allocates nothing per chunk. Slabs are
+ * SharedArrayBuffers, so the hashing thread reads them where they are.
  */
 export class SlabPool {
   readonly slabSize: number
-  readonly #free: ArrayBuffer[] = []
+  readonly #free: SharedArrayBuffer[] = []
   readonly #keep: number
 
   /** @param keep how many free slabs to hold on to; more than that are left to the GC */
@@ -16,16 +17,14 @@ export class SlabPool {
   }
 
   take(): Buffer {
-    const free = this.#free.pop()
-    // allocUnsafeSlow: a buffer with an ArrayBuffer of its own, never a slice of node's shared pool.
-    return free ? Buffer.from(free) : Buffer.allocUnsafeSlow(this.slabSize)
+    return Buffer.from(this.#free.pop() ?? new SharedArrayBuffer(this.slabSize))
   }
 
   /** Takes back a slab, or any view of one; other buffers are ignored. */
   give(chunk: Buffer): void {
-    const ab = chunk.buffer
-    if (ab.byteLength !== this.slabSize || !(ab instanceof ArrayBuffer)) return
-    if (this.#free.length < this.#keep) this.#free.push(ab)
+    const sab = chunk.buffer
+    if (!(sab instanceof SharedArrayBuffer) || sab.byteLength !== this.slabSize) return
+    if (this.#free.length < this.#keep) this.#free.push(sab)
   }
 }
 

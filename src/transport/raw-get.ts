@@ -125,7 +125,7 @@ class Connection {
     if (this.#phase === 'body' && this.#body) return this.#body.landingRegion()
     if (this.#headLen === this.#head.length) {
       if (this.#head.length >= MAX_HEAD) {
-        this.#fail(netError(`answer head over ${MAX_HEAD} bytes`, 'EPROTO'))
+        this.#fail(netError(`answer head over ${MAX_HEAD} bytes`, 'HPE_INVALID_RESPONSE'))
         return this.#head
       }
       const bigger = Buffer.allocUnsafe(this.#head.length * 2)
@@ -144,7 +144,7 @@ class Connection {
       return more
     }
     if (this.#phase !== 'head') {
-      this.#fail(netError('the server sent bytes nobody asked for', 'EPROTO'))
+      this.#fail(netError('the server sent bytes nobody asked for', 'HPE_INVALID_RESPONSE'))
       return false
     }
     const from = Math.max(0, this.#headLen - 3)
@@ -227,13 +227,16 @@ export function parseHead(text: string): {
   const lines = text.split('\r\n')
   const status = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: .*)?$/.exec(lines[0])
   if (!status)
-    throw netError(`not an HTTP/1.1 answer: ${JSON.stringify(lines[0].slice(0, 80))}`, 'EPROTO')
+    throw netError(
+      `not an HTTP/1.1 answer: ${JSON.stringify(lines[0].slice(0, 80))}`,
+      'HPE_INVALID_RESPONSE'
+    )
   const headers: Record<string, string | string[]> = {}
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':')
     const name = line.slice(0, colon).toLowerCase()
     if (colon <= 0 || !TOKEN.test(name))
-      throw netError('malformed header line in an answer', 'EPROTO')
+      throw netError('malformed header line in an answer', 'HPE_INVALID_RESPONSE')
     const value = line.slice(colon + 1).trim()
     const prev = headers[name]
     if (name === 'set-cookie') headers[name] = [...((prev as string[] | undefined) ?? []), value]
@@ -249,7 +252,10 @@ export function parseHead(text: string): {
   const lengths = new Set(cl.split(',').map((v) => v.trim()))
   const [only] = [...lengths]
   if (lengths.size !== 1 || !/^\d{1,15}$/.test(only))
-    throw netError(`invalid Content-Length ${JSON.stringify(cl.slice(0, 40))}`, 'EPROTO')
+    throw netError(
+      `invalid Content-Length ${JSON.stringify(cl.slice(0, 40))}`,
+      'HPE_INVALID_RESPONSE'
+    )
   return { status: code, headers, length: Number(only), keep }
 }
 
