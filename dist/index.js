@@ -34882,11 +34882,16 @@ function rangeReader(fh, offset, size, what) {
     };
 }
 /**
- * Writes content into an open file from `position` on: bytes in one write, a blob slab by slab
- * with positional writes (several in flight). Resolves to the bytes written; a write failure is
- * a LayoutError naming the file.
+ * Writes content into an open file from `position` on: bytes in one write, a blob slab by slab.
+ * Resolves to the bytes written; a write failure is a LayoutError naming the file.
+ *
+ * `inOrder`: one write at a time, slabs that queued meanwhile going out together in one writev.
+ * Concurrent writes to one file contend for its inode lock, and past its end each also extends
+ * it: on ext4 that measured several times the CPU of writing the same file front to back. A file
+ * of its own takes `inOrder`; regions of a shared file (a tar written in place) are written as
+ * they come.
  */
-async function writeContentAt(fh, content, position, what) {
+async function writeContentAt(fh, content, position, what, opts = {}) {
     const failed = (err) => {
         throw new LayoutError(`${what}: cannot be written (${fsReason(err)})`, {
             cause: err,
@@ -34894,22 +34899,79 @@ async function writeContentAt(fh, content, position, what) {
         });
     };
     if (Buffer.isBuffer(content)) {
-        await fh.write(content, 0, content.length, position).catch(failed);
+        await writeFully(fh, [content], position).catch(failed);
         return content.length;
     }
     let at = position;
+    const sink = opts.inOrder
+        ? queuedWriter(fh, position, failed)
+        : (chunk) => {
+            const where = at;
+            at += chunk.length;
+            return writeFully(fh, [chunk], where).catch(failed);
+        };
+    let written = 0;
     const cursor = await content.open();
     try {
         await cursor.pump((chunk) => {
-            const where = at;
-            at += chunk.length;
-            return fh.write(chunk, 0, chunk.length, where).then(() => undefined, failed);
+            written += chunk.length;
+            return sink(chunk);
         });
     }
     finally {
         await cursor.close();
     }
-    return at - position;
+    return written;
+}
+/** A sink writing chunks front to back, one write in flight, the chunks queued meanwhile in one writev. */
+function queuedWriter(fh, position, failed) {
+    let at = position;
+    let queue = [];
+    let busy = false;
+    const flush = () => {
+        if (busy || !queue.length)
+            return;
+        busy = true;
+        const batch = queue;
+        queue = [];
+        const chunks = batch.map((q) => q.chunk);
+        const where = at;
+        at += chunks.reduce((n, c) => n + c.length, 0);
+        writeFully(fh, chunks, where)
+            .then(() => {
+            for (const q of batch)
+                q.done();
+        }, (err) => {
+            for (const q of batch)
+                q.fail(err);
+        })
+            .finally(() => {
+            busy = false;
+            flush();
+        });
+    };
+    return (chunk) => new Promise((resolve, reject) => {
+        queue.push({ chunk, done: resolve, fail: reject });
+        flush();
+    }).catch(failed);
+}
+/** Writes all of `chunks` at `position`, going on after a short write (which the OS may do). */
+async function writeFully(fh, chunks, position) {
+    let rest = chunks;
+    let at = position;
+    while (rest.length) {
+        const { bytesWritten } = await fh.writev(rest, at);
+        at += bytesWritten;
+        let skip = bytesWritten;
+        while (rest.length && skip >= rest[0].length) {
+            skip -= rest[0].length;
+            rest = rest.slice(1);
+        }
+        if (skip > 0)
+            rest = [rest[0].subarray(skip), ...rest.slice(1)];
+        else if (bytesWritten === 0 && rest.length)
+            throw new Error('the file took no bytes');
+    }
 }
 
 function parseIndexJson(bytes, location) {
@@ -35785,7 +35847,7 @@ class LayoutStore {
                 });
             });
             try {
-                await writeContentAt(fh, content, 0, temp);
+                await writeContentAt(fh, content, 0, temp, { inOrder: true });
             }
             finally {
                 await fh.close();

@@ -97,7 +97,7 @@ export class LayoutStore implements Target {
         })
       })
       try {
-        await writeContentAt(fh, content, 0, temp)
+        await writeContentAt(fh, content, 0, temp, { inOrder: true })
       } finally {
         await fh.close()
       }
