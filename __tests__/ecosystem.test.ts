@@ -85,6 +85,49 @@ describe('the action in a workflow', () => {
     )
   })
 
+  it('mounts from mount-from repositories in a later, separate push, and uploads what they lack', async () => {
+    const staging = await runAction({
+      layout: `${BUILDX}:v1`,
+      registry: reg.host,
+      reference: 'stage/app:v1'
+    })
+    expect(staging.code).toBe(0)
+    // An empty repository first: its failed mounts must not cost the upload of anything.
+    const release = await runAction({
+      layout: `${BUILDX}:v1`,
+      registry: reg.host,
+      reference: 'release/app:v1',
+      'mount-from': `nothing/here\n${reg.host}/stage/app`
+    })
+    expect(release.stdout).not.toMatch(/::error/)
+    expect(release.code).toBe(0)
+    expect(release.stdout).toMatch(/blob +[0-9a-f]{12} +[\d.]+ KiB +mounted/)
+    expect(release.stdout).not.toMatch(/^\s*blob .* uploaded$/m)
+    expect(await remoteDigest(`${reg.host}/release/app:v1`)).toBe(BUILDX_DIGEST)
+
+    // A repository without the blobs: the push uploads them as usual.
+    const fresh = await runAction({
+      layout: `${BUILDX}:v1`,
+      registry: reg.host,
+      reference: 'fresh/app:v1',
+      'mount-from': 'nothing/here'
+    })
+    expect(fresh.code).toBe(0)
+    expect(fresh.stdout).toMatch(/^\s*blob .* uploaded$/m)
+    expect(fresh.stdout).not.toMatch(/mounted/)
+
+    const wrong = await runAction({
+      layout: `${BUILDX}:v1`,
+      registry: reg.host,
+      reference: 'fresh/app:v2',
+      'mount-from': 'elsewhere.example/stage/app'
+    })
+    expect(wrong.code).toBe(1)
+    expect(wrong.stdout).toMatch(
+      /::error.*mount-from elsewhere\.example\/stage\/app is on elsewhere\.example/
+    )
+  })
+
   it('writes no summary when summary is false, and logs in groups', async () => {
     const summaryFile = path.join(await tmpDir('summary-'), 'summary.md')
     await writeFile(summaryFile, '')

@@ -33502,6 +33502,7 @@ function readSettings(get) {
         retries: readInteger(get('retries'), 'retries', 0, 20),
         chunkSize: readSize(get('chunk-size')),
         tags: splitTags(get('tags')),
+        mountFrom: splitTags(get('mount-from')),
         referrers: readBoolean(get('referrers'), 'referrers'),
         artifactType: get('artifact-type').trim() || undefined,
         summary: get('summary').trim() === '' || readBoolean(get('summary'), 'summary')
@@ -33570,7 +33571,7 @@ function readSize(value) {
         throw new InputError(`chunk-size must be a size such as 256MiB, 64m or 0, not "${v}"`);
     return Number(m[1]) * unit;
 }
-/** Splits a `tags` input: newlines (CRLF too) or commas; blanks dropped. */
+/** Splits a list input (`tags`, `mount-from`): newlines (CRLF too) or commas; blanks dropped. */
 function splitTags(value) {
     return value
         .split(/[\r\n,]+/)
@@ -37577,11 +37578,16 @@ async function uploadBlob(opts, desc, content) {
 }
 async function upload(opts, desc, bodies) {
     let session;
-    if (opts.mountFrom) {
-        const mounted = await tryMount(opts, desc, opts.mountFrom);
+    const sources = opts.mountFrom ?? [];
+    for (const [i, from] of sources.entries()) {
+        const mounted = await tryMount(opts, desc, from);
         if (mounted === 'mounted')
             return 'mounted';
-        session = mounted;
+        // A failed mount opens an ordinary session: the upload uses the last one, others are cancelled.
+        if (mounted && i < sources.length - 1)
+            await cancelSession(opts, mounted);
+        else
+            session = mounted;
     }
     session ??= await startSession(opts, desc);
     const chunked = opts.chunkSize > 0 && desc.size > opts.chunkSize;
@@ -37641,6 +37647,21 @@ async function tryMount(opts, desc, from) {
         // A registry that cannot mount still takes an upload.
     }
     return undefined;
+}
+/** Gives up an upload session nobody will use (best effort: the registry expires it anyway). */
+async function cancelSession(opts, session) {
+    try {
+        const res = await opts.client.request({
+            method: 'DELETE',
+            url: session.location,
+            scope: opts.scope,
+            retry: false
+        });
+        await drain(res);
+    }
+    catch {
+        // Left to expire.
+    }
 }
 async function startSession(opts, desc) {
     const res = await opts.client.request({
@@ -37750,10 +37771,10 @@ class RegistryRepository {
     #scope;
     /** Manifests pushed this run, so tagging needs no second download. */
     #manifests = new Map();
-    /** A repository of the same registry whose blobs can be mounted instead of uploaded. */
+    /** Repositories of the same registry whose blobs can be mounted instead of uploaded, in order. */
     #mountFrom;
     constructor(client, repository, access) {
-        this.#mountFrom = access.mountFrom;
+        this.#mountFrom = access.mountFrom ?? [];
         this.#client = client;
         this.#repo = repository;
         this.name = `${client.registry}/${repository}`;
@@ -38099,11 +38120,34 @@ function destinations(primary, primaryTag, extra) {
     }
     return [...out.values()];
 }
+/** The mount-from repositories by registry; each must be on a registry the push goes to. */
+function mountSources(entries, defaultRegistry, targets) {
+    const out = new Map();
+    for (const entry of entries) {
+        // A host of its own (another registry of `tags`), else the reference's.
+        const first = entry.trim().split('/')[0];
+        const ref = parseReference(entry, entry.includes('/') && looksLikeHost(first) ? '' : defaultRegistry);
+        if (ref.tag || ref.digest)
+            throw new InputError(`mount-from ${entry} names a tag or digest`, {
+                hint: 'list repositories only, e.g. org/app or ghcr.io/org/app'
+            });
+        if (!targets.some((t) => t.ref.registry === ref.registry))
+            throw new InputError(`mount-from ${entry} is on ${ref.registry}, which this push does not go to`, {
+                hint: 'blobs can be mounted only from a repository of the registry they are pushed to'
+            });
+        const list = out.get(ref.registry) ?? [];
+        if (!list.includes(ref.repository))
+            list.push(ref.repository);
+        out.set(ref.registry, list);
+    }
+    return out;
+}
 /** Pushes the selected image of a layout, with everything under it, and tags it last. */
 async function push(opts) {
     const spec = parseLayoutSpec(opts.layout);
     const ref = parseReference(opts.reference, opts.registry);
     const targets = destinations(ref, ref.tag ?? spec.tag, opts.tags ?? []);
+    const mountable = mountSources(opts.mountFrom ?? [], ref.registry, targets);
     const source = await LayoutSource.open(spec.path, { tempDir: opts.tempDir });
     const pool = new ClientPool(opts);
     try {
@@ -38120,7 +38164,10 @@ async function push(opts) {
         const repos = [];
         for (const d of targets) {
             const client = await pool.get(d.ref.registry);
-            const mountFrom = pushed.get(d.ref.registry);
+            // Where blobs may already be: a repository this push filled first, then those named.
+            const mountFrom = [pushed.get(d.ref.registry), ...(mountable.get(d.ref.registry) ?? [])]
+                .filter((r) => r !== undefined && r !== d.ref.repository)
+                .filter((r, i, all) => all.indexOf(r) === i);
             const repo = new RegistryRepository(client, d.ref.repository, { push: true, mountFrom });
             // Tags wait until every repository holds the whole image (below).
             const result = await copyGraph(source, root, repo, {
@@ -38326,6 +38373,7 @@ async function run() {
                     ...common,
                     layout: await localLayout(settings.layout),
                     tags: settings.tags,
+                    mountFrom: settings.mountFrom,
                     tempDir: process.env.RUNNER_TEMP || undefined
                 })
                 : await pull({ ...common, platform: settings.platform });

@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const result =
     s.direction === 'push'
-      ? await push({ ...common, tags: s.tags })
+      ? await push({ ...common, tags: s.tags, mountFrom: s.mountFrom })
       : await pull({ ...common, platform: s.platform })
   const verb = s.direction === 'push' ? 'pushed' : 'pulled'
   process.stderr.write(

@@ -19,6 +19,7 @@ export const INPUT_NAMES = [
   'retries',
   'chunk-size',
   'tags',
+  'mount-from',
   'summary',
   'referrers',
   'artifact-type'
@@ -41,6 +42,7 @@ export interface Settings {
   retries?: number
   chunkSize?: number
   tags: string[]
+  mountFrom: string[]
   summary: boolean
   referrers: boolean
   artifactType?: string
@@ -102,6 +104,7 @@ export function readSettings(get: (name: InputName) => string): Settings {
     retries: readInteger(get('retries'), 'retries', 0, 20),
     chunkSize: readSize(get('chunk-size')),
     tags: splitTags(get('tags')),
+    mountFrom: splitTags(get('mount-from')),
     referrers: readBoolean(get('referrers'), 'referrers'),
     artifactType: get('artifact-type').trim() || undefined,
     summary: get('summary').trim() === '' || readBoolean(get('summary'), 'summary')
@@ -175,7 +178,7 @@ function readSize(value: string): number | undefined {
   return Number(m[1]) * unit
 }
 
-/** Splits a `tags` input: newlines (CRLF too) or commas; blanks dropped. */
+/** Splits a list input (`tags`, `mount-from`): newlines (CRLF too) or commas; blanks dropped. */
 export function splitTags(value: string): string[] {
   return value
     .split(/[\r\n,]+/)

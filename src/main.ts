@@ -54,6 +54,7 @@ export async function run(): Promise<void> {
             ...common,
             layout: await localLayout(settings.layout),
             tags: settings.tags,
+            mountFrom: settings.mountFrom,
             tempDir: process.env.RUNNER_TEMP || undefined
           })
         : await pull({ ...common, platform: settings.platform })

@@ -6,6 +6,7 @@ import { LayoutSource } from './layout/layout-source.js'
 import {
   formatReference,
   isTag,
+  looksLikeHost,
   parseLayoutSpec,
   parseReference,
   type Reference
@@ -26,6 +27,11 @@ export interface PushOptions extends RegistryOptions {
    * same registry get the blobs by mount; other registries get them uploaded).
    */
   tags?: string[]
+  /**
+   * Repositories (`org/app` or `host/org/app`) that may already hold the blobs: on their registry,
+   * blobs are mounted from them instead of uploaded.
+   */
+  mountFrom?: string[]
 }
 
 interface Destination {
@@ -64,11 +70,44 @@ function destinations(
   return [...out.values()]
 }
 
+/** The mount-from repositories by registry; each must be on a registry the push goes to. */
+function mountSources(
+  entries: string[],
+  defaultRegistry: string,
+  targets: Destination[]
+): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  for (const entry of entries) {
+    // A host of its own (another registry of `tags`), else the reference's.
+    const first = entry.trim().split('/')[0]
+    const ref = parseReference(
+      entry,
+      entry.includes('/') && looksLikeHost(first) ? '' : defaultRegistry
+    )
+    if (ref.tag || ref.digest)
+      throw new InputError(`mount-from ${entry} names a tag or digest`, {
+        hint: 'list repositories only, e.g. org/app or ghcr.io/org/app'
+      })
+    if (!targets.some((t) => t.ref.registry === ref.registry))
+      throw new InputError(
+        `mount-from ${entry} is on ${ref.registry}, which this push does not go to`,
+        {
+          hint: 'blobs can be mounted only from a repository of the registry they are pushed to'
+        }
+      )
+    const list = out.get(ref.registry) ?? []
+    if (!list.includes(ref.repository)) list.push(ref.repository)
+    out.set(ref.registry, list)
+  }
+  return out
+}
+
 /** Pushes the selected image of a layout, with everything under it, and tags it last. */
 export async function push(opts: PushOptions): Promise<TransferResult> {
   const spec = parseLayoutSpec(opts.layout)
   const ref = parseReference(opts.reference, opts.registry)
   const targets = destinations(ref, ref.tag ?? spec.tag, opts.tags ?? [])
+  const mountable = mountSources(opts.mountFrom ?? [], ref.registry, targets)
   const source = await LayoutSource.open(spec.path, { tempDir: opts.tempDir })
   const pool = new ClientPool(opts)
   try {
@@ -88,7 +127,10 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
     const repos: { repo: RegistryRepository; tags: string[] }[] = []
     for (const d of targets) {
       const client = await pool.get(d.ref.registry)
-      const mountFrom = pushed.get(d.ref.registry)
+      // Where blobs may already be: a repository this push filled first, then those named.
+      const mountFrom = [pushed.get(d.ref.registry), ...(mountable.get(d.ref.registry) ?? [])]
+        .filter((r): r is string => r !== undefined && r !== d.ref.repository)
+        .filter((r, i, all) => all.indexOf(r) === i)
       const repo = new RegistryRepository(client, d.ref.repository, { push: true, mountFrom })
       // Tags wait until every repository holds the whole image (below).
       const result = await copyGraph(source, root, repo, {

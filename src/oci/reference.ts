@@ -34,7 +34,7 @@ export function formatReference(ref: Reference): string {
 }
 
 /** Docker's rule: the first component names a host when it has a dot, a port, or is localhost. */
-function looksLikeHost(component: string): boolean {
+export function looksLikeHost(component: string): boolean {
   return (
     component.includes('.') ||
     component.includes(':') ||

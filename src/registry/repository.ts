@@ -34,15 +34,15 @@ export class RegistryRepository implements Target {
   /** Manifests pushed this run, so tagging needs no second download. */
   readonly #manifests = new Map<string, Buffer>()
 
-  /** A repository of the same registry whose blobs can be mounted instead of uploaded. */
-  readonly #mountFrom?: string
+  /** Repositories of the same registry whose blobs can be mounted instead of uploaded, in order. */
+  readonly #mountFrom: string[]
 
   constructor(
     client: RegistryClient,
     repository: string,
-    access: { push: boolean; mountFrom?: string }
+    access: { push: boolean; mountFrom?: string[] }
   ) {
-    this.#mountFrom = access.mountFrom
+    this.#mountFrom = access.mountFrom ?? []
     this.#client = client
     this.#repo = repository
     this.name = `${client.registry}/${repository}`

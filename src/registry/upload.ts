@@ -14,8 +14,8 @@ export interface UploadOptions {
   chunkSize: number
   retry: RetryPolicy
   onRetry?: (line: string) => void
-  /** A repository of the same registry that holds the blob already: mount it from there. */
-  mountFrom?: string
+  /** Repositories of the same registry that may hold the blob already: mount it from the first that does. */
+  mountFrom?: string[]
 }
 
 interface Session {
@@ -107,10 +107,13 @@ async function upload(
   bodies: BlobBodies
 ): Promise<'uploaded' | 'mounted'> {
   let session: Session | undefined
-  if (opts.mountFrom) {
-    const mounted = await tryMount(opts, desc, opts.mountFrom)
+  const sources = opts.mountFrom ?? []
+  for (const [i, from] of sources.entries()) {
+    const mounted = await tryMount(opts, desc, from)
     if (mounted === 'mounted') return 'mounted'
-    session = mounted
+    // A failed mount opens an ordinary session: the upload uses the last one, others are cancelled.
+    if (mounted && i < sources.length - 1) await cancelSession(opts, mounted)
+    else session = mounted
   }
   session ??= await startSession(opts, desc)
   const chunked = opts.chunkSize > 0 && desc.size > opts.chunkSize
@@ -172,6 +175,21 @@ async function tryMount(
     // A registry that cannot mount still takes an upload.
   }
   return undefined
+}
+
+/** Gives up an upload session nobody will use (best effort: the registry expires it anyway). */
+async function cancelSession(opts: UploadOptions, session: Session): Promise<void> {
+  try {
+    const res = await opts.client.request({
+      method: 'DELETE',
+      url: session.location,
+      scope: opts.scope,
+      retry: false
+    })
+    await drain(res)
+  } catch {
+    // Left to expire.
+  }
 }
 
 async function startSession(opts: UploadOptions, desc: Descriptor): Promise<Session> {
