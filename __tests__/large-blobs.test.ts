@@ -3,10 +3,15 @@
 // with bodies read straight into slabs, checked by skopeo and oci-image-tool. Corruption either
 // way is caught before the last slab is passed on.
 import { execFile } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
 import { open, readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { WORKER_MIN_BYTES } from '../src/content/hashing.js'
+import { BlobCursor, readerSource } from '../src/content/blob-cursor.js'
+import { LayoutError } from '../src/content/errors.js'
+import { WORKER_MIN_BYTES } from '../src/content/slab-thread.js'
+import type { BlobContent } from '../src/content/target.js'
+import { writeContentAt } from '../src/layout/files.js'
 import { SLAB_SIZE } from '../src/content/slabs.js'
 import { pull } from '../src/pull.js'
 import { push } from '../src/push.js'
@@ -183,5 +188,48 @@ describe('blobs larger than a slab', () => {
     expect(run.code).toBe(0)
     expect(run.outputs.digest).toBe(dirSample.digest)
     await checkLayout(dir)
+  })
+})
+
+describe('writing a blob into a file', () => {
+  const contentOf = (bytes: Buffer): BlobContent => ({
+    size: bytes.length,
+    open: async () =>
+      new BlobCursor(
+        readerSource({
+          size: bytes.length,
+          read: async (buf, position) => bytes.copy(buf, 0, position),
+          close: async () => undefined
+        }),
+        {
+          digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+          size: bytes.length
+        },
+        'test blob'
+      )
+  })
+
+  it.each([
+    ['on the slab thread', WORKER_MIN_BYTES + 1],
+    ['on the main thread', SLAB_SIZE * 3]
+  ])('writes every byte %s, and reports a failed write as a layout error', async (_where, size) => {
+    const dir = await tmpDir('write-')
+    const bytes = randomBytes(size)
+    const file = path.join(dir, 'blob')
+    const fh = await open(file, 'w')
+    expect(await writeContentAt(fh, contentOf(bytes), 100, file, { inOrder: true })).toBe(size)
+    await fh.close()
+    const written = await readFile(file)
+    expect(written.length).toBe(size + 100)
+    expect(written.subarray(100).equals(bytes)).toBe(true)
+
+    // A descriptor open for reading only: every write fails.
+    const ro = await open(file, 'r')
+    const err = await writeContentAt(ro, contentOf(bytes), 0, file, { inOrder: true }).catch(
+      (e: unknown) => e
+    )
+    await ro.close()
+    expect(err).toBeInstanceOf(LayoutError)
+    expect((err as Error).message).toMatch(/cannot be written \(EBADF\)/)
   })
 })

@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises'
 import { PassThrough, type Readable } from 'node:stream'
 import type { BlobReader, ChunkSink } from '../content/blob-cursor.js'
+import { FileWriteError, WRITE_PIECE } from '../content/slab-thread.js'
 import { LayoutError, OciError } from '../content/errors.js'
 import type { Content } from '../content/target.js'
 
@@ -94,7 +95,7 @@ export function rangeReader(
  * Writes content into an open file from `position` on: bytes in one write, a blob slab by slab.
  * Resolves to the bytes written; a write failure is a LayoutError naming the file.
  *
- * `inOrder`: one write at a time, slabs that queued meanwhile going out together in one writev.
+ * `inOrder`: one write at a time, slabs that queued meanwhile going out right after.
  * Concurrent writes to one file contend for its inode lock, and past its end each also extends
  * it: on ext4 that measured several times the CPU of writing the same file front to back. A file
  * of its own takes `inOrder`; regions of a shared file (a tar written in place) are written as
@@ -125,20 +126,20 @@ export async function writeContentAt(
         at += chunk.length
         return writeFully(fh, [chunk], where).catch(failed)
       }
-  let written = 0
   const cursor = await content.open()
   try {
-    await cursor.pump((chunk) => {
-      written += chunk.length
-      return sink(chunk)
+    // Large blobs are written by the slab thread that hashes them; others through `sink`.
+    await cursor.pumpToFile({ fd: fh.fd, position }, sink).catch((err: unknown) => {
+      if (err instanceof FileWriteError) failed(err)
+      throw err
     })
   } finally {
     await cursor.close()
   }
-  return written
+  return cursor.position
 }
 
-/** A sink writing chunks front to back, one write in flight, the chunks queued meanwhile in one writev. */
+/** A sink writing chunks front to back, one write in flight, the chunks queued meanwhile next. */
 function queuedWriter(
   fh: FileHandle,
   position: number,
@@ -176,19 +177,16 @@ function queuedWriter(
     }).catch(failed)
 }
 
-/** Writes all of `chunks` at `position`, going on after a short write (which the OS may do). */
+/** Writes all of `chunks` at `position` in WRITE_PIECE writes, going on after a short write. */
 async function writeFully(fh: FileHandle, chunks: Buffer[], position: number): Promise<void> {
-  let rest = chunks
   let at = position
-  while (rest.length) {
-    const { bytesWritten } = await fh.writev(rest, at)
-    at += bytesWritten
-    let skip = bytesWritten
-    while (rest.length && skip >= rest[0].length) {
-      skip -= rest[0].length
-      rest = rest.slice(1)
+  for (const chunk of chunks) {
+    for (let off = 0; off < chunk.length;) {
+      const len = Math.min(WRITE_PIECE, chunk.length - off)
+      const { bytesWritten } = await fh.write(chunk, off, len, at)
+      if (bytesWritten === 0) throw new Error('the file took no bytes')
+      off += bytesWritten
+      at += bytesWritten
     }
-    if (skip > 0) rest = [rest[0].subarray(skip), ...rest.slice(1)]
-    else if (bytesWritten === 0 && rest.length) throw new Error('the file took no bytes')
   }
 }
