@@ -603,34 +603,42 @@ const SLAB_SIZE = 256 * 1024;
 const SLABS_PER_TRANSFER = 4;
 const slabs = new SlabPool(SLAB_SIZE, 64);
 
+/**
+ * A pool slab filled by `fill` with up to `max` bytes, cut to what it got; undefined (the slab
+ * given back) when it got nothing. The slab goes back on failure too.
+ */
+async function filledSlab(max, fill) {
+    const slab = slabs.take();
+    let got;
+    try {
+        got = await fill(slab, Math.min(max, slab.length));
+    }
+    catch (err) {
+        slabs.give(slab);
+        throw err;
+    }
+    if (got === 0) {
+        slabs.give(slab);
+        return undefined;
+    }
+    return slab.subarray(0, got);
+}
 /** Reads a stored blob slab by slab. */
 function readerSource(reader) {
     let pos = 0;
     return {
-        async next(max) {
-            const slab = slabs.take();
-            const want = Math.min(max, slab.length);
+        next: (max) => filledSlab(max, async (slab, want) => {
             let got = 0;
-            try {
-                // A read may return less than asked: keep going until full or at the end.
-                while (got < want) {
-                    const n = await reader.read(slab.subarray(got, want), pos);
-                    if (n === 0)
-                        break;
-                    got += n;
-                    pos += n;
-                }
+            // A read may return less than asked: keep going until full or at the end.
+            while (got < want) {
+                const n = await reader.read(slab.subarray(got, want), pos);
+                if (n === 0)
+                    break;
+                got += n;
+                pos += n;
             }
-            catch (err) {
-                slabs.give(slab);
-                throw err;
-            }
-            if (got === 0) {
-                slabs.give(slab);
-                return undefined;
-            }
-            return slab.subarray(0, got);
-        },
+            return got;
+        }),
         rest: async () => 0,
         close: () => reader.close()
     };
@@ -665,21 +673,8 @@ class StreamSource {
         });
         stream.pause();
     }
-    async next(max) {
-        const slab = slabs.take();
-        let got;
-        try {
-            got = await this.#fill(slab, Math.min(max, slab.length));
-        }
-        catch (err) {
-            slabs.give(slab);
-            throw err;
-        }
-        if (got === 0) {
-            slabs.give(slab);
-            return undefined;
-        }
-        return slab.subarray(0, got);
+    next(max) {
+        return filledSlab(max, (slab, want) => this.#fill(slab, want));
     }
     #fill(slab, max) {
         let got = 0;

@@ -30,15 +30,36 @@ export interface ChunkSource {
   close(): Promise<void>
 }
 
+/**
+ * A pool slab filled by `fill` with up to `max` bytes, cut to what it got; undefined (the slab
+ * given back) when it got nothing. The slab goes back on failure too.
+ */
+async function filledSlab(
+  max: number,
+  fill: (slab: Buffer, want: number) => Promise<number>
+): Promise<Buffer | undefined> {
+  const slab = slabs.take()
+  let got: number
+  try {
+    got = await fill(slab, Math.min(max, slab.length))
+  } catch (err) {
+    slabs.give(slab)
+    throw err
+  }
+  if (got === 0) {
+    slabs.give(slab)
+    return undefined
+  }
+  return slab.subarray(0, got)
+}
+
 /** Reads a stored blob slab by slab. */
 export function readerSource(reader: BlobReader): ChunkSource {
   let pos = 0
   return {
-    async next(max) {
-      const slab = slabs.take()
-      const want = Math.min(max, slab.length)
-      let got = 0
-      try {
+    next: (max) =>
+      filledSlab(max, async (slab, want) => {
+        let got = 0
         // A read may return less than asked: keep going until full or at the end.
         while (got < want) {
           const n = await reader.read(slab.subarray(got, want), pos)
@@ -46,16 +67,8 @@ export function readerSource(reader: BlobReader): ChunkSource {
           got += n
           pos += n
         }
-      } catch (err) {
-        slabs.give(slab)
-        throw err
-      }
-      if (got === 0) {
-        slabs.give(slab)
-        return undefined
-      }
-      return slab.subarray(0, got)
-    },
+        return got
+      }),
     rest: async () => 0,
     close: () => reader.close()
   }
@@ -99,20 +112,8 @@ export class StreamSource implements ChunkSource {
     stream.pause()
   }
 
-  async next(max: number): Promise<Buffer | undefined> {
-    const slab = slabs.take()
-    let got: number
-    try {
-      got = await this.#fill(slab, Math.min(max, slab.length))
-    } catch (err) {
-      slabs.give(slab)
-      throw err
-    }
-    if (got === 0) {
-      slabs.give(slab)
-      return undefined
-    }
-    return slab.subarray(0, got)
+  next(max: number): Promise<Buffer | undefined> {
+    return filledSlab(max, (slab, want) => this.#fill(slab, want))
   }
 
   #fill(slab: Buffer, max: number): Promise<number> {
