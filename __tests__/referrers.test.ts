@@ -7,7 +7,7 @@ import http from 'node:http'
 import path from 'node:path'
 import { pull } from '../src/pull.js'
 import { push } from '../src/push.js'
-import { makeImageLayout, writeIndex, writeJsonBlob, type Desc } from './helpers/layouts.js'
+import { imageWithArtifacts, type Desc } from './helpers/layouts.js'
 import { startProxy } from './helpers/proxy.js'
 import { startRegistry, type TestRegistry } from './helpers/registry.js'
 import { FIXTURES, tmpDir } from './helpers/skopeo.js'
@@ -16,7 +16,6 @@ import { checkLayout } from './helpers/verify.js'
 const REGCLIENT = path.join(FIXTURES, 'layouts/regclient-testrepo')
 const V2 = 'sha256:dfae8f425735a5e3a72e40d6609e03079995511d48157c74d54801ff4430491e'
 const ACCEPT = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json'
-const EMPTY = 'application/vnd.oci.empty.v1+json'
 
 async function get(host: string, p: string): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`http://${host}${p}`, { headers: { Accept: ACCEPT } })
@@ -24,33 +23,6 @@ async function get(host: string, p: string): Promise<{ status: number; json: unk
 }
 
 const fallback = (digest: string): string => digest.replace(':', '-')
-
-/** An image with several artifacts pointing at it, stored as untagged index.json entries. */
-async function imageWithArtifacts(
-  kinds: string[]
-): Promise<{ dir: string; image: Desc; artifacts: Desc[] }> {
-  const { dir, manifest } = await makeImageLayout({ tag: 'v1', content: 'image with artifacts\n' })
-  const empty = await writeJsonBlob(dir, EMPTY, {})
-  const artifacts: Desc[] = []
-  for (const kind of kinds) {
-    const layer = await writeJsonBlob(dir, `application/vnd.test.${kind}+json`, { kind })
-    const a = await writeJsonBlob(dir, 'application/vnd.oci.image.manifest.v1+json', {
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      artifactType: `application/vnd.test.${kind}`,
-      config: { ...empty, mediaType: EMPTY },
-      layers: [layer],
-      subject: { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size },
-      annotations: { 'org.opencontainers.image.title': kind }
-    })
-    artifacts.push(a)
-  }
-  await writeIndex(dir, [
-    { ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'v1' } },
-    ...artifacts
-  ])
-  return { dir, image: manifest, artifacts }
-}
 
 describe('referrers on a registry without the referrers API (fallback tags)', () => {
   let reg: TestRegistry

@@ -34720,13 +34720,40 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
     let failed;
     let bytesSent = 0;
     const retry = { ...DEFAULT_RETRY, ...opts.retry };
-    const transferOnce = async (node) => {
-        if (await dst.exists(node.desc))
-            return 'exists';
+    /** Blobs skipped because the destination said it had them. */
+    const skipped = new Set();
+    const send = (node) => {
         const progress = node.desc.size >= PROGRESS_MIN_BYTES
             ? (bytes) => emit({ type: 'progress', desc: node.desc, bytes })
             : undefined;
         return dst.push(node.desc, node.bytes ?? new SourceContent(src, node.desc, progress));
+    };
+    const transferOnce = async (node) => {
+        if (await dst.exists(node.desc)) {
+            if (!node.bytes)
+                skipped.add(node.desc.digest);
+            return 'exists';
+        }
+        if (!node.bytes)
+            return send(node);
+        try {
+            return await send(node);
+        }
+        catch (err) {
+            const doubted = node.children.filter((c) => skipped.has(c.desc.digest));
+            if (!isBlobUnknown(err) || doubted.length === 0)
+                throw err;
+            // The registry said it had these blobs (Artifactory's HEAD can) and then denied them: send
+            // them after all, then the manifest once more.
+            for (const child of doubted) {
+                skipped.delete(child.desc.digest);
+                const outcome = await send(child);
+                if (outcome === 'uploaded')
+                    bytesSent += child.desc.size;
+                emit({ type: 'blob', desc: child.desc, outcome, ms: 0 });
+            }
+            return send(node);
+        }
     };
     const transfer = async (node) => {
         const started = Date.now();
@@ -34786,6 +34813,11 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
         emit({ type: 'tag', desc: graph.root.desc, tag });
     }
     return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent };
+}
+/** A manifest refused because the registry lacks a blob it names. */
+function isBlobUnknown(err) {
+    return (err instanceof RegistryError &&
+        err.errors.some((e) => e.code === 'MANIFEST_BLOB_UNKNOWN' || e.code === 'BLOB_UNKNOWN'));
 }
 /**
  * A blob of the source as content to push: each open reads it afresh, straight into slabs where
@@ -37348,8 +37380,12 @@ class Authenticator {
     }
 }
 
-/** Above this, blobs go up in chunks that can resume: large enough that the usual layer is one PUT. */
-const DEFAULT_CHUNK_SIZE = 256 * 1024 * 1024;
+/**
+ * By default every blob goes up in one PUT, as oras and crane do: it is the one form every
+ * registry takes (GHCR refuses PATCHes over 4 MiB, ECR parts under 5 MiB). A registry that refuses
+ * a large PUT (413) gets chunks from then on (see UploadLimits).
+ */
+const DEFAULT_CHUNK_SIZE = 0;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
 /** One registry: its origin, connection pool and authentication state. */
@@ -37365,6 +37401,10 @@ class RegistryClient {
     chunkSize;
     #onRetry;
     #connected = false;
+    /** Upload limits this host has shown during the run, for every repository on it. */
+    uploadLimits = {};
+    /** The last `RateLimit-*` headers the registry sent (Docker Hub: pulls left in its window). */
+    #rateLimit;
     constructor(opts) {
         this.registry = opts.registry;
         const host = apiHost(opts.registry);
@@ -37389,6 +37429,16 @@ class RegistryClient {
     }
     close() {
         this.#transport.close();
+    }
+    /** "docker.io: 97 of 100 pulls left in 21600 s", when the registry reported its rate limit. */
+    rateLimitLine() {
+        const rl = this.#rateLimit;
+        if (!rl)
+            return undefined;
+        const count = (v) => v.split(';')[0].trim();
+        const window = /;\s*w=(\d+)/.exec(rl.remaining)?.[1] ?? /;\s*w=(\d+)/.exec(rl.limit ?? '')?.[1];
+        const of = rl.limit ? ` of ${count(rl.limit)}` : '';
+        return `${this.registry} rate limit: ${count(rl.remaining)}${of} pulls left${window ? ` in ${window} s` : ''}`;
     }
     /**
      * Sends a request: authorised (answering 401 challenges), following redirects when asked, and
@@ -37486,6 +37536,9 @@ class RegistryClient {
         const started = Date.now();
         const out = { method: req.method, url, headers, body: req.body };
         const res = await (req.chunks ? this.#transport.sendForChunks(out) : this.#transport.send(out));
+        const remaining = header(res, 'ratelimit-remaining');
+        if (remaining)
+            this.#rateLimit = { remaining, limit: header(res, 'ratelimit-limit') };
         this.#trace?.(`${req.method} ${url.origin}${url.pathname} ${res.status} ${Date.now() - started}ms`);
         return res;
     }
@@ -37498,7 +37551,13 @@ class RegistryClient {
             throw this.auth.refused(res, body, `${verb} ${repo ?? this.registry}`);
         }
         const errors = parseErrorBody(body);
+        const pushing = method !== 'GET' && method !== 'HEAD';
+        const noRepo = pushing && errors.some((e) => e.code === 'NAME_UNKNOWN');
         const err = new RegistryError(method, res.url.origin + res.url.pathname, res.status, errors, {
+            // ECR (and registries set up like it) create no repository on push.
+            hint: noRepo
+                ? 'the repository does not exist and this registry does not create it on push: create it first (on ECR: aws ecr create-repository --repository-name NAME)'
+                : undefined,
             message: `${this.registry}: ${action} failed: ${errors.length ? errors.map((e) => `${e.code}: ${e.message}`).join('; ') : `HTTP ${res.status}`}`
         });
         err.retryable = res.retryable === true;
@@ -37523,6 +37582,11 @@ class ClientPool {
             this.#clients.set(registry, c);
         }
         return c;
+    }
+    /** The rate limits the registries of this run reported. */
+    async rateLimits() {
+        const clients = await Promise.all([...this.#clients.values()].map((c) => c.catch(() => undefined)));
+        return clients.flatMap((c) => c?.rateLimitLine() ?? []);
     }
     async close() {
         for (const c of this.#clients.values())
@@ -37580,6 +37644,18 @@ function retryOverride(opts) {
     return opts.retries === undefined ? undefined : { retries: opts.retries };
 }
 
+/** Chunk size after a one-request upload was refused: under every CDN limit, above ECR's 5 MiB minimum. */
+const FALLBACK_CHUNK = 16 * 1024 * 1024;
+/** GHCR's 416 text: "... exceeds the maximum permissible limit of 4.00MiB". */
+const LIMIT_TEXT = /maximum permissible limit of ([\d.]+)\s*([KMG]i?B)/i;
+function limitIn(text) {
+    const m = LIMIT_TEXT.exec(text);
+    if (!m)
+        return undefined;
+    const unit = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2][0].toUpperCase()];
+    const n = Math.floor(Number(m[1]) * unit);
+    return n > 0 ? n : undefined;
+}
 /**
  * Resolves an upload Location: absolute, host-relative or query-only, against the URL that
  * answered. A Location naming the same host without a port keeps the request's port (some
@@ -37660,7 +37736,9 @@ async function upload(opts, desc, bodies) {
             session = mounted;
     }
     session ??= await startSession(opts, desc);
-    const chunked = opts.chunkSize > 0 && desc.size > opts.chunkSize;
+    const { limits } = opts;
+    const tooLarge = limits.maxBody !== undefined && desc.size > limits.maxBody;
+    const chunked = tooLarge || (opts.chunkSize > 0 && desc.size > opts.chunkSize);
     if (!chunked) {
         const res = await opts.client.request({
             method: 'PUT',
@@ -37674,16 +37752,37 @@ async function upload(opts, desc, bodies) {
             await drain(res);
             return 'uploaded';
         }
-        // Too large for one request (a proxy's body limit): go again in chunks.
+        // Too large for one request (a proxy's body limit): this host gets chunks from now on.
         if (res.status !== 413)
             return opts.client.fail(res, 'PUT', `uploading ${desc.digest}`);
         await drain(res);
-        const small = Math.min(opts.chunkSize || 16 << 20, 16 << 20);
-        await uploadChunked(opts, desc, await startSession(opts, desc), bodies, small);
-        return 'uploaded';
+        limits.maxBody = Math.min(limits.maxBody ?? Infinity, desc.size - 1);
+        opts.onRetry?.(`${opts.client.registry} refused ${desc.digest} in one request (HTTP 413); sending it in chunks of ${FALLBACK_CHUNK} bytes`);
+        session = await startSession(opts, desc);
     }
-    await uploadChunked(opts, desc, session, bodies, opts.chunkSize);
+    await uploadChunked(opts, desc, session, bodies, chunkSizeFor(opts, tooLarge || !opts.chunkSize));
     return 'uploaded';
+}
+/** The chunk size to start with: the input's, or the fallback once one request was refused; never above a limit learned. */
+function chunkSizeFor(opts, fallback) {
+    const wanted = fallback ? Math.min(opts.chunkSize || FALLBACK_CHUNK, FALLBACK_CHUNK) : opts.chunkSize;
+    return Math.min(wanted, opts.limits.maxChunk ?? Infinity);
+}
+/**
+ * A PATCH refused for its size (413, or GHCR's 416 naming its limit): the size to use from now
+ * on, learned for the host; undefined when the refusal says nothing about size.
+ */
+function smallerChunk(opts, err, length) {
+    const named = limitIn(err.errors.map((e) => e.message).join(' ') + ' ' + err.message);
+    let next;
+    if (named !== undefined && named < length)
+        next = named;
+    else if (err.status === 413)
+        next = Math.floor(length / 2);
+    if (next === undefined || next < 1)
+        return undefined;
+    opts.limits.maxChunk = Math.min(opts.limits.maxChunk ?? Infinity, next);
+    return opts.limits.maxChunk;
 }
 /**
  * Asks the registry to link a blob another repository of it already holds: 201 means done,
@@ -37753,7 +37852,7 @@ async function startSession(opts, desc) {
     };
 }
 async function uploadChunked(opts, desc, session, bodies, chunkSize) {
-    const size = Math.max(chunkSize, session.minChunk);
+    let size = Math.max(chunkSize, session.minChunk);
     let location = session.location;
     let offset = 0;
     let resumes = 0;
@@ -37777,6 +37876,21 @@ async function uploadChunked(opts, desc, session, bodies, chunkSize) {
                 await opts.client.fail(res, 'PATCH', `uploading ${desc.digest}`);
         }
         catch (err) {
+            const smaller = err instanceof RegistryError && (err.status === 413 || err.status === 416)
+                ? smallerChunk(opts, err, length)
+                : undefined;
+            if (smaller !== undefined) {
+                if (smaller < session.minChunk) {
+                    throw new OciError(`${opts.client.registry}: the registry takes chunks of at most ${smaller} bytes but asks for at least ${session.minChunk}`, { hint: 'set chunk-size: 0 so each blob goes up in one request' });
+                }
+                // Not a fault: the next request differs (smaller), so it does not count as a retry.
+                size = smaller;
+                opts.onRetry?.(`${opts.client.registry} refused a chunk of ${length} bytes (HTTP ${err.status}); sending chunks of ${size} bytes`);
+                const held = await heldBytes(opts, location, desc);
+                location = held.location;
+                offset = held.offset;
+                continue;
+            }
             // 416: the registry holds another length than we thought; the whole blob starts over.
             if (err instanceof RegistryError && err.status === 416)
                 err.retryable = true;
@@ -37843,8 +37957,10 @@ class RegistryRepository {
     #manifests = new Map();
     /** Repositories of the same registry whose blobs can be mounted instead of uploaded, in order. */
     #mountFrom;
+    #push;
     constructor(client, repository, access) {
         this.#mountFrom = access.mountFrom ?? [];
+        this.#push = access.push;
         this.#client = client;
         this.#repo = repository;
         this.name = `${client.registry}/${repository}`;
@@ -37865,12 +37981,14 @@ class RegistryRepository {
         const digest = header(res, 'docker-content-digest');
         const mediaType = header(res, 'content-type')?.split(';')[0].trim();
         const size = Number(header(res, 'content-length'));
+        // A manifest is never empty: a Content-Length of 0 is a proxy that dropped it, not a size.
         if (res.status === 200 &&
             digest &&
             isDigest(digest) &&
             mediaType &&
             isManifestType(mediaType) &&
-            Number.isSafeInteger(size)) {
+            Number.isSafeInteger(size) &&
+            size > 0) {
             if (isDigest(reference) && digest !== reference)
                 throw new OciError(`${this.name}: asked for ${reference}, the registry answered ${digest}`);
             return { mediaType, digest, size };
@@ -37943,9 +38061,16 @@ class RegistryRepository {
     async exists(desc) {
         const res = await this.#byDigest('HEAD', desc);
         await drain(res);
-        if (res.status === 200)
-            return true;
+        if (res.status === 200) {
+            // A length that contradicts the descriptor is not the content we mean (Harbor's HEAD and
+            // GET can disagree): not known to be there, so it is sent and the registry decides.
+            const length = Number(header(res, 'content-length'));
+            return !(length > 0 && length !== desc.size);
+        }
         if (res.status === 404)
+            return false;
+        // Artifactory answers 403 for what it does not have; a real refusal still fails on the PUT.
+        if (res.status === 403 && this.#push)
             return false;
         return this.#client.fail(res, 'HEAD', `checking ${desc.digest}`);
     }
@@ -37961,6 +38086,7 @@ class RegistryRepository {
             repository: this.#repo,
             scope: this.#scope,
             chunkSize: this.#client.chunkSize,
+            limits: this.#client.uploadLimits,
             retry: this.#client.retryPolicy,
             onRetry: (line) => this.#client.noteRetry(line),
             mountFrom: this.#mountFrom
@@ -38131,6 +38257,7 @@ async function pull(opts) {
             platforms: await imagePlatforms(repo, result.graph.root),
             destinations: [{ reference: path$1.resolve(spec.path), tags: tag ? [tag] : [] }],
             referrers,
+            rateLimits: [client.rateLimitLine() ?? []].flat(),
             layout: path$1.resolve(spec.path)
         };
     }
@@ -38283,7 +38410,8 @@ async function push(opts) {
             bytesSent,
             platforms: await imagePlatforms(source, result.graph.root),
             destinations: written,
-            referrers
+            referrers,
+            rateLimits: await pool.rateLimits()
         };
     }
     finally {
@@ -38370,6 +38498,7 @@ class TransferReport {
                 ? [`| tags | ${result.tags.map((t) => `\`${t}\``).join('<br>')} |`]
                 : []),
             ...(result.layout ? [`| layout | \`${result.layout}\` |`] : []),
+            ...result.rateLimits.map((line) => `| rate limit | ${line} |`),
             `| moved | ${formatBytes(moved)} of ${formatBytes(result.bytesTotal)} in ${seconds.toFixed(1)} s (${formatBytes(moved / seconds)}/s) |`,
             '',
             '| destination | digest | kind | size | result |',
@@ -38461,6 +38590,8 @@ async function run() {
         setOutput('metadata', metadata(result));
         if (result.layout)
             setOutput('layout', result.layout);
+        for (const line of result.rateLimits)
+            info(line);
         info(report.closing(result));
         if (getInput('summary').trim().toLowerCase() !== 'false' &&
             process.env.GITHUB_STEP_SUMMARY) {

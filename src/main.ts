@@ -69,6 +69,7 @@ export async function run(): Promise<void> {
     core.setOutput('platforms', JSON.stringify(result.platforms))
     core.setOutput('metadata', metadata(result))
     if (result.layout) core.setOutput('layout', result.layout)
+    for (const line of result.rateLimits) core.info(line)
     core.info(report.closing(result))
     if (
       core.getInput('summary').trim().toLowerCase() !== 'false' &&

@@ -109,6 +109,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       platforms: await imagePlatforms(repo, result.graph.root),
       destinations: [{ reference: path.resolve(spec.path), tags: tag ? [tag] : [] }],
       referrers,
+      rateLimits: [client.rateLimitLine() ?? []].flat(),
       layout: path.resolve(spec.path)
     }
   } finally {

@@ -174,7 +174,8 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
       bytesSent,
       platforms: await imagePlatforms(source, result.graph.root),
       destinations: written,
-      referrers
+      referrers,
+      rateLimits: await pool.rateLimits()
     }
   } finally {
     await pool.close()

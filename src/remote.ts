@@ -58,6 +58,8 @@ export interface TransferResult {
   destinations: { reference: string; tags: string[] }[]
   /** Referrers carried along (with `referrers: true`). */
   referrers: Descriptor[]
+  /** Rate limits the registries reported (Docker Hub's pulls left), one line each. */
+  rateLimits: string[]
 }
 
 /** One client per registry for a run; closes them all. */
@@ -78,6 +80,12 @@ export class ClientPool {
       this.#clients.set(registry, c)
     }
     return c
+  }
+
+  /** The rate limits the registries of this run reported. */
+  async rateLimits(): Promise<string[]> {
+    const clients = await Promise.all([...this.#clients.values()].map((c) => c.catch(() => undefined)))
+    return clients.flatMap((c) => c?.rateLimitLine() ?? [])
   }
 
   async close(): Promise<void> {

@@ -75,6 +75,7 @@ export class TransferReport {
         ? [`| tags | ${result.tags.map((t) => `\`${t}\``).join('<br>')} |`]
         : []),
       ...(result.layout ? [`| layout | \`${result.layout}\` |`] : []),
+      ...result.rateLimits.map((line) => `| rate limit | ${line} |`),
       `| moved | ${formatBytes(moved)} of ${formatBytes(result.bytesTotal)} in ${seconds.toFixed(1)} s (${formatBytes(moved / seconds)}/s) |`,
       '',
       '| destination | digest | kind | size | result |',

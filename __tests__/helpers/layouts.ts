@@ -154,3 +154,32 @@ export async function fixtureCopy(name: string): Promise<string> {
 export async function readJson<T>(file: string): Promise<T> {
   return JSON.parse(await readFile(file, 'utf8')) as T
 }
+
+const EMPTY_CONFIG = 'application/vnd.oci.empty.v1+json'
+
+/** An image with several artifacts pointing at it, stored as untagged index.json entries. */
+export async function imageWithArtifacts(
+  kinds: string[]
+): Promise<{ dir: string; image: Desc; artifacts: Desc[] }> {
+  const { dir, manifest } = await makeImageLayout({ tag: 'v1', content: 'image with artifacts\n' })
+  const empty = await writeJsonBlob(dir, EMPTY_CONFIG, {})
+  const artifacts: Desc[] = []
+  for (const kind of kinds) {
+    const layer = await writeJsonBlob(dir, `application/vnd.test.${kind}+json`, { kind })
+    const a = await writeJsonBlob(dir, 'application/vnd.oci.image.manifest.v1+json', {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: `application/vnd.test.${kind}`,
+      config: { ...empty, mediaType: EMPTY_CONFIG },
+      layers: [layer],
+      subject: { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size },
+      annotations: { 'org.opencontainers.image.title': kind }
+    })
+    artifacts.push(a)
+  }
+  await writeIndex(dir, [
+    { ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'v1' } },
+    ...artifacts
+  ])
+  return { dir, image: manifest, artifacts }
+}

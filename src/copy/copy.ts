@@ -104,13 +104,36 @@ export async function copyGraph(
   let bytesSent = 0
 
   const retry = { ...DEFAULT_RETRY, ...opts.retry }
-  const transferOnce = async (node: GraphNode): Promise<TransferOutcome> => {
-    if (await dst.exists(node.desc)) return 'exists'
+  /** Blobs skipped because the destination said it had them. */
+  const skipped = new Set<string>()
+  const send = (node: GraphNode): Promise<TransferOutcome> => {
     const progress =
       node.desc.size >= PROGRESS_MIN_BYTES
         ? (bytes: number) => emit({ type: 'progress', desc: node.desc, bytes })
         : undefined
     return dst.push(node.desc, node.bytes ?? new SourceContent(src, node.desc, progress))
+  }
+  const transferOnce = async (node: GraphNode): Promise<TransferOutcome> => {
+    if (await dst.exists(node.desc)) {
+      if (!node.bytes) skipped.add(node.desc.digest)
+      return 'exists'
+    }
+    if (!node.bytes) return send(node)
+    try {
+      return await send(node)
+    } catch (err) {
+      const doubted = node.children.filter((c) => skipped.has(c.desc.digest))
+      if (!isBlobUnknown(err) || doubted.length === 0) throw err
+      // The registry said it had these blobs (Artifactory's HEAD can) and then denied them: send
+      // them after all, then the manifest once more.
+      for (const child of doubted) {
+        skipped.delete(child.desc.digest)
+        const outcome = await send(child)
+        if (outcome === 'uploaded') bytesSent += child.desc.size
+        emit({ type: 'blob', desc: child.desc, outcome, ms: 0 })
+      }
+      return send(node)
+    }
   }
 
   const transfer = async (node: GraphNode): Promise<void> => {
@@ -167,6 +190,14 @@ export async function copyGraph(
     emit({ type: 'tag', desc: graph.root.desc, tag })
   }
   return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent }
+}
+
+/** A manifest refused because the registry lacks a blob it names. */
+function isBlobUnknown(err: unknown): boolean {
+  return (
+    err instanceof RegistryError &&
+    err.errors.some((e) => e.code === 'MANIFEST_BLOB_UNKNOWN' || e.code === 'BLOB_UNKNOWN')
+  )
 }
 
 /**

@@ -20,6 +20,7 @@ import {
 import { Authenticator, type SecretSink } from './auth.js'
 import type { Credentials } from './credentials.js'
 import { parseErrorBody } from './errors.js'
+import type { UploadLimits } from './upload.js'
 
 export type PlainHttp = 'auto' | 'true' | 'false'
 
@@ -37,8 +38,12 @@ export interface RegistryClientOptions extends TransportOptions {
   chunkSize?: number
 }
 
-/** Above this, blobs go up in chunks that can resume: large enough that the usual layer is one PUT. */
-export const DEFAULT_CHUNK_SIZE = 256 * 1024 * 1024
+/**
+ * By default every blob goes up in one PUT, as oras and crane do: it is the one form every
+ * registry takes (GHCR refuses PATCHes over 4 MiB, ECR parts under 5 MiB). A registry that refuses
+ * a large PUT (413) gets chunks from then on (see UploadLimits).
+ */
+export const DEFAULT_CHUNK_SIZE = 0
 
 export interface RegistryRequest {
   method: string
@@ -73,6 +78,10 @@ export class RegistryClient {
   readonly chunkSize: number
   readonly #onRetry?: (line: string) => void
   #connected = false
+  /** Upload limits this host has shown during the run, for every repository on it. */
+  readonly uploadLimits: UploadLimits = {}
+  /** The last `RateLimit-*` headers the registry sent (Docker Hub: pulls left in its window). */
+  #rateLimit?: { limit?: string; remaining: string }
 
   constructor(opts: RegistryClientOptions) {
     this.registry = opts.registry
@@ -102,6 +111,16 @@ export class RegistryClient {
 
   close(): void {
     this.#transport.close()
+  }
+
+  /** "docker.io: 97 of 100 pulls left in 21600 s", when the registry reported its rate limit. */
+  rateLimitLine(): string | undefined {
+    const rl = this.#rateLimit
+    if (!rl) return undefined
+    const count = (v: string): string => v.split(';')[0].trim()
+    const window = /;\s*w=(\d+)/.exec(rl.remaining)?.[1] ?? /;\s*w=(\d+)/.exec(rl.limit ?? '')?.[1]
+    const of = rl.limit ? ` of ${count(rl.limit)}` : ''
+    return `${this.registry} rate limit: ${count(rl.remaining)}${of} pulls left${window ? ` in ${window} s` : ''}`
   }
 
   /**
@@ -204,6 +223,8 @@ export class RegistryClient {
     const started = Date.now()
     const out = { method: req.method, url, headers, body: req.body }
     const res = await (req.chunks ? this.#transport.sendForChunks(out) : this.#transport.send(out))
+    const remaining = header(res, 'ratelimit-remaining')
+    if (remaining) this.#rateLimit = { remaining, limit: header(res, 'ratelimit-limit') }
     this.#trace?.(
       `${req.method} ${url.origin}${url.pathname} ${res.status} ${Date.now() - started}ms`
     )
@@ -219,7 +240,13 @@ export class RegistryClient {
       throw this.auth.refused(res, body, `${verb} ${repo ?? this.registry}`)
     }
     const errors = parseErrorBody(body)
+    const pushing = method !== 'GET' && method !== 'HEAD'
+    const noRepo = pushing && errors.some((e) => e.code === 'NAME_UNKNOWN')
     const err = new RegistryError(method, res.url.origin + res.url.pathname, res.status, errors, {
+      // ECR (and registries set up like it) create no repository on push.
+      hint: noRepo
+        ? 'the repository does not exist and this registry does not create it on push: create it first (on ECR: aws ecr create-repository --repository-name NAME)'
+        : undefined,
       message: `${this.registry}: ${action} failed: ${errors.length ? errors.map((e) => `${e.code}: ${e.message}`).join('; ') : `HTTP ${res.status}`}`
     })
     err.retryable = res.retryable === true

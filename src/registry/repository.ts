@@ -36,6 +36,7 @@ export class RegistryRepository implements Target {
 
   /** Repositories of the same registry whose blobs can be mounted instead of uploaded, in order. */
   readonly #mountFrom: string[]
+  readonly #push: boolean
 
   constructor(
     client: RegistryClient,
@@ -43,6 +44,7 @@ export class RegistryRepository implements Target {
     access: { push: boolean; mountFrom?: string[] }
   ) {
     this.#mountFrom = access.mountFrom ?? []
+    this.#push = access.push
     this.#client = client
     this.#repo = repository
     this.name = `${client.registry}/${repository}`
@@ -65,13 +67,15 @@ export class RegistryRepository implements Target {
     const digest = header(res, 'docker-content-digest')
     const mediaType = header(res, 'content-type')?.split(';')[0].trim()
     const size = Number(header(res, 'content-length'))
+    // A manifest is never empty: a Content-Length of 0 is a proxy that dropped it, not a size.
     if (
       res.status === 200 &&
       digest &&
       isDigest(digest) &&
       mediaType &&
       isManifestType(mediaType) &&
-      Number.isSafeInteger(size)
+      Number.isSafeInteger(size) &&
+      size > 0
     ) {
       if (isDigest(reference) && digest !== reference)
         throw new OciError(`${this.name}: asked for ${reference}, the registry answered ${digest}`)
@@ -154,8 +158,15 @@ export class RegistryRepository implements Target {
   async exists(desc: Descriptor): Promise<boolean> {
     const res = await this.#byDigest('HEAD', desc)
     await drain(res)
-    if (res.status === 200) return true
+    if (res.status === 200) {
+      // A length that contradicts the descriptor is not the content we mean (Harbor's HEAD and
+      // GET can disagree): not known to be there, so it is sent and the registry decides.
+      const length = Number(header(res, 'content-length'))
+      return !(length > 0 && length !== desc.size)
+    }
     if (res.status === 404) return false
+    // Artifactory answers 403 for what it does not have; a real refusal still fails on the PUT.
+    if (res.status === 403 && this.#push) return false
     return this.#client.fail(res, 'HEAD', `checking ${desc.digest}`)
   }
 
@@ -172,6 +183,7 @@ export class RegistryRepository implements Target {
         repository: this.#repo,
         scope: this.#scope,
         chunkSize: this.#client.chunkSize,
+        limits: this.#client.uploadLimits,
         retry: this.#client.retryPolicy,
         onRetry: (line: string) => this.#client.noteRetry(line),
         mountFrom: this.#mountFrom

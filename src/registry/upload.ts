@@ -12,10 +12,37 @@ export interface UploadOptions {
   scope: string
   /** Blobs larger than this go up in PATCH chunks of this size; 0 never chunks unless the registry insists. */
   chunkSize: number
+  /** What this registry host has shown of its limits during the run; shared by its repositories. */
+  limits: UploadLimits
   retry: RetryPolicy
   onRetry?: (line: string) => void
   /** Repositories of the same registry that may hold the blob already: mount it from the first that does. */
   mountFrom?: string[]
+}
+
+/**
+ * Limits a registry reveals by refusing a request: learned once per host, so later blobs are
+ * shaped to fit at once and no refused request is ever sent again unchanged.
+ */
+export interface UploadLimits {
+  /** A single PUT of more than this was refused (413): larger blobs go up in chunks. */
+  maxBody?: number
+  /** A PATCH of more than this was refused (GHCR: 4 MiB, a CDN: 100 MB). */
+  maxChunk?: number
+}
+
+/** Chunk size after a one-request upload was refused: under every CDN limit, above ECR's 5 MiB minimum. */
+export const FALLBACK_CHUNK = 16 * 1024 * 1024
+
+/** GHCR's 416 text: "... exceeds the maximum permissible limit of 4.00MiB". */
+const LIMIT_TEXT = /maximum permissible limit of ([\d.]+)\s*([KMG]i?B)/i
+
+function limitIn(text: string): number | undefined {
+  const m = LIMIT_TEXT.exec(text)
+  if (!m) return undefined
+  const unit = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2][0].toUpperCase() as 'K' | 'M' | 'G']
+  const n = Math.floor(Number(m[1]) * unit)
+  return n > 0 ? n : undefined
 }
 
 interface Session {
@@ -116,7 +143,9 @@ async function upload(
     else session = mounted
   }
   session ??= await startSession(opts, desc)
-  const chunked = opts.chunkSize > 0 && desc.size > opts.chunkSize
+  const { limits } = opts
+  const tooLarge = limits.maxBody !== undefined && desc.size > limits.maxBody
+  const chunked = tooLarge || (opts.chunkSize > 0 && desc.size > opts.chunkSize)
   if (!chunked) {
     const res = await opts.client.request({
       method: 'PUT',
@@ -130,15 +159,37 @@ async function upload(
       await drain(res)
       return 'uploaded'
     }
-    // Too large for one request (a proxy's body limit): go again in chunks.
+    // Too large for one request (a proxy's body limit): this host gets chunks from now on.
     if (res.status !== 413) return opts.client.fail(res, 'PUT', `uploading ${desc.digest}`)
     await drain(res)
-    const small = Math.min(opts.chunkSize || 16 << 20, 16 << 20)
-    await uploadChunked(opts, desc, await startSession(opts, desc), bodies, small)
-    return 'uploaded'
+    limits.maxBody = Math.min(limits.maxBody ?? Infinity, desc.size - 1)
+    opts.onRetry?.(
+      `${opts.client.registry} refused ${desc.digest} in one request (HTTP 413); sending it in chunks of ${FALLBACK_CHUNK} bytes`
+    )
+    session = await startSession(opts, desc)
   }
-  await uploadChunked(opts, desc, session, bodies, opts.chunkSize)
+  await uploadChunked(opts, desc, session, bodies, chunkSizeFor(opts, tooLarge || !opts.chunkSize))
   return 'uploaded'
+}
+
+/** The chunk size to start with: the input's, or the fallback once one request was refused; never above a limit learned. */
+function chunkSizeFor(opts: UploadOptions, fallback: boolean): number {
+  const wanted = fallback ? Math.min(opts.chunkSize || FALLBACK_CHUNK, FALLBACK_CHUNK) : opts.chunkSize
+  return Math.min(wanted, opts.limits.maxChunk ?? Infinity)
+}
+
+/**
+ * A PATCH refused for its size (413, or GHCR's 416 naming its limit): the size to use from now
+ * on, learned for the host; undefined when the refusal says nothing about size.
+ */
+function smallerChunk(opts: UploadOptions, err: RegistryError, length: number): number | undefined {
+  const named = limitIn(err.errors.map((e) => e.message).join(' ') + ' ' + err.message)
+  let next: number | undefined
+  if (named !== undefined && named < length) next = named
+  else if (err.status === 413) next = Math.floor(length / 2)
+  if (next === undefined || next < 1) return undefined
+  opts.limits.maxChunk = Math.min(opts.limits.maxChunk ?? Infinity, next)
+  return opts.limits.maxChunk
 }
 
 /**
@@ -219,7 +270,7 @@ async function uploadChunked(
   bodies: BlobBodies,
   chunkSize: number
 ): Promise<void> {
-  const size = Math.max(chunkSize, session.minChunk)
+  let size = Math.max(chunkSize, session.minChunk)
   let location = session.location
   let offset = 0
   let resumes = 0
@@ -242,6 +293,27 @@ async function uploadChunked(
       if (res.status !== 202 && res.status !== 201 && res.status !== 204)
         await opts.client.fail(res, 'PATCH', `uploading ${desc.digest}`)
     } catch (err) {
+      const smaller =
+        err instanceof RegistryError && (err.status === 413 || err.status === 416)
+          ? smallerChunk(opts, err, length)
+          : undefined
+      if (smaller !== undefined) {
+        if (smaller < session.minChunk) {
+          throw new OciError(
+            `${opts.client.registry}: the registry takes chunks of at most ${smaller} bytes but asks for at least ${session.minChunk}`,
+            { hint: 'set chunk-size: 0 so each blob goes up in one request' }
+          )
+        }
+        // Not a fault: the next request differs (smaller), so it does not count as a retry.
+        size = smaller
+        opts.onRetry?.(
+          `${opts.client.registry} refused a chunk of ${length} bytes (HTTP ${(err as RegistryError).status}); sending chunks of ${size} bytes`
+        )
+        const held = await heldBytes(opts, location, desc)
+        location = held.location
+        offset = held.offset
+        continue
+      }
       // 416: the registry holds another length than we thought; the whole blob starts over.
       if (err instanceof RegistryError && err.status === 416) err.retryable = true
       if (!isRetryableTransferError(err) || resumes >= opts.retry.retries) throw err

@@ -1,0 +1,208 @@
+// Every registry persona (the tests' proxy in front of the real registry, answering as GHCR, ECR,
+// Docker Hub, GAR, ACR, Quay, Harbor, GitLab, Artifactory, Nexus or a 100 MB CDN limit does), with
+// default inputs: a multi-platform buildx layout with attestations pushed and pulled, referrers
+// carried, digests checked on the registry itself. docs/registries.md lists each behaviour.
+import { rm } from 'node:fs/promises'
+import path from 'node:path'
+import { pull } from '../src/pull.js'
+import { push } from '../src/push.js'
+import { runAction } from './helpers/action.js'
+import { imageWithArtifacts } from './helpers/layouts.js'
+import {
+  ECR_MISSING_PREFIX,
+  PERSONAS,
+  repeatedAfter4xx,
+  startPersona,
+  type Persona,
+  type PersonaName
+} from './helpers/personas.js'
+import { startRegistry, type TestRegistry } from './helpers/registry.js'
+import { remoteDigest, tmpDir } from './helpers/skopeo.js'
+import { checkLayout } from './helpers/verify.js'
+import { generateLayout } from './helpers/generate.js'
+
+const USER = 'ci'
+const PASS = 'persona-secret'
+const CREDS = `${USER}:${PASS}`
+
+/** Quirks each persona must have applied in the push and pull of the multi-platform layout. */
+const MET_BY_IMAGE: Record<PersonaName, string[]> = {
+  ghcr: ['relative-location'],
+  ecr: ['no-digest-header', 'signed-redirect'],
+  dockerhub: ['rate-limit-headers'],
+  gar: ['signed-redirect'],
+  acr: ['path-and-query-location', 'signed-redirect'],
+  quay: [],
+  harbor: [],
+  gitlab: [],
+  artifactory: ['head-403', 'head-lies', 'manifest-blob-unknown'],
+  nexus: ['no-digest-header'],
+  cdn100mb: ['head-length-0']
+}
+/** Quirks met when referrers travel. */
+const MET_BY_REFERRERS: Partial<Record<PersonaName, string[]>> = {
+  ghcr: ['no-referrers-api'],
+  ecr: ['referrers-405'],
+  dockerhub: ['no-referrers-api'],
+  harbor: ['referrers-api']
+}
+
+describe.each(PERSONAS)('registry persona %s, default inputs', (name) => {
+  let reg: TestRegistry
+  let persona: Persona
+  let work: string
+  let multi: { path: string; digest: string }
+  const auth = { username: USER, password: PASS }
+
+  beforeAll(async () => {
+    reg = await startRegistry({ users: { [USER]: PASS } })
+    persona = await startPersona(name, reg.host, CREDS)
+    work = await tmpDir(`persona-${name}-`)
+    multi = await generateLayout({
+      out: path.join(work, 'multi.tar'),
+      format: 'tar',
+      platforms: ['linux/amd64', 'linux/arm64'],
+      layers: [70_000, 300_000],
+      sharedBase: true,
+      attestations: true,
+      tags: ['v1'],
+      seed: 7
+    })
+  }, 60_000)
+  afterAll(async () => {
+    await persona?.stop()
+    await reg?.stop()
+    if (work) await rm(work, { recursive: true, force: true })
+  })
+
+  it('pushes and pulls a multi-platform layout with attestations, byte for byte', async () => {
+    const pushed = await push({
+      ...auth,
+      layout: `${multi.path}:v1`,
+      registry: persona.host,
+      reference: `${name}/multi:v1`
+    })
+    expect(pushed.digest).toBe(multi.digest)
+    // Checked on the registry, not through the persona.
+    expect(await remoteDigest(`${reg.host}/${name}/multi:v1`, CREDS)).toBe(multi.digest)
+
+    const dir = path.join(work, 'pulled')
+    const pulled = await pull({
+      ...auth,
+      layout: dir,
+      registry: persona.host,
+      reference: `${name}/multi:v1`
+    })
+    expect(pulled.digest).toBe(multi.digest)
+    expect(pulled.platforms.sort()).toEqual(['linux/amd64', 'linux/arm64'])
+    // 2 platform manifests, 2 attestations, their configs and layers, the index.
+    expect((await checkLayout(dir)).blobs).toBeGreaterThanOrEqual(9)
+
+    for (const quirk of MET_BY_IMAGE[name]) expect(persona.counts[quirk]).toBeGreaterThan(0)
+    expect(repeatedAfter4xx(persona.exchanges)).toEqual([])
+  })
+
+  it('carries referrers both ways', async () => {
+    const { dir, artifacts } = await imageWithArtifacts(['sbom', 'signature'])
+    try {
+      const pushed = await push({
+        ...auth,
+        layout: `${dir}:v1`,
+        registry: persona.host,
+        reference: `${name}/with-refs:v1`,
+        referrers: true
+      })
+      expect(pushed.referrers.map((d) => d.digest).sort()).toEqual(
+        artifacts.map((a) => a.digest).sort()
+      )
+      const out = path.join(work, 'pulled-refs')
+      const pulled = await pull({
+        ...auth,
+        layout: out,
+        registry: persona.host,
+        reference: `${name}/with-refs:v1`,
+        referrers: true
+      })
+      expect(pulled.referrers.map((d) => d.digest).sort()).toEqual(
+        artifacts.map((a) => a.digest).sort()
+      )
+      for (const quirk of MET_BY_REFERRERS[name] ?? [])
+        expect(persona.counts[quirk]).toBeGreaterThan(0)
+      // GitLab refuses a referrer before its subject: ours always goes after.
+      expect(persona.counts['subject-missing']).toBeUndefined()
+      expect(repeatedAfter4xx(persona.exchanges)).toEqual([])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('registry specifics', () => {
+  let reg: TestRegistry
+  let work: string
+  let image: { path: string; digest: string }
+  beforeAll(async () => {
+    reg = await startRegistry()
+    work = await tmpDir('persona-specifics-')
+    image = await generateLayout({
+      out: path.join(work, 'one.tar'),
+      format: 'tar',
+      layers: [4096],
+      tags: ['v1'],
+      seed: 3
+    })
+  })
+  afterAll(async () => {
+    await reg.stop()
+    await rm(work, { recursive: true, force: true })
+  })
+
+  it('ECR: a repository that does not exist is named, with the fix', async () => {
+    const ecr = await startPersona('ecr', reg.host)
+    try {
+      await expect(
+        push({
+          layout: `${image.path}:v1`,
+          registry: ecr.host,
+          reference: `${ECR_MISSING_PREFIX}app:v1`
+        })
+      ).rejects.toThrow(/NAME_UNKNOWN: The repository with name 'not-created\/app' does not exist/)
+      const err = await push({
+        layout: `${image.path}:v1`,
+        registry: ecr.host,
+        reference: `${ECR_MISSING_PREFIX}app:v1`
+      }).then(
+        () => ({ hint: 'pushed' }),
+        (e: unknown) => e as { hint?: string }
+      )
+      expect(err.hint).toMatch(/create it first \(on ECR: aws ecr create-repository/)
+      expect(ecr.counts['repository-not-found']).toBeGreaterThan(0)
+      expect(repeatedAfter4xx(ecr.exchanges)).toEqual([])
+    } finally {
+      await ecr.stop()
+    }
+  })
+
+  it('Docker Hub: the pulls left are reported in the log and the job summary', async () => {
+    const hub = await startPersona('dockerhub', reg.host)
+    try {
+      await push({ layout: `${image.path}:v1`, registry: hub.host, reference: 'hub/app:v1' })
+      const summary = path.join(work, 'summary.md')
+      const run = await runAction(
+        {
+          direction: 'pull',
+          layout: path.join(work, 'hub-pull'),
+          registry: hub.host,
+          reference: 'hub/app:v1'
+        },
+        { GITHUB_STEP_SUMMARY: summary }
+      )
+      expect(run.code).toBe(0)
+      expect(run.stdout).toMatch(new RegExp(`${hub.host} rate limit: \\d+ of 200 pulls left in 21600 s`))
+      const { readFile } = await import('node:fs/promises')
+      expect(await readFile(summary, 'utf8')).toMatch(/\| rate limit \| .* pulls left/)
+    } finally {
+      await hub.stop()
+    }
+  })
+})
