@@ -34706,7 +34706,8 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
     });
     await dst.prepare?.(graph.nodes.map((n) => n.desc));
     // A registry holds a manifest only once all it names is there: an unchanged image costs one HEAD.
-    if (opts.skipExistingRoot && (await dst.exists(graph.root.desc))) {
+    const rootAbsent = opts.skipExistingRoot && !(await dst.exists(graph.root.desc));
+    if (opts.skipExistingRoot && !rootAbsent) {
         emit({ type: 'manifest', desc: graph.root.desc, outcome: 'exists', ms: 0 });
         for (const tag of opts.tags ?? []) {
             await dst.tag(graph.root.desc, tag);
@@ -34729,11 +34730,16 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
         return dst.push(node.desc, node.bytes ?? new SourceContent(src, node.desc, progress));
     };
     const transferOnce = async (node) => {
-        if (await dst.exists(node.desc)) {
+        // The root was asked about up front: asking again repeats a request (a 403 on Artifactory).
+        const known = rootAbsent && node === graph.root;
+        if (!known && (await dst.exists(node.desc))) {
             if (!node.bytes)
                 skipped.add(node.desc.digest);
             return 'exists';
         }
+        // Another transfer failed while this one asked: start nothing new (its refusal would repeat).
+        if (failed !== undefined)
+            throw failed;
         if (!node.bytes)
             return send(node);
         try {
@@ -34769,8 +34775,10 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
                 return;
             }
             catch (err) {
-                if (attempt > retry.retries || !isRetryableTransferError(err))
+                if (attempt > retry.retries || !isRetryableTransferError(err)) {
+                    failed ??= err;
                     throw err;
+                }
                 emit({ type: 'retry', desc: node.desc, attempt, error: err.message });
                 const retryAfter = err instanceof RegistryError ? err.retryAfter : undefined;
                 await sleep(backoff(attempt, retry, retryAfter));
@@ -37833,6 +37841,9 @@ async function cancelSession(opts, session) {
     }
 }
 async function startSession(opts, desc) {
+    const refused = opts.limits.refused?.get(opts.repository);
+    if (refused !== undefined)
+        throw refused;
     const res = await opts.client.request({
         method: 'POST',
         url: `/v2/${opts.repository}/blobs/uploads/`,
@@ -37840,8 +37851,17 @@ async function startSession(opts, desc) {
         scope: opts.scope,
         retry: true
     });
-    if (res.status !== 202 && res.status !== 201)
-        return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`);
+    if (res.status !== 202 && res.status !== 201) {
+        try {
+            return await opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`);
+        }
+        catch (err) {
+            // The same POST for the next blob would be refused the same way: no storm of them.
+            if (!isRetryableTransferError(err))
+                (opts.limits.refused ??= new Map()).set(opts.repository, err);
+            throw err;
+        }
+    }
     await drain(res);
     const location = header(res, 'location');
     if (!location)

@@ -2,6 +2,18 @@
 // registry does (docs/registries.md lists each behaviour and its public source). Each persona
 // counts what it injected, so a test can show the quirk was met and not merely absent.
 import http from 'node:http'
+import { ExchangeLog } from './exchanges.js'
+import {
+  errorBody,
+  forwardBody,
+  isBlobPath,
+  isManifestPath,
+  isReferrers,
+  isUploadPath,
+  readAllBody,
+  refuse,
+  upstreamStatus
+} from './persona-http.js'
 import { startProxy, type TestProxy } from './proxy.js'
 
 export const PERSONAS = [
@@ -19,24 +31,13 @@ export const PERSONAS = [
 ] as const
 export type PersonaName = (typeof PERSONAS)[number]
 
-/** One request as the persona saw it, with its answer, for "never repeated unchanged" checks. */
-export interface Exchange {
-  key: string
-  method: string
-  path: string
-  status: number
-  bodyBytes: number
-}
-
 export interface Persona {
   name: PersonaName
   proxy: TestProxy
   host: string
   /** How often each quirk was applied. */
   counts: Record<string, number>
-  exchanges: Exchange[]
-  /** Request body bytes that reached the persona (forwarded or refused). */
-  bodyBytes(): number
+  log: ExchangeLog
   stop(): Promise<void>
 }
 
@@ -47,35 +48,6 @@ const CDN_MAX_BODY = 100_000_000
 
 /** Repositories an ECR persona has "created"; others answer NAME_UNKNOWN on push. */
 export const ECR_MISSING_PREFIX = 'not-created/'
-
-function errorBody(code: string, message: string): string {
-  return JSON.stringify({ errors: [{ code, message }] })
-}
-
-/** Answers at once, before the body arrives, as a front end that judges by the headers does. */
-function refuse(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  status: number,
-  body: string,
-  type = 'application/json'
-): true {
-  res.writeHead(status, { 'Content-Type': type, Connection: 'close' })
-  res.end(body)
-  req.resume()
-  return true
-}
-
-const isUploadPath = (p: string): boolean => /\/blobs\/uploads\//.test(p)
-const isManifestPath = (p: string): boolean => /\/manifests\//.test(p)
-const isBlobPath = (p: string): boolean => /\/blobs\/sha256:/.test(p)
-const isReferrers = (p: string): boolean => /\/referrers\//.test(p)
-
-async function readAllBody(req: http.IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const c of req as AsyncIterable<Buffer>) chunks.push(c)
-  return Buffer.concat(chunks)
-}
 
 /**
  * Starts a persona in front of `upstream`. `basic` is the `user:password` the upstream wants; the
@@ -90,8 +62,7 @@ export async function startPersona(
   const count = (k: string): void => {
     counts[k] = (counts[k] ?? 0) + 1
   }
-  const exchanges: Exchange[] = []
-  let bodyBytes = 0
+  const log = new ExchangeLog()
   /** ECR: part lengths per upload session, checked on completion. */
   const parts = new Map<string, number[]>()
   /** Harbor: referrers by subject digest, as its referrers API keeps them. */
@@ -116,24 +87,19 @@ export async function startPersona(
     const path = url.pathname
     const method = req.method ?? ''
     const length = Number(req.headers['content-length'] ?? 0)
-    const key = [method, req.url, length, req.headers['content-range'] ?? '', req.headers.authorization ?? ''].join(' ')
-    const ex: Exchange = { key, method, path, status: 0, bodyBytes: 0 }
-    exchanges.push(ex)
-    req.on('data', (c: Buffer) => {
-      bodyBytes += c.length
-      ex.bodyBytes += c.length
-    })
-    // Counting must not start the body flowing before the proxy pipes it (it forwards later).
-    req.pause()
-    res.on('finish', () => {
-      ex.status = res.statusCode
-    })
+    const ex = log.record(req, res)
 
     // Pre-signed URLs: the grant is in the URL; an Authorization header is refused (S3's 400).
     if (path.startsWith('/_signed/')) {
       if (req.headers.authorization) {
         count('signed-url-with-authorization')
-        return refuse(req, res, 400, '<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>', 'application/xml')
+        return refuse(
+          req,
+          res,
+          400,
+          '<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>',
+          'application/xml'
+        )
       }
       url.searchParams.delete('X-Signature')
       const headers: Record<string, string> = { host: upstream }
@@ -146,35 +112,53 @@ export async function startPersona(
       case 'ghcr': {
         if (method === 'PATCH' && length > GHCR_MAX_PATCH) {
           count('patch-too-large')
-          return refuse(req, res, 416, errorBody('REQUESTED_RANGE_NOT_SATISFIABLE', 'the request body is too large and exceeds the maximum permissible limit of 4.00MiB'))
+          return refuse(
+            req,
+            res,
+            416,
+            errorBody(
+              'REQUESTED_RANGE_NOT_SATISFIABLE',
+              'the request body is too large and exceeds the maximum permissible limit of 4.00MiB'
+            )
+          )
         }
         if (isReferrers(path)) {
           count('no-referrers-api')
           return refuse(req, res, 404, '404 page not found\n', 'text/plain')
         }
         // Host-relative upload Locations.
-        p.forward(req, res, { mapResponse: (status, headers) => {
-          if (headers.location && isUploadPath(headers.location)) {
-            const loc = new URL(headers.location, 'http://x')
-            headers.location = loc.pathname + loc.search
-            count('relative-location')
+        p.forward(req, res, {
+          mapResponse: (status, headers) => {
+            if (headers.location && isUploadPath(headers.location)) {
+              const loc = new URL(headers.location, 'http://x')
+              headers.location = loc.pathname + loc.search
+              count('relative-location')
+            }
+            return { status, headers }
           }
-          return { status, headers }
-        } })
+        })
         return true
       }
       case 'ecr': {
         const repo = /^\/v2\/(.+?)\/(?:blobs|manifests)\//.exec(path)?.[1]
         if (repo?.startsWith(ECR_MISSING_PREFIX) && method !== 'GET' && method !== 'HEAD') {
           count('repository-not-found')
-          return refuse(req, res, 404, errorBody('NAME_UNKNOWN', `The repository with name '${repo}' does not exist in the registry with id '000000000000'`))
+          return refuse(
+            req,
+            res,
+            404,
+            errorBody(
+              'NAME_UNKNOWN',
+              `The repository with name '${repo}' does not exist in the registry with id '000000000000'`
+            )
+          )
         }
         if (isReferrers(path)) {
           count('referrers-405')
-          return refuse(req, res, 405, errorBody('UNSUPPORTED', 'Invalid parameter at \'referrers\''))
+          return refuse(req, res, 405, errorBody('UNSUPPORTED', "Invalid parameter at 'referrers'"))
         }
         if (method === 'GET' && isBlobPath(path)) return redirectToSigned(req, res)
-        const session = isUploadPath(path) ? path.split('/').pop() ?? '' : ''
+        const session = isUploadPath(path) ? (path.split('/').pop() ?? '') : ''
         if (method === 'PATCH') {
           const list = parts.get(session) ?? []
           list.push(length)
@@ -184,23 +168,33 @@ export async function startPersona(
           const list = parts.get(session) ?? []
           if (list.slice(0, -1).some((n) => n < ECR_MIN_PART)) {
             count('part-too-small')
-            return refuse(req, res, 400, errorBody('LAYER_PART_TOO_SMALL', 'LayerPartTooSmallException: layer part size must be at least 5 MiB'))
+            return refuse(
+              req,
+              res,
+              400,
+              errorBody(
+                'LAYER_PART_TOO_SMALL',
+                'LayerPartTooSmallException: layer part size must be at least 5 MiB'
+              )
+            )
           }
         }
-        p.forward(req, res, { mapResponse: (status, headers) => {
-          if (headers['docker-content-digest']) count('no-digest-header')
-          delete headers['docker-content-digest']
-          if (method === 'PATCH' && status === 202) {
-            count('patch-201')
-            status = 201
+        p.forward(req, res, {
+          mapResponse: (status, headers) => {
+            if (headers['docker-content-digest']) count('no-digest-header')
+            delete headers['docker-content-digest']
+            if (method === 'PATCH' && status === 202) {
+              count('patch-201')
+              status = 201
+            }
+            // The Range after a PATCH sticks at the first part's end.
+            if (session && headers.range && (parts.get(session)?.length ?? 0) > 1) {
+              headers.range = `0-${(parts.get(session)?.[0] ?? 1) - 1}`
+              count('range-stuck')
+            }
+            return { status, headers }
           }
-          // The Range after a PATCH sticks at the first part's end.
-          if (session && headers.range && (parts.get(session)?.length ?? 0) > 1) {
-            headers.range = `0-${(parts.get(session)?.[0] ?? 1) - 1}`
-            count('range-stuck')
-          }
-          return { status, headers }
-        } })
+        })
         return true
       }
       case 'dockerhub': {
@@ -212,7 +206,17 @@ export async function startPersona(
           // Only a GET counts against the limit.
           if (method === 'GET') remaining--
           count('rate-limit-headers')
-          p.forward(req, res, { mapResponse: (status, headers) => ({ status, headers: { ...headers, 'ratelimit-limit': '200;w=21600', 'ratelimit-remaining': `${remaining};w=21600`, 'docker-ratelimit-source': '127.0.0.1' } }) })
+          p.forward(req, res, {
+            mapResponse: (status, headers) => ({
+              status,
+              headers: {
+                ...headers,
+                'ratelimit-limit': '200;w=21600',
+                'ratelimit-remaining': `${remaining};w=21600`,
+                'docker-ratelimit-source': '127.0.0.1'
+              }
+            })
+          })
           return true
         }
         return false
@@ -231,15 +235,17 @@ export async function startPersona(
         }
         if (method === 'GET' && isBlobPath(path)) return redirectToSigned(req, res)
         if (isReferrers(path)) return refuse(req, res, 404, errorBody('NOT_FOUND', 'not found'))
-        p.forward(req, res, { mapResponse: (status, headers) => {
-          if (headers.location && isUploadPath(headers.location)) {
-            const loc = new URL(headers.location, 'http://x')
-            loc.searchParams.set('_nouploadcache', 'false')
-            headers.location = loc.pathname + loc.search
-            count('path-and-query-location')
+        p.forward(req, res, {
+          mapResponse: (status, headers) => {
+            if (headers.location && isUploadPath(headers.location)) {
+              const loc = new URL(headers.location, 'http://x')
+              loc.searchParams.set('_nouploadcache', 'false')
+              headers.location = loc.pathname + loc.search
+              count('path-and-query-location')
+            }
+            return { status, headers }
           }
-          return { status, headers }
-        } })
+        })
         return true
       }
       case 'quay': {
@@ -247,7 +253,11 @@ export async function startPersona(
           count('mount-without-from')
           return refuse(req, res, 400, errorBody('UNSUPPORTED', 'mount requires from'))
         }
-        if (method === 'PUT' && isManifestPath(path) && String(req.headers['content-type']).startsWith('application/vnd.oci.image.manifest')) {
+        if (
+          method === 'PUT' &&
+          isManifestPath(path) &&
+          String(req.headers['content-type']).startsWith('application/vnd.oci.image.manifest')
+        ) {
           const body = await readAllBody(req)
           const m = JSON.parse(body.toString('utf8')) as { layers?: { mediaType: string }[] }
           if (m.layers?.some((l) => l.mediaType.startsWith('application/vnd.docker.'))) {
@@ -263,22 +273,47 @@ export async function startPersona(
           count('referrers-api')
           const digest = path.split('/').pop() ?? ''
           const artifactType = url.searchParams.get('artifactType')
-          const list = (referrers.get(digest) ?? []).filter((d) => !artifactType || d.artifactType === artifactType)
+          const list = (referrers.get(digest) ?? []).filter(
+            (d) => !artifactType || d.artifactType === artifactType
+          )
           res.writeHead(200, { 'Content-Type': 'application/vnd.oci.image.index.v1+json' })
-          res.end(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: list }))
+          res.end(
+            JSON.stringify({
+              schemaVersion: 2,
+              mediaType: 'application/vnd.oci.image.index.v1+json',
+              manifests: list
+            })
+          )
           return true
         }
         if (method === 'PUT' && isManifestPath(path)) {
           const body = await readAllBody(req)
-          const m = JSON.parse(body.toString('utf8')) as { subject?: { digest: string }; artifactType?: string; config?: { mediaType: string }; annotations?: Record<string, string> }
+          const m = JSON.parse(body.toString('utf8')) as {
+            subject?: { digest: string }
+            artifactType?: string
+            config?: { mediaType: string }
+            annotations?: Record<string, string>
+          }
           if (m.subject) {
             const { createHash } = await import('node:crypto')
             const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`
             const list = referrers.get(m.subject.digest) ?? []
-            list.push({ mediaType: req.headers['content-type'], digest, size: body.length, artifactType: m.artifactType ?? m.config?.mediaType, ...(m.annotations ? { annotations: m.annotations } : {}) })
+            list.push({
+              mediaType: req.headers['content-type'],
+              digest,
+              size: body.length,
+              artifactType: m.artifactType ?? m.config?.mediaType,
+              ...(m.annotations ? { annotations: m.annotations } : {})
+            })
             referrers.set(m.subject.digest, list)
           }
-          return forwardBody(req, res, body, upstream, m.subject ? { 'OCI-Subject': m.subject.digest } : {})
+          return forwardBody(
+            req,
+            res,
+            body,
+            upstream,
+            m.subject ? { 'OCI-Subject': m.subject.digest } : {}
+          )
         }
         return false
       }
@@ -289,7 +324,11 @@ export async function startPersona(
           const m = JSON.parse(body.toString('utf8')) as { subject?: { digest: string } }
           if (m.subject) {
             const repo = /^\/v2\/(.+?)\/manifests\//.exec(path)?.[1] ?? ''
-            const head = await upstreamStatus(upstream, `/v2/${repo}/manifests/${m.subject.digest}`, upstreamAuth)
+            const head = await upstreamStatus(
+              upstream,
+              `/v2/${repo}/manifests/${m.subject.digest}`,
+              upstreamAuth
+            )
             if (head === 404) {
               count('subject-missing')
               return refuse(req, res, 400, errorBody('MANIFEST_INVALID', 'subject not found'))
@@ -309,22 +348,34 @@ export async function startPersona(
           if (status === 404) {
             // Some versions say a blob is there that is not.
             count('head-lies')
-            res.writeHead(200, { 'Content-Length': '0', 'Docker-Content-Digest': path.split('/').pop() ?? '' })
+            res.writeHead(200, {
+              'Content-Length': '0',
+              'Docker-Content-Digest': path.split('/').pop() ?? ''
+            })
             res.end()
             return true
           }
         }
         if (method === 'PUT' && isManifestPath(path)) {
-          p.forward(req, res, { mapResponse: (status, headers) => {
-            if (status === 400) count('manifest-blob-unknown')
-            return { status, headers }
-          } })
+          p.forward(req, res, {
+            mapResponse: (status, headers) => {
+              if (status === 400) {
+                count('manifest-blob-unknown')
+                ex.resendable = true
+              }
+              return { status, headers }
+            }
+          })
           return true
         }
         return false
       }
       case 'nexus': {
-        if (method === 'PUT' && isManifestPath(path) && String(req.headers['content-type']).includes('index')) {
+        if (
+          method === 'PUT' &&
+          isManifestPath(path) &&
+          String(req.headers['content-type']).includes('index')
+        ) {
           const body = await readAllBody(req)
           const m = JSON.parse(body.toString('utf8')) as { manifests?: { mediaType?: string }[] }
           if (m.manifests?.some((d) => !d.mediaType)) {
@@ -333,27 +384,37 @@ export async function startPersona(
           }
           return forwardBody(req, res, body, upstream)
         }
-        p.forward(req, res, { mapResponse: (status, headers) => {
-          if (headers['docker-content-digest']) count('no-digest-header')
-          delete headers['docker-content-digest']
-          return { status, headers }
-        } })
+        p.forward(req, res, {
+          mapResponse: (status, headers) => {
+            if (headers['docker-content-digest']) count('no-digest-header')
+            delete headers['docker-content-digest']
+            return { status, headers }
+          }
+        })
         return true
       }
       case 'cdn100mb': {
         if (length > CDN_MAX_BODY) {
           count('body-too-large')
-          return refuse(req, res, 413, '<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413 Request Entity Too Large</h1></center><hr><center>cloudflare</center></body></html>', 'text/html')
+          return refuse(
+            req,
+            res,
+            413,
+            '<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413 Request Entity Too Large</h1></center><hr><center>cloudflare</center></body></html>',
+            'text/html'
+          )
         }
         // A front end that drops the length of HEAD answers.
         if (method === 'HEAD' && isManifestPath(path)) {
-          p.forward(req, res, { mapResponse: (status, headers) => {
-            if (status === 200) {
-              headers['content-length'] = '0'
-              count('head-length-0')
+          p.forward(req, res, {
+            mapResponse: (status, headers) => {
+              if (status === 200) {
+                headers['content-length'] = '0'
+                count('head-length-0')
+              }
+              return { status, headers }
             }
-            return { status, headers }
-          } })
+          })
           return true
         }
         return false
@@ -366,57 +427,7 @@ export async function startPersona(
     proxy,
     host: proxy.host,
     counts,
-    exchanges,
-    bodyBytes: () => bodyBytes,
+    log,
     stop: () => proxy.stop()
   }
-}
-
-/** Forwards a request whose body the persona already read. */
-function forwardBody(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  body: Buffer,
-  upstream: string,
-  extra: Record<string, string> = {}
-): true {
-  const up = http.request(
-    `http://${upstream}${req.url}`,
-    { method: req.method, headers: { ...req.headers, 'content-length': String(body.length) }, agent: false },
-    (upRes) => {
-      res.writeHead(upRes.statusCode ?? 502, { ...upRes.headers, ...extra })
-      upRes.pipe(res)
-    }
-  )
-  up.on('error', () => res.destroy())
-  up.end(body)
-  return true
-}
-
-/** The status the upstream gives a HEAD of `path`. */
-async function upstreamStatus(upstream: string, path: string, auth?: string): Promise<number> {
-  const res = await fetch(`http://${upstream}${path}`, {
-    method: 'HEAD',
-    headers: {
-      Accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json',
-      ...(auth ? { Authorization: auth } : {})
-    }
-  })
-  return res.status
-}
-
-/**
- * Requests answered with a 4xx (other than an auth challenge or a 404 to a lookup) that were
- * later sent again unchanged: method, URL, length, range and credentials all the same.
- */
-export function repeatedAfter4xx(exchanges: Exchange[]): string[] {
-  const refused = new Set<string>()
-  const repeats: string[] = []
-  for (const e of exchanges) {
-    if (refused.has(e.key)) repeats.push(e.key)
-    const lookup = (e.method === 'HEAD' || e.method === 'GET') && e.status === 404
-    if (e.status >= 400 && e.status < 500 && e.status !== 401 && e.status !== 408 && e.status !== 429 && !lookup)
-      refused.add(e.key)
-  }
-  return repeats
 }

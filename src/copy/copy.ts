@@ -88,7 +88,8 @@ export async function copyGraph(
 
   await dst.prepare?.(graph.nodes.map((n) => n.desc))
   // A registry holds a manifest only once all it names is there: an unchanged image costs one HEAD.
-  if (opts.skipExistingRoot && (await dst.exists(graph.root.desc))) {
+  const rootAbsent = opts.skipExistingRoot && !(await dst.exists(graph.root.desc))
+  if (opts.skipExistingRoot && !rootAbsent) {
     emit({ type: 'manifest', desc: graph.root.desc, outcome: 'exists', ms: 0 })
     for (const tag of opts.tags ?? []) {
       await dst.tag(graph.root.desc, tag)
@@ -114,10 +115,14 @@ export async function copyGraph(
     return dst.push(node.desc, node.bytes ?? new SourceContent(src, node.desc, progress))
   }
   const transferOnce = async (node: GraphNode): Promise<TransferOutcome> => {
-    if (await dst.exists(node.desc)) {
+    // The root was asked about up front: asking again repeats a request (a 403 on Artifactory).
+    const known = rootAbsent && node === graph.root
+    if (!known && (await dst.exists(node.desc))) {
       if (!node.bytes) skipped.add(node.desc.digest)
       return 'exists'
     }
+    // Another transfer failed while this one asked: start nothing new (its refusal would repeat).
+    if (failed !== undefined) throw failed
     if (!node.bytes) return send(node)
     try {
       return await send(node)
@@ -147,7 +152,10 @@ export async function copyGraph(
         emit({ type, desc: node.desc, outcome, ms: Date.now() - started })
         return
       } catch (err) {
-        if (attempt > retry.retries || !isRetryableTransferError(err)) throw err
+        if (attempt > retry.retries || !isRetryableTransferError(err)) {
+          failed ??= err
+          throw err
+        }
         emit({ type: 'retry', desc: node.desc, attempt, error: (err as Error).message })
         const retryAfter = err instanceof RegistryError ? err.retryAfter : undefined
         await sleep(backoff(attempt, retry, retryAfter))

@@ -29,6 +29,8 @@ export interface UploadLimits {
   maxBody?: number
   /** A PATCH of more than this was refused (GHCR: 4 MiB, a CDN: 100 MB). */
   maxChunk?: number
+  /** Repositories that refused to open an upload (NAME_UNKNOWN, DENIED): later blobs fail alike, unsent. */
+  refused?: Map<string, unknown>
 }
 
 /** Chunk size after a one-request upload was refused: under every CDN limit, above ECR's 5 MiB minimum. */
@@ -244,6 +246,8 @@ async function cancelSession(opts: UploadOptions, session: Session): Promise<voi
 }
 
 async function startSession(opts: UploadOptions, desc: Descriptor): Promise<Session> {
+  const refused = opts.limits.refused?.get(opts.repository)
+  if (refused !== undefined) throw refused
   const res = await opts.client.request({
     method: 'POST',
     url: `/v2/${opts.repository}/blobs/uploads/`,
@@ -251,8 +255,15 @@ async function startSession(opts: UploadOptions, desc: Descriptor): Promise<Sess
     scope: opts.scope,
     retry: true
   })
-  if (res.status !== 202 && res.status !== 201)
-    return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`)
+  if (res.status !== 202 && res.status !== 201) {
+    try {
+      return await opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`)
+    } catch (err) {
+      // The same POST for the next blob would be refused the same way: no storm of them.
+      if (!isRetryableTransferError(err)) (opts.limits.refused ??= new Map()).set(opts.repository, err)
+      throw err
+    }
+  }
   await drain(res)
   const location = header(res, 'location')
   if (!location)
