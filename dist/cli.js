@@ -33643,7 +33643,9 @@ async function upload(opts, desc, bodies) {
 }
 /** The chunk size to start with: the input's, or the fallback once one request was refused; never above a limit learned. */
 function chunkSizeFor(opts, fallback) {
-    const wanted = fallback ? Math.min(opts.chunkSize || FALLBACK_CHUNK, FALLBACK_CHUNK) : opts.chunkSize;
+    const wanted = fallback
+        ? Math.min(opts.chunkSize || FALLBACK_CHUNK, FALLBACK_CHUNK)
+        : opts.chunkSize;
     return Math.min(wanted, opts.limits.maxChunk ?? Infinity);
 }
 /**

@@ -84,7 +84,9 @@ export class ClientPool {
 
   /** The rate limits the registries of this run reported. */
   async rateLimits(): Promise<string[]> {
-    const clients = await Promise.all([...this.#clients.values()].map((c) => c.catch(() => undefined)))
+    const clients = await Promise.all(
+      [...this.#clients.values()].map((c) => c.catch(() => undefined))
+    )
     return clients.flatMap((c) => c?.rateLimitLine() ?? [])
   }
 

@@ -176,7 +176,9 @@ async function upload(
 
 /** The chunk size to start with: the input's, or the fallback once one request was refused; never above a limit learned. */
 function chunkSizeFor(opts: UploadOptions, fallback: boolean): number {
-  const wanted = fallback ? Math.min(opts.chunkSize || FALLBACK_CHUNK, FALLBACK_CHUNK) : opts.chunkSize
+  const wanted = fallback
+    ? Math.min(opts.chunkSize || FALLBACK_CHUNK, FALLBACK_CHUNK)
+    : opts.chunkSize
   return Math.min(wanted, opts.limits.maxChunk ?? Infinity)
 }
 
@@ -260,7 +262,8 @@ async function startSession(opts: UploadOptions, desc: Descriptor): Promise<Sess
       return await opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`)
     } catch (err) {
       // The same POST for the next blob would be refused the same way: no storm of them.
-      if (!isRetryableTransferError(err)) (opts.limits.refused ??= new Map()).set(opts.repository, err)
+      if (!isRetryableTransferError(err))
+        (opts.limits.refused ??= new Map()).set(opts.repository, err)
       throw err
     }
   }
