@@ -2,10 +2,14 @@
 // Docker Hub, GAR, ACR, Quay, Harbor, GitLab, Artifactory, Nexus or a 100 MB CDN limit does), with
 // default inputs: a multi-platform buildx layout with attestations pushed and pulled, referrers
 // carried, digests checked on the registry itself. docs/registries.md lists each behaviour.
+import { createHash } from 'node:crypto'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { pull } from '../src/pull.js'
+import type { Descriptor } from '../src/oci/types.js'
 import { push } from '../src/push.js'
+import { RegistryRepository } from '../src/registry/repository.js'
+import { openClient } from '../src/remote.js'
 import { runAction } from './helpers/action.js'
 import { imageWithArtifacts } from './helpers/layouts.js'
 import { repeatedAfter4xx } from './helpers/exchanges.js'
@@ -188,6 +192,31 @@ describe('registry specifics', () => {
 
       expect(repeatedAfter4xx(ecr.log.all)).toEqual([])
     } finally {
+      await ecr.stop()
+    }
+  })
+
+  it('ECR: after one refused upload, later blobs of that repository are not tried', async () => {
+    const ecr = await startPersona('ecr', reg.host)
+    const client = await openClient({ reference: 'x' }, ecr.host)
+    try {
+      const repo = new RegistryRepository(client, `${ECR_MISSING_PREFIX}app`, { push: true })
+      const blob = (text: string): { desc: Descriptor; bytes: Buffer } => {
+        const bytes = Buffer.from(text)
+        const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+        return {
+          desc: { mediaType: 'application/octet-stream', digest, size: bytes.length },
+          bytes
+        }
+      }
+      const first = blob('first')
+      const second = blob('second')
+      await expect(repo.push(first.desc, first.bytes)).rejects.toThrow(/NAME_UNKNOWN/)
+      const posts = ecr.log.all.filter((e) => e.method === 'POST').length
+      await expect(repo.push(second.desc, second.bytes)).rejects.toThrow(/NAME_UNKNOWN/)
+      expect(ecr.log.all.filter((e) => e.method === 'POST').length).toBe(posts)
+    } finally {
+      client.close()
       await ecr.stop()
     }
   })
