@@ -215,7 +215,8 @@ describe('through a fault-injecting proxy', () => {
     let second = 0
     let n = 0
     const proxy = await startProxy(reg.host, (req, res, p) => {
-      if (req.method !== 'HEAD' || !req.url?.includes('/manifests/v1')) return false
+      // A pull resolves its tag with one GET.
+      if (req.method !== 'GET' || !req.url?.includes('/manifests/v1')) return false
       if (n++ === 0) {
         first = Date.now()
         res.writeHead(429, { 'retry-after': '2' })

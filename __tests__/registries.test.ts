@@ -22,6 +22,7 @@ import {
 } from './helpers/personas.js'
 import { startRegistry, type TestRegistry } from './helpers/registry.js'
 import { remoteDigest, tmpDir } from './helpers/skopeo.js'
+import { startTokenServer } from './helpers/token-server.js'
 import { checkLayout } from './helpers/verify.js'
 import { generateLayout } from './helpers/generate.js'
 
@@ -41,6 +42,7 @@ const MET_BY_IMAGE: Record<PersonaName, string[]> = {
   gitlab: [],
   artifactory: ['head-403', 'head-lies', 'manifest-blob-unknown'],
   nexus: ['no-digest-header'],
+  // Met by the re-push: the HEAD of a manifest the registry has (a pull resolves by GET).
   cdn100mb: ['head-length-0']
 }
 /** Quirks met when referrers travel. */
@@ -105,6 +107,17 @@ describe.each(PERSONAS)('registry persona %s, default inputs', (name) => {
     // 2 platform manifests, 2 attestations, their configs and layers, the index.
     expect((await checkLayout(dir)).blobs).toBeGreaterThanOrEqual(9)
 
+    expect(repeatedAfter4xx(persona.log.since(mark))).toEqual([])
+    // A re-push finds the image there: no bytes sent, nothing refused sent again.
+    mark = persona.log.all.length
+    const again = await push({
+      ...auth,
+      layout: `${multi.path}:v1`,
+      registry: persona.host,
+      reference: `${name}/multi:v1`
+    })
+    expect(again.digest).toBe(multi.digest)
+    expect(again.bytesSent).toBe(0)
     expect(repeatedAfter4xx(persona.log.since(mark))).toEqual([])
     for (const quirk of MET_BY_IMAGE[name]) expect(persona.counts[quirk]).toBeGreaterThan(0)
     // A manifest refused for blobs the registry claimed is sent once more, and only once.
@@ -221,10 +234,30 @@ describe('registry specifics', () => {
     }
   })
 
-  it('Docker Hub: the pulls left are reported in the log and the job summary', async () => {
-    const hub = await startPersona('dockerhub', reg.host)
+  it('Docker Hub: token service on another origin; pulls left in the log and the job summary', async () => {
+    // Docker Hub's realm is auth.docker.io, not the registry's host: the token server's own port.
+    const ts = await startTokenServer({
+      users: { hubuser: { password: PASS, access: { '*': ['pull', 'push'] } } }
+    })
+    const tokenReg = await startRegistry({
+      token: {
+        realm: ts.realm,
+        service: ts.service,
+        issuer: ts.issuer,
+        rootCertBundle: ts.certFile
+      }
+    })
+    const hub = await startPersona('dockerhub', tokenReg.host)
     try {
-      await push({ layout: `${image.path}:v1`, registry: hub.host, reference: 'hub/app:v1' })
+      const hubAuth = { username: 'hubuser', password: PASS }
+      await push({
+        ...hubAuth,
+        layout: `${image.path}:v1`,
+        registry: hub.host,
+        reference: 'hub/app:v1'
+      })
+      expect(new URL(ts.realm).host).not.toBe(hub.host)
+      expect(ts.log.length).toBeGreaterThan(0)
       const summary = path.join(work, 'summary.md')
       // The runner creates the summary file; @actions/core appends to it.
       await writeFile(summary, '')
@@ -233,7 +266,9 @@ describe('registry specifics', () => {
           direction: 'pull',
           layout: path.join(work, 'hub-pull'),
           registry: hub.host,
-          reference: 'hub/app:v1'
+          reference: 'hub/app:v1',
+          username: hubAuth.username,
+          password: hubAuth.password
         },
         { GITHUB_STEP_SUMMARY: summary }
       )
@@ -242,8 +277,15 @@ describe('registry specifics', () => {
         new RegExp(`${hub.host} rate limit: \\d+ of 200 pulls left in 21600 s`)
       )
       expect(await readFile(summary, 'utf8')).toMatch(/\| rate limit \| .* pulls left/)
+      // The runner consumes ::add-mask:: lines and shows *** for what they name.
+      const shown = (run.stdout + run.stderr)
+        .split('\n')
+        .filter((l) => !l.startsWith('::add-mask::'))
+      expect(shown.join('\n')).not.toContain(PASS)
     } finally {
       await hub.stop()
+      await tokenReg.stop()
+      await ts.stop()
     }
   })
 })

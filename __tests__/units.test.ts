@@ -9,9 +9,10 @@ import { DigestMismatchError, SizeMismatchError } from '../src/content/errors.js
 import { readAll } from '../src/content/target.js'
 import { normaliseName } from '../src/layout/files.js'
 import { TarFiles } from '../src/layout/tar-files.js'
+import { RegistryClient } from '../src/registry/client.js'
 import { digestOf, parseDigest, VerifyingStream } from '../src/oci/digest.js'
 import { selectPlatform } from '../src/oci/platform.js'
-import { isLoopbackHost, parseLayoutSpec, parseReference } from '../src/oci/reference.js'
+import { apiHost, isLoopbackHost, parseLayoutSpec, parseReference } from '../src/oci/reference.js'
 import type { Descriptor } from '../src/oci/types.js'
 import { parseChallenge } from '../src/registry/challenge.js'
 import { tmpDir } from './helpers/skopeo.js'
@@ -36,6 +37,15 @@ describe('parseReference', () => {
   })
   it('adds library/ for Docker Hub single names', () => {
     expect(parseReference('alpine:3', 'docker.io')).toMatchObject({ repository: 'library/alpine' })
+    expect(parseReference('docker.io/alpine')).toMatchObject({ repository: 'library/alpine' })
+  })
+  it("sends Docker Hub's API requests to registry-1.docker.io", () => {
+    for (const host of ['docker.io', 'index.docker.io', 'registry-1.docker.io'])
+      expect(apiHost(host)).toBe('registry-1.docker.io')
+    expect(apiHost('ghcr.io')).toBe('ghcr.io')
+    const client = new RegistryClient({ registry: 'docker.io' })
+    expect(client.origin).toBe('https://registry-1.docker.io')
+    client.close()
   })
   it('keeps a digest', () => {
     const d = `sha256:${'a'.repeat(64)}`

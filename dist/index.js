@@ -37842,10 +37842,32 @@ async function cancelSession(opts, session) {
         // Left to expire.
     }
 }
+/**
+ * Opens an upload session. The first one of a repository goes alone, so that a repository which
+ * refuses uploads (ECR's "does not exist") is asked once, not once per blob in flight.
+ */
 async function startSession(opts, desc) {
-    const refused = opts.limits.refused?.get(opts.repository);
-    if (refused !== undefined)
-        throw refused;
+    const first = (opts.limits.firstSession ??= new Map());
+    const gate = first.get(opts.repository);
+    if (gate) {
+        const refused = await gate;
+        if (refused !== undefined)
+            throw refused;
+        return openSession(opts, desc);
+    }
+    let settle = () => { };
+    first.set(opts.repository, new Promise((resolve) => (settle = resolve)));
+    try {
+        const session = await openSession(opts, desc);
+        settle(undefined);
+        return session;
+    }
+    catch (err) {
+        settle(isRetryableTransferError(err) ? undefined : err);
+        throw err;
+    }
+}
+async function openSession(opts, desc) {
     const res = await opts.client.request({
         method: 'POST',
         url: `/v2/${opts.repository}/blobs/uploads/`,
@@ -37853,17 +37875,8 @@ async function startSession(opts, desc) {
         scope: opts.scope,
         retry: true
     });
-    if (res.status !== 202 && res.status !== 201) {
-        try {
-            return await opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`);
-        }
-        catch (err) {
-            // The same POST for the next blob would be refused the same way: no storm of them.
-            if (!isRetryableTransferError(err))
-                (opts.limits.refused ??= new Map()).set(opts.repository, err);
-            throw err;
-        }
-    }
+    if (res.status !== 202 && res.status !== 201)
+        return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`);
     await drain(res);
     const location = header(res, 'location');
     if (!location)
@@ -37975,7 +37988,7 @@ class RegistryRepository {
     #client;
     #repo;
     #scope;
-    /** Manifests pushed this run, so tagging needs no second download. */
+    /** Manifests pushed or resolved this run, so tagging or copying needs no second download. */
     #manifests = new Map();
     /** Repositories of the same registry whose blobs can be mounted instead of uploaded, in order. */
     #mountFrom;
@@ -37991,34 +38004,15 @@ class RegistryRepository {
     #path(kind, ref) {
         return `/v2/${this.#repo}/${kind}/${ref}`;
     }
+    /**
+     * The manifest a tag or digest names, by GET: the copy needs its bytes anyway, so this is one
+     * request where HEAD + GET would be two, and no HEAD can mislead it (a Content-Length of 0 from
+     * a proxy, none at all, or one that the GET contradicts, as Harbor's can).
+     */
     async resolve(reference) {
-        const res = await this.#client.request({
-            method: 'HEAD',
-            url: this.#path('manifests', reference),
-            headers: { Accept: ACCEPT },
-            scope: this.#scope,
-            followRedirects: true
-        });
-        await drain(res);
-        const digest = header(res, 'docker-content-digest');
-        const mediaType = header(res, 'content-type')?.split(';')[0].trim();
-        const size = Number(header(res, 'content-length'));
-        // A manifest is never empty: a Content-Length of 0 is a proxy that dropped it, not a size.
-        if (res.status === 200 &&
-            digest &&
-            isDigest(digest) &&
-            mediaType &&
-            isManifestType(mediaType) &&
-            Number.isSafeInteger(size) &&
-            size > 0) {
-            if (isDigest(reference) && digest !== reference)
-                throw new OciError(`${this.name}: asked for ${reference}, the registry answered ${digest}`);
-            return { mediaType, digest, size };
-        }
-        if (res.status === 404)
-            throw this.#notFound(reference);
-        // Some registries omit the digest on HEAD or refuse HEAD: read the manifest instead.
-        return (await this.fetchManifest(reference)).desc;
+        const { desc, bytes } = await this.fetchManifest(reference);
+        this.#manifests.set(desc.digest, bytes);
+        return desc;
     }
     /** Downloads a manifest by tag or digest, checked against the digest when one is known. */
     async fetchManifest(reference) {
@@ -38073,6 +38067,9 @@ class RegistryRepository {
         return this.#client.fail(res, 'GET', `reading ${desc.digest}`);
     }
     async fetch(desc) {
+        const known = this.#manifests.get(desc.digest);
+        if (known && isManifestType(desc.mediaType))
+            return Readable.from([known]);
         return (await this.#get(desc, false)).body;
     }
     /** A blob's body in slabs; large blobs are read straight off the socket. */

@@ -8,7 +8,7 @@
 //
 // Options:
 //   --rounds N        rounds per case (default 3, at least 1); tools run interleaved in each round
-//   --cases LIST      any of push,pull,repush,mount,rss (default: all)
+//   --cases LIST      any of push,pull,repush,mount,rss,big-layer (default: all)
 //   --json FILE       where the figures go (default .bench/results.json)
 //   --big / --no-big  the 4 GiB layout of the rss case (default: on when >= 20 GiB is free;
 //                     env BENCH_BIG=1 / BENCH_BIG=0 does the same)
@@ -21,6 +21,7 @@
 //   1g.tar, 1g-dir   one platform, 8 gzip layers of 128 MiB random content (same bytes twice)
 //   2p.tar, 2p-dir   two platforms sharing a 256 MiB base layer + 3 x 128 MiB each (~1 GiB)
 //   4g.tar           8 x 512 MiB, only for the rss case
+//   big1.tar, big1-dir  one 640 MiB layer: the upload strategy (one PUT against 256 MiB PATCHes)
 // Every run gets its own registry process on a free loopback port and fresh storage (deleted
 // afterwards). Where the registry must already hold the image (pull, re-push, mount), it is
 // pushed once per layout into a seed store (untimed) and each run starts from a copy of it:
@@ -63,7 +64,7 @@ const CMD_TIMEOUT_MS = 15 * 60 * 1000
 const BIG_FREE_BYTES = 20 * GiB
 const MIN_FREE_BYTES = 12 * GiB // layouts (4 GiB), seeds (2 GiB), one run's storage + output (3 GiB), skopeo's scratch
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100
-const ALL_CASES = ['push', 'pull', 'repush', 'mount', 'rss']
+const ALL_CASES = ['push', 'pull', 'repush', 'mount', 'rss', 'big-layer']
 const MANIFEST_TYPES = new Set([
   'application/vnd.oci.image.index.v1+json',
   'application/vnd.oci.image.manifest.v1+json',
@@ -80,7 +81,9 @@ const LAYOUTS = {
     sharedBase: true,
     seed: 2
   },
-  '4g': { platforms: ['linux/amd64'], layers: Array(8).fill(512 * MiB), seed: 4 }
+  '4g': { platforms: ['linux/amd64'], layers: Array(8).fill(512 * MiB), seed: 4 },
+  // One layer above the 256 MiB chunk size the action used to default to.
+  big1: { platforms: ['linux/amd64'], layers: [640 * MiB, 4096], seed: 5 }
 }
 
 const TARGETS = {
@@ -1018,6 +1021,62 @@ async function casePush(ctx) {
   }
 }
 
+/**
+ * One 640 MiB layer: the default upload (one PUT per blob, resumable only by re-sending) against
+ * the chunked upload the action used before (PATCHes of 256 MiB), skopeo and the wire.
+ */
+async function caseBigLayer(ctx) {
+  const caseName = 'push big1.tar'
+  const info = ctx.layouts['big1.tar']
+  const wire = await readLayoutDir(ctx.layouts['big1-dir'].path)
+  console.log(`\n${caseName} (${gib(info.blobBytes)}): one layer of 640 MiB`)
+  const ours = (tool, extra) => ({
+    caseName,
+    tool,
+    exec: ({ host, repo }) =>
+      runOurs(
+        {
+          layout: `${info.path}:${TAG}`,
+          registry: host,
+          reference: `${repo}:${TAG}`,
+          direction: 'push',
+          ...extra
+        },
+        ctx.work,
+        ctx
+      ),
+    check: pushedDigestCheck(info.digest)
+  })
+  for (let round = 1; round <= ctx.rounds; round++) {
+    await runRound(ctx, round, [
+      { ...ours('ours', {}), round },
+      { ...ours('ours chunk-size 256MiB', { 'chunk-size': '256MiB' }), round },
+      {
+        caseName,
+        tool: 'skopeo',
+        round,
+        exec: ({ host, repo }) =>
+          runSkopeo(
+            [
+              '--dest-tls-verify=false',
+              `oci-archive:${info.path}:${TAG}`,
+              `docker://${host}/${repo}:${TAG}`
+            ],
+            ctx.work
+          ),
+        check: pushedDigestCheck(info.digest)
+      },
+      {
+        caseName,
+        tool: 'wire',
+        round,
+        exec: ({ host, repo }) => wirePush(host, repo, wire),
+        check: pushedDigestCheck(info.digest)
+      }
+    ])
+  }
+}
+
 async function casePull(ctx) {
   for (const family of ['1g', '2p']) {
     const caseName = `pull ${family}`
@@ -1594,6 +1653,7 @@ async function main() {
   if (opts.cases.has('pull')) ['1g.tar', '1g-dir', '2p.tar', '2p-dir'].forEach((n) => needed.add(n))
   if (opts.cases.has('repush') || opts.cases.has('mount'))
     ['1g.tar', '1g-dir'].forEach((n) => needed.add(n))
+  if (opts.cases.has('big-layer')) ['big1.tar', 'big1-dir'].forEach((n) => needed.add(n))
   if (opts.cases.has('rss')) {
     needed.add('1g.tar')
     if (big) needed.add('4g.tar')
@@ -1646,6 +1706,7 @@ async function main() {
     if (opts.cases.has('repush')) await caseRepush(ctx)
     if (opts.cases.has('mount')) await caseMount(ctx)
     if (opts.cases.has('rss')) await caseRss(ctx)
+    if (opts.cases.has('big-layer')) await caseBigLayer(ctx)
   } finally {
     cleanup()
   }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { StreamSource, type ChunkSource } from '../content/blob-cursor.js'
 import { SLAB_SIZE } from '../content/slabs.js'
 import { NotFoundError, OciError } from '../content/errors.js'
@@ -31,7 +31,7 @@ export class RegistryRepository implements Target {
   readonly #client: RegistryClient
   readonly #repo: string
   readonly #scope: string
-  /** Manifests pushed this run, so tagging needs no second download. */
+  /** Manifests pushed or resolved this run, so tagging or copying needs no second download. */
   readonly #manifests = new Map<string, Buffer>()
 
   /** Repositories of the same registry whose blobs can be mounted instead of uploaded, in order. */
@@ -55,35 +55,15 @@ export class RegistryRepository implements Target {
     return `/v2/${this.#repo}/${kind}/${ref}`
   }
 
+  /**
+   * The manifest a tag or digest names, by GET: the copy needs its bytes anyway, so this is one
+   * request where HEAD + GET would be two, and no HEAD can mislead it (a Content-Length of 0 from
+   * a proxy, none at all, or one that the GET contradicts, as Harbor's can).
+   */
   async resolve(reference: string): Promise<Descriptor> {
-    const res = await this.#client.request({
-      method: 'HEAD',
-      url: this.#path('manifests', reference),
-      headers: { Accept: ACCEPT },
-      scope: this.#scope,
-      followRedirects: true
-    })
-    await drain(res)
-    const digest = header(res, 'docker-content-digest')
-    const mediaType = header(res, 'content-type')?.split(';')[0].trim()
-    const size = Number(header(res, 'content-length'))
-    // A manifest is never empty: a Content-Length of 0 is a proxy that dropped it, not a size.
-    if (
-      res.status === 200 &&
-      digest &&
-      isDigest(digest) &&
-      mediaType &&
-      isManifestType(mediaType) &&
-      Number.isSafeInteger(size) &&
-      size > 0
-    ) {
-      if (isDigest(reference) && digest !== reference)
-        throw new OciError(`${this.name}: asked for ${reference}, the registry answered ${digest}`)
-      return { mediaType, digest, size }
-    }
-    if (res.status === 404) throw this.#notFound(reference)
-    // Some registries omit the digest on HEAD or refuse HEAD: read the manifest instead.
-    return (await this.fetchManifest(reference)).desc
+    const { desc, bytes } = await this.fetchManifest(reference)
+    this.#manifests.set(desc.digest, bytes)
+    return desc
   }
 
   /** Downloads a manifest by tag or digest, checked against the digest when one is known. */
@@ -146,6 +126,8 @@ export class RegistryRepository implements Target {
   }
 
   async fetch(desc: Descriptor): Promise<Readable> {
+    const known = this.#manifests.get(desc.digest)
+    if (known && isManifestType(desc.mediaType)) return Readable.from([known])
     return (await this.#get(desc, false)).body
   }
 

@@ -29,8 +29,11 @@ export interface UploadLimits {
   maxBody?: number
   /** A PATCH of more than this was refused (GHCR: 4 MiB, a CDN: 100 MB). */
   maxChunk?: number
-  /** Repositories that refused to open an upload (NAME_UNKNOWN, DENIED): later blobs fail alike, unsent. */
-  refused?: Map<string, unknown>
+  /**
+   * Per repository, the first upload session's outcome: undefined once one opened (or failed in a
+   * way worth retrying), else the refusal (NAME_UNKNOWN, DENIED) every later blob fails with, unsent.
+   */
+  firstSession?: Map<string, Promise<unknown>>
 }
 
 /** Chunk size after a one-request upload was refused: under every CDN limit, above ECR's 5 MiB minimum. */
@@ -247,9 +250,31 @@ async function cancelSession(opts: UploadOptions, session: Session): Promise<voi
   }
 }
 
+/**
+ * Opens an upload session. The first one of a repository goes alone, so that a repository which
+ * refuses uploads (ECR's "does not exist") is asked once, not once per blob in flight.
+ */
 async function startSession(opts: UploadOptions, desc: Descriptor): Promise<Session> {
-  const refused = opts.limits.refused?.get(opts.repository)
-  if (refused !== undefined) throw refused
+  const first = (opts.limits.firstSession ??= new Map())
+  const gate = first.get(opts.repository)
+  if (gate) {
+    const refused = await gate
+    if (refused !== undefined) throw refused
+    return openSession(opts, desc)
+  }
+  let settle: (refused: unknown) => void = () => {}
+  first.set(opts.repository, new Promise((resolve) => (settle = resolve)))
+  try {
+    const session = await openSession(opts, desc)
+    settle(undefined)
+    return session
+  } catch (err) {
+    settle(isRetryableTransferError(err) ? undefined : err)
+    throw err
+  }
+}
+
+async function openSession(opts: UploadOptions, desc: Descriptor): Promise<Session> {
   const res = await opts.client.request({
     method: 'POST',
     url: `/v2/${opts.repository}/blobs/uploads/`,
@@ -257,16 +282,8 @@ async function startSession(opts: UploadOptions, desc: Descriptor): Promise<Sess
     scope: opts.scope,
     retry: true
   })
-  if (res.status !== 202 && res.status !== 201) {
-    try {
-      return await opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`)
-    } catch (err) {
-      // The same POST for the next blob would be refused the same way: no storm of them.
-      if (!isRetryableTransferError(err))
-        (opts.limits.refused ??= new Map()).set(opts.repository, err)
-      throw err
-    }
-  }
+  if (res.status !== 202 && res.status !== 201)
+    return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`)
   await drain(res)
   const location = header(res, 'location')
   if (!location)
