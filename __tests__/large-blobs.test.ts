@@ -136,7 +136,13 @@ describe('blobs larger than a slab', () => {
     await fh.close()
     await expect(
       push({ layout: `${dir}:v1`, registry: reg.host, reference: 'big/corrupt:v1' })
-    ).rejects.toThrow(new RegExp(`blob ${big.digest} in .*: content does not match its digest`))
+    ).rejects.toMatchObject({
+      message: expect.stringMatching(
+        new RegExp(`blob ${big.digest} in .*: content does not match its digest`)
+      ),
+      // The layout is at fault here, not the registry.
+      hint: expect.stringMatching(/^the layout is corrupt/)
+    })
     // The upload was cut before its last bytes: the registry holds neither the blob nor the image.
     expect(await blobStatus(reg.host, 'big/corrupt', big.digest)).toBe(404)
     expect(
@@ -167,9 +173,22 @@ describe('blobs larger than a slab', () => {
     })
     try {
       const dir = path.join(work, 'bad-pull')
-      await expect(
-        pull({ layout: dir, registry: proxy.host, reference: 'big/tar:v1', retries: 0 })
-      ).rejects.toThrow(new RegExp(`blob ${big.digest} in .*: content does not match its digest`))
+      const err = await pull({
+        layout: dir,
+        registry: proxy.host,
+        reference: 'big/tar:v1',
+        retries: 0
+      }).then(
+        (): Error & { hint?: string } => new Error('pulled'),
+        (e: unknown) => e as Error & { hint?: string }
+      )
+      expect(err.message).toMatch(
+        new RegExp(`blob ${big.digest} in .*: content does not match its digest`)
+      )
+      // The registry's answer is at fault, not a layout.
+      expect(err.hint).toMatch(
+        /^the registry \(or a proxy in front of it\) answered with other bytes/
+      )
       const files = await readdir(path.join(dir, 'blobs/sha256')).catch(() => [])
       expect(files.filter((f) => f.startsWith(big.digest.slice(7)))).toEqual([])
     } finally {

@@ -33387,13 +33387,16 @@ class MissingContentError extends NotFoundError {
         this.digest = digest;
     }
 }
+/** What to do about bytes that contradict their descriptor, by where they came from. */
+const LAYOUT_MISMATCH_HINT = 'the layout is corrupt or was modified after it was written; rebuild it';
+const REGISTRY_MISMATCH_HINT = 'the registry (or a proxy in front of it) answered with other bytes than the digest names: try again, and if it persists report it to whoever runs the registry';
 /** Content whose bytes do not hash to the digest, or whose length differs from the descriptor. */
 class DigestMismatchError extends OciError {
     expected;
     actual;
-    constructor(expected, actual, what) {
+    constructor(expected, actual, what, hint = LAYOUT_MISMATCH_HINT) {
         super(`${what}: content does not match its digest (expected ${expected}, got ${actual})`, {
-            hint: 'the layout is corrupt or was modified after it was written; rebuild it'
+            hint
         });
         this.expected = expected;
         this.actual = actual;
@@ -33402,10 +33405,8 @@ class DigestMismatchError extends OciError {
 class SizeMismatchError extends OciError {
     expected;
     actual;
-    constructor(expected, actual, what) {
-        super(`${what}: ${actual} bytes, but its descriptor says ${expected}`, {
-            hint: 'the layout is corrupt or was modified after it was written; rebuild it'
-        });
+    constructor(expected, actual, what, hint = LAYOUT_MISMATCH_HINT) {
+        super(`${what}: ${actual} bytes, but its descriptor says ${expected}`, { hint });
         this.expected = expected;
         this.actual = actual;
     }
@@ -33597,12 +33598,12 @@ function digestOf(data, algorithm = 'sha256') {
     return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
 }
 /** Checks a whole buffer against its descriptor's digest and size. */
-function verifyBuffer(data, expected, what) {
+function verifyBuffer(data, expected, what, hint) {
     if (data.length !== expected.size)
-        throw new SizeMismatchError(expected.size, data.length, what);
+        throw new SizeMismatchError(expected.size, data.length, what, hint);
     const actual = digestOf(data, parseDigest(expected.digest).algorithm);
     if (actual !== expected.digest)
-        throw new DigestMismatchError(expected.digest, actual, what);
+        throw new DigestMismatchError(expected.digest, actual, what, hint);
 }
 /**
  * A pass-through stream that hashes and counts bytes as they flow, and fails the stream at its
@@ -34144,11 +34145,15 @@ class BlobCursor {
     #source;
     #expected;
     #what;
+    #hint;
     #hasher;
     #onProgress;
     #pos = 0;
     #verified = false;
-    constructor(source, expected, what, onProgress) {
+    constructor(source, expected, what, onProgress, 
+    /** What to do when the bytes contradict the descriptor (depends on where they came from). */
+    mismatchHint) {
+        this.#hint = mismatchHint;
         this.#source = source;
         this.#expected = expected;
         this.#what = what;
@@ -34192,7 +34197,7 @@ class BlobCursor {
                     throw failure.err;
                 const chunk = await this.#source.next(end - this.#pos);
                 if (!chunk)
-                    throw new SizeMismatchError(size, this.#pos, this.#what);
+                    throw new SizeMismatchError(size, this.#pos, this.#what, this.#hint);
                 const at = file && { fd: file.fd, position: file.position + (this.#pos - start) };
                 this.#pos += chunk.length;
                 const last = this.#pos === size;
@@ -34240,10 +34245,10 @@ class BlobCursor {
         const extra = await this.#source.rest();
         // At least this many: the source was not read further.
         if (extra > 0)
-            throw new SizeMismatchError(size, size + extra, this.#what);
+            throw new SizeMismatchError(size, size + extra, this.#what, this.#hint);
         const actual = `${parseDigest(digest).algorithm}:${await this.#hasher.digest()}`;
         if (actual !== digest)
-            throw new DigestMismatchError(digest, actual, this.#what);
+            throw new DigestMismatchError(digest, actual, this.#what, this.#hint);
         this.#verified = true;
     }
     close() {
@@ -34566,7 +34571,7 @@ async function loadGraph(src, root, opts = {}) {
         if (desc.size > MAX_MANIFEST_BYTES)
             throw new OciError(`${what} is ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte manifest limit`);
         const bytes = await readAll(await src.fetch(desc), MAX_MANIFEST_BYTES, what);
-        verifyBuffer(bytes, desc, what);
+        verifyBuffer(bytes, desc, what, src.mismatchHint);
         const parsed = parseManifest(bytes, desc.mediaType, what);
         const node = { desc: { ...desc, mediaType: parsed.mediaType }, bytes, children: [] };
         const own = successors(parsed).map((d) => ({ desc: d, fromIndex: parsed.kind === 'index' }));
@@ -34858,7 +34863,7 @@ class SourceContent {
                     return;
                 last = now;
                 report(bytes);
-            }));
+            }), this.#src.mismatchHint);
         try {
             if (start > 0)
                 await cursor.skip(start);
@@ -37985,6 +37990,7 @@ const ACCEPT = MANIFEST_TYPES.join(', ');
 /** A repository on a registry, as a copy target: blobs and manifests by digest, tags by name. */
 class RegistryRepository {
     name;
+    mismatchHint = REGISTRY_MISMATCH_HINT;
     #client;
     #repo;
     #scope;
@@ -38036,7 +38042,7 @@ class RegistryRepository {
         const headerType = header(res, 'content-type')?.split(';')[0].trim();
         const parsed = parseManifest(bytes, isManifestType(headerType) ? headerType : undefined, `manifest ${reference} of ${this.name}`);
         const desc = { mediaType: parsed.mediaType, digest, size: bytes.length };
-        verifyBuffer(bytes, desc, `manifest ${reference} of ${this.name}`);
+        verifyBuffer(bytes, desc, `manifest ${reference} of ${this.name}`, REGISTRY_MISMATCH_HINT);
         return { desc, bytes };
     }
     #notFound(reference) {
@@ -38292,7 +38298,7 @@ async function pull(opts) {
 }
 async function pickPlatform(repo, root, platform) {
     const bytes = await readAll(await repo.fetch(root), MAX_MANIFEST_BYTES, root.digest);
-    verifyBuffer(bytes, root, `manifest ${root.digest} of ${repo.name}`);
+    verifyBuffer(bytes, root, `manifest ${root.digest} of ${repo.name}`, repo.mismatchHint);
     const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${repo.name}`);
     if (parsed.kind !== 'index')
         return root; // a single-platform image: nothing to choose

@@ -129,7 +129,7 @@ async function pickPlatform(
   platform: string
 ): Promise<Descriptor> {
   const bytes = await readAll(await repo.fetch(root), MAX_MANIFEST_BYTES, root.digest)
-  verifyBuffer(bytes, root, `manifest ${root.digest} of ${repo.name}`)
+  verifyBuffer(bytes, root, `manifest ${root.digest} of ${repo.name}`, repo.mismatchHint)
   const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${repo.name}`)
   if (parsed.kind !== 'index') return root // a single-platform image: nothing to choose
   const chosen = selectPlatform(parsed.index.manifests, platform)

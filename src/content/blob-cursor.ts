@@ -179,6 +179,7 @@ export class BlobCursor {
   readonly #source: ChunkSource
   readonly #expected: { digest: string; size: number }
   readonly #what: string
+  readonly #hint?: string
   readonly #hasher: Hasher
   readonly #onProgress?: (bytes: number) => void
   #pos = 0
@@ -188,8 +189,11 @@ export class BlobCursor {
     source: ChunkSource,
     expected: { digest: string; size: number },
     what: string,
-    onProgress?: (bytes: number) => void
+    onProgress?: (bytes: number) => void,
+    /** What to do when the bytes contradict the descriptor (depends on where they came from). */
+    mismatchHint?: string
   ) {
+    this.#hint = mismatchHint
     this.#source = source
     this.#expected = expected
     this.#what = what
@@ -234,7 +238,7 @@ export class BlobCursor {
         while (lent.size >= SLABS_PER_TRANSFER - 1) await Promise.race(lent)
         if (failure) throw failure.err
         const chunk = await this.#source.next(end - this.#pos)
-        if (!chunk) throw new SizeMismatchError(size, this.#pos, this.#what)
+        if (!chunk) throw new SizeMismatchError(size, this.#pos, this.#what, this.#hint)
         const at = file && { fd: file.fd, position: file.position + (this.#pos - start) }
         this.#pos += chunk.length
         const last = this.#pos === size
@@ -275,9 +279,9 @@ export class BlobCursor {
     const { digest, size } = this.#expected
     const extra = await this.#source.rest()
     // At least this many: the source was not read further.
-    if (extra > 0) throw new SizeMismatchError(size, size + extra, this.#what)
+    if (extra > 0) throw new SizeMismatchError(size, size + extra, this.#what, this.#hint)
     const actual = `${parseDigest(digest).algorithm}:${await this.#hasher.digest()}`
-    if (actual !== digest) throw new DigestMismatchError(digest, actual, this.#what)
+    if (actual !== digest) throw new DigestMismatchError(digest, actual, this.#what, this.#hint)
     this.#verified = true
   }
 

@@ -31,15 +31,22 @@ export class MissingContentError extends NotFoundError {
   }
 }
 
+/** What to do about bytes that contradict their descriptor, by where they came from. */
+export const LAYOUT_MISMATCH_HINT =
+  'the layout is corrupt or was modified after it was written; rebuild it'
+export const REGISTRY_MISMATCH_HINT =
+  'the registry (or a proxy in front of it) answered with other bytes than the digest names: try again, and if it persists report it to whoever runs the registry'
+
 /** Content whose bytes do not hash to the digest, or whose length differs from the descriptor. */
 export class DigestMismatchError extends OciError {
   constructor(
     readonly expected: string,
     readonly actual: string,
-    what: string
+    what: string,
+    hint = LAYOUT_MISMATCH_HINT
   ) {
     super(`${what}: content does not match its digest (expected ${expected}, got ${actual})`, {
-      hint: 'the layout is corrupt or was modified after it was written; rebuild it'
+      hint
     })
   }
 }
@@ -48,11 +55,10 @@ export class SizeMismatchError extends OciError {
   constructor(
     readonly expected: number,
     readonly actual: number,
-    what: string
+    what: string,
+    hint = LAYOUT_MISMATCH_HINT
   ) {
-    super(`${what}: ${actual} bytes, but its descriptor says ${expected}`, {
-      hint: 'the layout is corrupt or was modified after it was written; rebuild it'
-    })
+    super(`${what}: ${actual} bytes, but its descriptor says ${expected}`, { hint })
   }
 }
 

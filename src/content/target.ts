@@ -19,6 +19,8 @@ export interface BlobContent {
 export interface ReadOnlyTarget {
   /** A name for messages: a path or `host/repository`. */
   readonly name: string
+  /** The fix to suggest when its content contradicts a descriptor; by default, rebuild the layout. */
+  readonly mismatchHint?: string
   /** Finds the descriptor a reference (tag or digest) points at. */
   resolve(reference: string): Promise<Descriptor>
   /** Streams the raw bytes of content; the caller verifies them. */

@@ -245,7 +245,8 @@ class SourceContent implements BlobContent {
           if (now - last < PROGRESS_INTERVAL_MS) return
           last = now
           report(bytes)
-        })
+        }),
+      this.#src.mismatchHint
     )
     try {
       if (start > 0) await cursor.skip(start)

@@ -118,7 +118,7 @@ export async function loadGraph(
         `${what} is ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte manifest limit`
       )
     const bytes = await readAll(await src.fetch(desc), MAX_MANIFEST_BYTES, what)
-    verifyBuffer(bytes, desc, what)
+    verifyBuffer(bytes, desc, what, src.mismatchHint)
     const parsed = parseManifest(bytes, desc.mediaType, what)
     const node: GraphNode = { desc: { ...desc, mediaType: parsed.mediaType }, bytes, children: [] }
     const own = successors(parsed).map((d) => ({ desc: d, fromIndex: parsed.kind === 'index' }))

@@ -32,11 +32,13 @@ export function digestOf(data: Buffer, algorithm: ParsedDigest['algorithm'] = 's
 export function verifyBuffer(
   data: Buffer,
   expected: { digest: string; size: number },
-  what: string
+  what: string,
+  hint?: string
 ): void {
-  if (data.length !== expected.size) throw new SizeMismatchError(expected.size, data.length, what)
+  if (data.length !== expected.size)
+    throw new SizeMismatchError(expected.size, data.length, what, hint)
   const actual = digestOf(data, parseDigest(expected.digest).algorithm)
-  if (actual !== expected.digest) throw new DigestMismatchError(expected.digest, actual, what)
+  if (actual !== expected.digest) throw new DigestMismatchError(expected.digest, actual, what, hint)
 }
 
 /**

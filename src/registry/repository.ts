@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { StreamSource, type ChunkSource } from '../content/blob-cursor.js'
 import { SLAB_SIZE } from '../content/slabs.js'
-import { NotFoundError, OciError } from '../content/errors.js'
+import { NotFoundError, OciError, REGISTRY_MISMATCH_HINT } from '../content/errors.js'
 import {
   contentBytes,
   readAll,
@@ -28,6 +28,7 @@ const ACCEPT = MANIFEST_TYPES.join(', ')
 /** A repository on a registry, as a copy target: blobs and manifests by digest, tags by name. */
 export class RegistryRepository implements Target {
   readonly name: string
+  readonly mismatchHint = REGISTRY_MISMATCH_HINT
   readonly #client: RegistryClient
   readonly #repo: string
   readonly #scope: string
@@ -92,7 +93,7 @@ export class RegistryRepository implements Target {
       `manifest ${reference} of ${this.name}`
     )
     const desc = { mediaType: parsed.mediaType, digest, size: bytes.length }
-    verifyBuffer(bytes, desc, `manifest ${reference} of ${this.name}`)
+    verifyBuffer(bytes, desc, `manifest ${reference} of ${this.name}`, REGISTRY_MISMATCH_HINT)
     return { desc, bytes }
   }
 
