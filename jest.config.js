@@ -4,6 +4,7 @@ export default {
   testEnvironment: 'node',
   resolver: 'ts-jest-resolver',
   roots: ['<rootDir>/__tests__'],
+  globalSetup: '<rootDir>/__tests__/setup/corpus.mjs',
   testMatch: ['**/*.test.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   transform: {

@@ -8,12 +8,12 @@ import { findCredentials } from '../src/registry/credentials.js'
 import { runAction } from './helpers/action.js'
 import { startProxy } from './helpers/proxy.js'
 import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { FIXTURES, tmpDir } from './helpers/skopeo.js'
+import { tmpDir } from './helpers/skopeo.js'
 import { makeTestCa, type TestCa } from './helpers/tls.js'
 import { startTokenServer, type TokenServer } from './helpers/token-server.js'
+import { BUILDX as BUILDX_TAR, BUILDX_DIGEST } from './helpers/corpus.js'
 
-const BUILDX = `${path.join(FIXTURES, 'layouts/buildx-style-multiarch-attest.tar')}:v1`
-const BUILDX_DIGEST = 'sha256:5fc03f812995c5fd47832a483489dac1d87baa155d836ff8cc5539f128435652'
+const BUILDX = `${BUILDX_TAR}:v1`
 const SECRETS = ['alice-password-1', 'bob-password-2', 'refresh-token-abc123']
 const b64 = (s: string): string => Buffer.from(s).toString('base64')
 /** Everything the tests saw printed or thrown, checked for secrets at the end. */

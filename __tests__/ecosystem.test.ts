@@ -10,12 +10,11 @@ import { promisify } from 'node:util'
 import { splitTags } from '../src/inputs.js'
 import { runAction } from './helpers/action.js'
 import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { FIXTURES, remoteDigest, tmpDir } from './helpers/skopeo.js'
+import { remoteDigest, tmpDir } from './helpers/skopeo.js'
 import { checkLayout } from './helpers/verify.js'
+import { BUILDX, BUILDX_DIGEST } from './helpers/corpus.js'
 
 const execFileP = promisify(execFile)
-const BUILDX = path.join(FIXTURES, 'layouts/buildx-style-multiarch-attest.tar')
-const BUILDX_DIGEST = 'sha256:5fc03f812995c5fd47832a483489dac1d87baa155d836ff8cc5539f128435652'
 
 describe('the action in a workflow', () => {
   let reg: TestRegistry

@@ -16,22 +16,36 @@ import { copyGraph } from '../src/copy/copy.js'
 import { LayoutSource } from '../src/layout/layout-source.js'
 import { digestOf, parseDigest } from '../src/oci/digest.js'
 import { MediaType } from '../src/oci/media-types.js'
-import { FIXTURES, tmpDir } from './helpers/skopeo.js'
+import { BUILDX, itShared, present, SHARED_LAYOUTS } from './helpers/corpus.js'
+import { tmpDir } from './helpers/skopeo.js'
 
 const BASE_SEED = Number(process.env.FUZZ_SEED ?? 0x5eed0005)
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1)
 const ONLY = process.env.FUZZ_ONLY
 const MUTANT_TIMEOUT_MS = 15_000
 
-const TARS = [
-  'buildx-style-multiarch-attest.tar',
-  'buildah-oci-archive.tar',
-  'buildah-multiarch-index.tar',
-  'containerd-export-hello-world.tar',
-  'gnu-tar-dot-prefixed-hello-world.tar',
-  'docker-save-v25-hello-world.tar'
-]
-const DIRS = ['regclient-testrepo', 'umoci-two-tags']
+/** [name, file]: the made buildx tar always, then the extra corpus's real tars where present. */
+const TARS: [string, string][] = present(
+  [
+    ['buildx-style-multiarch-attest.tar', BUILDX],
+    ...[
+      'buildah-oci-archive.tar',
+      'buildah-multiarch-index.tar',
+      'containerd-export-hello-world.tar',
+      'gnu-tar-dot-prefixed-hello-world.tar',
+      'docker-save-v25-hello-world.tar'
+    ].map((name): [string, string] => [name, path.join(SHARED_LAYOUTS, name)])
+  ],
+  ([, file]) => file
+)
+/** Layout directories exist only in the extra corpus. */
+const DIRS: [string, string][] = present(
+  ['regclient-testrepo', 'umoci-two-tags'].map((name): [string, string] => [
+    name,
+    path.join(SHARED_LAYOUTS, name)
+  ]),
+  ([, dir]) => dir
+)
 
 // ---------------------------------------------------------------------------------------------
 // A small seeded PRNG (mulberry32), one stream per mutant, so any mutant can be run on its own.
@@ -640,9 +654,9 @@ afterAll(async () => {
 })
 
 describe('fuzzed tars', () => {
-  it.each(TARS)('%s: byte, header, PAX and splice mutations', async (name) => {
+  it.each(TARS)('%s: byte, header, PAX and splice mutations', async (name, source) => {
     const failedBefore = tally.failures.length
-    const tar = await readFile(path.join(FIXTURES, 'layouts', name))
+    const tar = await readFile(source)
     const file = path.join(area.mutantDir, 'layout.tar')
     for (let i = 0; i < N(300); i++) {
       await runMutant(`${name}#bin${i}`, 'tar bytes', area, async (r) => {
@@ -659,9 +673,9 @@ describe('fuzzed tars', () => {
     expect(tally.failures.slice(failedBefore)).toEqual([])
   })
 
-  it.each(TARS)('%s: index.json mutations', async (name) => {
+  it.each(TARS)('%s: index.json mutations', async (name, source) => {
     const failedBefore = tally.failures.length
-    const tar = await readFile(path.join(FIXTURES, 'layouts', name))
+    const tar = await readFile(source)
     const member = members(tar)
       .filter((m) => m.path.replace(/^\.\//, '') === 'index.json')
       .pop()
@@ -685,9 +699,9 @@ describe('fuzzed tars', () => {
     expect(tally.failures.slice(failedBefore)).toEqual([])
   })
 
-  it.each(TARS.slice(0, 3))('%s, gzip-compressed: damaged gzip', async (name) => {
+  it.each(TARS.slice(0, 3))('%s, gzip-compressed: damaged gzip', async (name, source) => {
     const failedBefore = tally.failures.length
-    const tar = await readFile(path.join(FIXTURES, 'layouts', name))
+    const tar = await readFile(source)
     const gz = gzipSync(tar)
     const file = path.join(area.mutantDir, 'layout.tar.gz')
     for (let i = 0; i < N(60); i++) {
@@ -721,56 +735,59 @@ describe('fuzzed tars', () => {
 })
 
 describe('fuzzed layout directories', () => {
-  it.each(DIRS)('%s: index.json and manifest mutations', async (name) => {
-    const failedBefore = tally.failures.length
-    const dir = path.join(area.mutantDir, name)
-    await cp(path.join(FIXTURES, 'layouts', name), dir, { recursive: true })
-    const indexFile = path.join(dir, 'index.json')
-    const indexText = await readFile(indexFile)
-    const index = JSON.parse(indexText.toString()) as { manifests: Record<string, Json>[] }
-    const known = [
-      ...(await readdir(path.join(dir, 'blobs/sha256'))).map((h) => `sha256:${h}`),
-      ...index.manifests.map((d) =>
-        String(
-          (d.annotations as Record<string, string>)?.['org.opencontainers.image.ref.name'] ?? 'v1'
+  if (DIRS.length === 0)
+    itShared('regclient-testrepo, umoci-two-tags: index.json and manifest mutations', () => {})
+  else
+    it.each(DIRS)('%s: index.json and manifest mutations', async (name, source) => {
+      const failedBefore = tally.failures.length
+      const dir = path.join(area.mutantDir, name)
+      await cp(source, dir, { recursive: true })
+      const indexFile = path.join(dir, 'index.json')
+      const indexText = await readFile(indexFile)
+      const index = JSON.parse(indexText.toString()) as { manifests: Record<string, Json>[] }
+      const known = [
+        ...(await readdir(path.join(dir, 'blobs/sha256'))).map((h) => `sha256:${h}`),
+        ...index.manifests.map((d) =>
+          String(
+            (d.annotations as Record<string, string>)?.['org.opencontainers.image.ref.name'] ?? 'v1'
+          )
         )
-      )
-    ]
-    const count = name === 'regclient-testrepo' ? 400 : 200
-    for (let i = 0; i < N(count); i++) {
-      await runMutant(`${name}#dir${i}`, 'dir JSON', area, async (r) => {
-        const written: string[] = []
-        const cleanup = async (): Promise<void> => {
-          await writeFile(indexFile, indexText)
-          for (const f of written) await rm(f, { force: true })
-        }
-        if (r.chance(0.5)) {
-          const { doc, ops } = mutateJson(index as unknown as Json, r, known)
+      ]
+      const count = name === 'regclient-testrepo' ? 400 : 200
+      for (let i = 0; i < N(count); i++) {
+        await runMutant(`${name}#dir${i}`, 'dir JSON', area, async (r) => {
+          const written: string[] = []
+          const cleanup = async (): Promise<void> => {
+            await writeFile(indexFile, indexText)
+            for (const f of written) await rm(f, { force: true })
+          }
+          if (r.chance(0.5)) {
+            const { doc, ops } = mutateJson(index as unknown as Json, r, known)
+            const { text, op } = serialise(doc, r)
+            await writeFile(indexFile, text)
+            return { location: dir, op: [...ops, op].filter(Boolean).join('; '), cleanup }
+          }
+          // A manifest edited and stored under its new digest, so the parser (not the hash) sees it.
+          const k = r.int(index.manifests.length)
+          const entry = index.manifests[k]
+          const old = await readFile(path.join(dir, 'blobs/sha256', String(entry.digest).slice(7)))
+          const { doc, ops } = mutateJson(JSON.parse(old.toString()) as Json, r, known)
           const { text, op } = serialise(doc, r)
-          await writeFile(indexFile, text)
-          return { location: dir, op: [...ops, op].filter(Boolean).join('; '), cleanup }
-        }
-        // A manifest edited and stored under its new digest, so the parser (not the hash) sees it.
-        const k = r.int(index.manifests.length)
-        const entry = index.manifests[k]
-        const old = await readFile(path.join(dir, 'blobs/sha256', String(entry.digest).slice(7)))
-        const { doc, ops } = mutateJson(JSON.parse(old.toString()) as Json, r, known)
-        const { text, op } = serialise(doc, r)
-        const digest = digestOf(text)
-        const file = path.join(dir, 'blobs/sha256', digest.slice(7))
-        if (!known.includes(digest)) written.push(file)
-        await writeFile(file, text)
-        const next = JSON.parse(JSON.stringify(index)) as typeof index
-        next.manifests[k] = { ...entry, digest, size: text.length }
-        await writeFile(indexFile, JSON.stringify(next))
-        return {
-          location: dir,
-          op: `manifest of entry ${k}: ${[...ops, op].filter(Boolean).join('; ')}`,
-          cleanup
-        }
-      })
-    }
-    expect(tally.failures.slice(failedBefore)).toEqual([])
-    await rm(dir, { recursive: true, force: true })
-  })
+          const digest = digestOf(text)
+          const file = path.join(dir, 'blobs/sha256', digest.slice(7))
+          if (!known.includes(digest)) written.push(file)
+          await writeFile(file, text)
+          const next = JSON.parse(JSON.stringify(index)) as typeof index
+          next.manifests[k] = { ...entry, digest, size: text.length }
+          await writeFile(indexFile, JSON.stringify(next))
+          return {
+            location: dir,
+            op: `manifest of entry ${k}: ${[...ops, op].filter(Boolean).join('; ')}`,
+            cleanup
+          }
+        })
+      }
+      expect(tally.failures.slice(failedBefore)).toEqual([])
+      await rm(dir, { recursive: true, force: true })
+    })
 })

@@ -7,6 +7,7 @@ import http from 'node:http'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { startRegistry, type TestRegistry } from './helpers/registry.js'
+import { describeShared, itShared } from './helpers/corpus.js'
 import { copyToOciDir, FIXTURES, pushWithSkopeo, remoteDigest, tmpDir } from './helpers/skopeo.js'
 
 const execFileP = promisify(execFile)
@@ -64,7 +65,7 @@ describe('open registry', () => {
     if (out !== undefined) await rm(out, { recursive: true, force: true })
   })
 
-  test('skopeo pushes an oci-archive, digest matches, pull to oci dir works', async () => {
+  itShared('skopeo pushes an oci-archive, digest matches, pull to oci dir works', async () => {
     expect(reg.host).toMatch(/^127\.0\.0\.1:\d+$/)
     expect((await get(`http://${reg.host}/v2/`)).status).toBe(200)
     const [archived] = (await archiveIndex(BUILDAH_ARCHIVE)).manifests.map((m) => m.digest)
@@ -133,7 +134,7 @@ describe('htpasswd registry', () => {
     ).toBe(401)
   })
 
-  test('skopeo pushes with creds, fails without', async () => {
+  itShared('skopeo pushes with creds, fails without', async () => {
     const ref = `${reg.host}/private/buildah:v1`
     const creds = `${user}:${pass}`
     await expect(pushWithSkopeo(`oci-archive:${BUILDAH_ARCHIVE}:v1`, ref)).rejects.toThrow(
@@ -145,7 +146,7 @@ describe('htpasswd registry', () => {
   })
 })
 
-describe('registry from a storage dump', () => {
+describeShared('registry from a storage dump', () => {
   let reg: TestRegistry
   beforeAll(async () => {
     reg = await startRegistry({

@@ -6,10 +6,9 @@ import { push } from '../src/push.js'
 import { startRegistry, type TestRegistry } from './helpers/registry.js'
 import { copyToOciDir, FIXTURES, remoteDigest, tmpDir } from './helpers/skopeo.js'
 import { fixtureCopy, makeImageLayout, readJson, type Desc } from './helpers/layouts.js'
+import { BUILDX, BUILDX_DIGEST, itShared, present } from './helpers/corpus.js'
 
 const L = (name: string): string => path.join(FIXTURES, 'layouts', name)
-const BUILDX = L('buildx-style-multiarch-attest.tar')
-const BUILDX_DIGEST = 'sha256:5fc03f812995c5fd47832a483489dac1d87baa155d836ff8cc5539f128435652'
 const HELLO_AMD64 = 'sha256:f54a58bc1aac5ea1a25d796ae155dc228b3f0e11d046ae276b39c4bf2f13d8c4'
 
 /** What the registry holds under a tag or digest, asked directly over HTTP. */
@@ -72,7 +71,7 @@ describe('push to an open registry', () => {
     ['regclient Docker manifest', `${L('regclient-testrepo')}:a-docker`, undefined],
     ['regclient artifact with subject', `${L('regclient-testrepo')}:a1`, undefined]
   ]
-  it.each(cases)('%s', async (_name, layout, expected) => {
+  it.each(present(cases, (c) => c[1]))('%s', async (_name, layout, expected) => {
     const repo = `fixtures/case${cases.findIndex((c) => c[1] === layout)}`
     const result = await push({ layout, registry: reg.host, reference: `${repo}:t1` })
     if (expected) expect(result.digest).toBe(expected)
@@ -131,17 +130,22 @@ describe('push to an open registry', () => {
   })
 
   describe('selectors and tags', () => {
-    it.each([
-      ['tag v1', `${BUILDX}:v1`, BUILDX_DIGEST],
-      ['tag latest', `${BUILDX}:latest`, BUILDX_DIGEST],
-      ['digest', `${BUILDX}@${BUILDX_DIGEST}`, BUILDX_DIGEST],
-      ['none, entries sharing one digest', BUILDX, BUILDX_DIGEST],
-      [
-        'none, single entry',
-        L('buildah-oci-archive.tar'),
-        'sha256:fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'
-      ]
-    ])('selects by %s', async (_n, layout, digest) => {
+    it.each(
+      present(
+        [
+          ['tag v1', `${BUILDX}:v1`, BUILDX_DIGEST],
+          ['tag latest', `${BUILDX}:latest`, BUILDX_DIGEST],
+          ['digest', `${BUILDX}@${BUILDX_DIGEST}`, BUILDX_DIGEST],
+          ['none, entries sharing one digest', BUILDX, BUILDX_DIGEST],
+          [
+            'none, single entry',
+            L('buildah-oci-archive.tar'),
+            'sha256:fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'
+          ]
+        ],
+        (row) => row[1]
+      )
+    )('selects by %s', async (_n, layout, digest) => {
       const result = await push({ layout, registry: reg.host, reference: 'sel/app:x' })
       expect(result.digest).toBe(digest)
     })
@@ -158,7 +162,7 @@ describe('push to an open registry', () => {
       expect(await manifestStatus(reg.host, 'sel/full', '1.0')).toBe(200)
     })
 
-    it('refuses to guess between several images and lists the tags', async () => {
+    itShared('refuses to guess between several images and lists the tags', async () => {
       await expect(
         push({ layout: L('umoci-two-tags'), registry: reg.host, reference: 'sel/app:x' })
       ).rejects.toThrow(/holds 2 images/)
@@ -232,7 +236,7 @@ describe('push to an open registry', () => {
       ).rejects.toThrow(/not an OCI layout: it has no index.json/)
     })
 
-    it('"manifests": null (docker save)', async () => {
+    itShared('"manifests": null (docker save)', async () => {
       await expect(
         push({
           layout: L('docker-save-v25-hello-world.tar'),
@@ -242,18 +246,21 @@ describe('push to an open registry', () => {
       ).rejects.toThrow(/lists no images/)
     })
 
-    it('a partial multi-platform layout says which platforms are missing and how to push the present one', async () => {
-      const err = await push({
-        layout: L('containerd-export-hello-world.tar'),
-        registry: reg.host,
-        reference: 'err/partial:v1'
-      }).catch((e: unknown) => e)
-      expect(String(err)).toMatch(/partial multi-platform layout.*10 missing \(linux\/arm\/v5/)
-      expect((err as { hint: string }).hint).toContain(`@${HELLO_AMD64} (linux/amd64)`)
-      expect(await manifestStatus(reg.host, 'err/partial', 'v1')).toBe(404)
-    })
+    itShared(
+      'a partial multi-platform layout says which platforms are missing and how to push the present one',
+      async () => {
+        const err = await push({
+          layout: L('containerd-export-hello-world.tar'),
+          registry: reg.host,
+          reference: 'err/partial:v1'
+        }).catch((e: unknown) => e)
+        expect(String(err)).toMatch(/partial multi-platform layout.*10 missing \(linux\/arm\/v5/)
+        expect((err as { hint: string }).hint).toContain(`@${HELLO_AMD64} (linux/amd64)`)
+        expect(await manifestStatus(reg.host, 'err/partial', 'v1')).toBe(404)
+      }
+    )
 
-    it('a missing blob is named with the manifest that references it', async () => {
+    itShared('a missing blob is named with the manifest that references it', async () => {
       const dir = await fixtureCopy('buildah-oci-archive.tar')
       const manifest = await readJson<{ layers: Desc[] }>(
         path.join(
@@ -298,7 +305,7 @@ describe('push to an open registry', () => {
       expect(await manifestStatus(reg.host, 'err/corrupt', 'v1')).toBe(404)
     })
 
-    it('a blob shorter than its descriptor is caught before anything is sent', async () => {
+    itShared('a blob shorter than its descriptor is caught before anything is sent', async () => {
       const dir = await fixtureCopy('buildah-oci-archive.tar')
       const manifest = await readJson<{ layers: Desc[] }>(
         path.join(

@@ -1,10 +1,12 @@
 // Builders for small layouts the shared fixtures do not cover (zstd layers, Docker media types,
 // full-reference names), and copies of fixtures that a test may modify.
+import { existsSync } from 'node:fs'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { CORPUS_DIR } from './corpus.js'
 import { FIXTURES, tmpDir } from './skopeo.js'
 
 const execFileP = promisify(execFile)
@@ -142,9 +144,10 @@ export async function makeImageLayout(
   return { dir, manifest }
 }
 
-/** A writable copy of a fixture: a directory copied, a tar extracted. */
+/** A writable copy of a fixture (the made corpus first, then ../shared): a directory copied, a tar extracted. */
 export async function fixtureCopy(name: string): Promise<string> {
-  const src = path.join(FIXTURES, 'layouts', name)
+  const made = path.join(CORPUS_DIR, name)
+  const src = existsSync(made) ? made : path.join(FIXTURES, 'layouts', name)
   const dir = await tmpDir('fixture-')
   if (name.endsWith('.tar')) await execFileP('tar', ['-xf', src, '-C', dir])
   else await cp(src, dir, { recursive: true })
