@@ -953,6 +953,53 @@ const pushedDigestCheck =
     return got === digest ? null : `registry has ${name}:${TAG} = ${got}, want ${digest}`
   }
 
+/**
+ * One round's runs of a push case: ours (with `extra` inputs per tool name), skopeo and the wire,
+ * each checked for the layout's digest at the registry.
+ */
+function pushRuns(ctx, { caseName, info, wire, isDir, round, ours = { ours: {} } }) {
+  const check = pushedDigestCheck(info.digest)
+  return [
+    ...Object.entries(ours).map(([tool, extra]) => ({
+      caseName,
+      tool,
+      round,
+      exec: ({ host, repo }) =>
+        runOurs(
+          {
+            layout: `${info.path}:${TAG}`,
+            registry: host,
+            reference: `${repo}:${TAG}`,
+            direction: 'push',
+            ...extra
+          },
+          ctx.work,
+          ctx
+        ),
+      check: async (a) =>
+        a.result.digest !== info.digest
+          ? `action output digest ${a.result.digest}, want ${info.digest}`
+          : check(a)
+    })),
+    {
+      caseName,
+      tool: 'skopeo',
+      round,
+      exec: ({ host, repo }) =>
+        runSkopeo(
+          [
+            '--dest-tls-verify=false',
+            `${isDir ? 'oci' : 'oci-archive'}:${info.path}:${TAG}`,
+            `docker://${host}/${repo}:${TAG}`
+          ],
+          ctx.work
+        ),
+      check
+    },
+    { caseName, tool: 'wire', round, exec: ({ host, repo }) => wirePush(host, repo, wire), check }
+  ]
+}
+
 async function casePush(ctx) {
   for (const [name, wireName] of [
     ['1g.tar', '1g-dir'],
@@ -965,49 +1012,7 @@ async function casePush(ctx) {
     const isDir = name.endsWith('-dir')
     console.log(`\n${caseName} (${gib(info.blobBytes)})`)
     for (let round = 1; round <= ctx.rounds; round++) {
-      const list = []
-      list.push({
-        caseName,
-        tool: 'ours',
-        round,
-        exec: ({ host, repo }) =>
-          runOurs(
-            {
-              layout: `${info.path}:${TAG}`,
-              registry: host,
-              reference: `${repo}:${TAG}`,
-              direction: 'push'
-            },
-            ctx.work,
-            ctx
-          ),
-        check: async (a) =>
-          a.result.digest !== info.digest
-            ? `action output digest ${a.result.digest}, want ${info.digest}`
-            : pushedDigestCheck(info.digest)(a)
-      })
-      list.push({
-        caseName,
-        tool: 'skopeo',
-        round,
-        exec: ({ host, repo }) =>
-          runSkopeo(
-            [
-              '--dest-tls-verify=false',
-              `${isDir ? 'oci' : 'oci-archive'}:${info.path}:${TAG}`,
-              `docker://${host}/${repo}:${TAG}`
-            ],
-            ctx.work
-          ),
-        check: pushedDigestCheck(info.digest)
-      })
-      list.push({
-        caseName,
-        tool: 'wire',
-        round,
-        exec: ({ host, repo }) => wirePush(host, repo, wire),
-        check: pushedDigestCheck(info.digest)
-      })
+      const list = pushRuns(ctx, { caseName, info, wire, isDir, round })
       if (name === '1g.tar')
         list.push({
           caseName,
@@ -1030,51 +1035,9 @@ async function caseBigLayer(ctx) {
   const info = ctx.layouts['big1.tar']
   const wire = await readLayoutDir(ctx.layouts['big1-dir'].path)
   console.log(`\n${caseName} (${gib(info.blobBytes)}): one layer of 640 MiB`)
-  const ours = (tool, extra) => ({
-    caseName,
-    tool,
-    exec: ({ host, repo }) =>
-      runOurs(
-        {
-          layout: `${info.path}:${TAG}`,
-          registry: host,
-          reference: `${repo}:${TAG}`,
-          direction: 'push',
-          ...extra
-        },
-        ctx.work,
-        ctx
-      ),
-    check: pushedDigestCheck(info.digest)
-  })
-  for (let round = 1; round <= ctx.rounds; round++) {
-    await runRound(ctx, round, [
-      { ...ours('ours', {}), round },
-      { ...ours('ours chunk-size 256MiB', { 'chunk-size': '256MiB' }), round },
-      {
-        caseName,
-        tool: 'skopeo',
-        round,
-        exec: ({ host, repo }) =>
-          runSkopeo(
-            [
-              '--dest-tls-verify=false',
-              `oci-archive:${info.path}:${TAG}`,
-              `docker://${host}/${repo}:${TAG}`
-            ],
-            ctx.work
-          ),
-        check: pushedDigestCheck(info.digest)
-      },
-      {
-        caseName,
-        tool: 'wire',
-        round,
-        exec: ({ host, repo }) => wirePush(host, repo, wire),
-        check: pushedDigestCheck(info.digest)
-      }
-    ])
-  }
+  const ours = { ours: {}, 'ours chunk-size 256MiB': { 'chunk-size': '256MiB' } }
+  for (let round = 1; round <= ctx.rounds; round++)
+    await runRound(ctx, round, pushRuns(ctx, { caseName, info, wire, isDir: false, round, ours }))
 }
 
 async function casePull(ctx) {
