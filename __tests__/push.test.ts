@@ -3,7 +3,7 @@ import { copyFile, rm, truncate, writeFile, readFile, mkdir } from 'node:fs/prom
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { push } from '../src/push.js'
-import { startRegistry, type TestRegistry } from './helpers/registry.js'
+import { headStatus, startRegistry, type TestRegistry } from './helpers/registry.js'
 import { copyToOciDir, FIXTURES, remoteDigest, tmpDir } from './helpers/skopeo.js'
 import { fixtureCopy, makeImageLayout, readJson, type Desc } from './helpers/layouts.js'
 import { BUILDX, BUILDX_DIGEST, itShared, present } from './helpers/corpus.js'
@@ -12,22 +12,8 @@ const L = (name: string): string => path.join(FIXTURES, 'layouts', name)
 const HELLO_AMD64 = 'sha256:f54a58bc1aac5ea1a25d796ae155dc228b3f0e11d046ae276b39c4bf2f13d8c4'
 
 /** What the registry holds under a tag or digest, asked directly over HTTP. */
-async function manifestStatus(
-  host: string,
-  repo: string,
-  ref: string,
-  auth?: string
-): Promise<number> {
-  const res = await fetch(`http://${host}/v2/${repo}/manifests/${ref}`, {
-    method: 'HEAD',
-    headers: {
-      Accept:
-        'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json',
-      ...(auth ? { Authorization: auth } : {})
-    }
-  })
-  return res.status
-}
+const manifestStatus = (host: string, repo: string, ref: string, auth?: string): Promise<number> =>
+  headStatus(host, `/v2/${repo}/manifests/${ref}`, auth)
 
 describe('push to an open registry', () => {
   let reg: TestRegistry

@@ -57,20 +57,3 @@ export function forwardBody(
   up.end(body)
   return true
 }
-
-/** The status the upstream gives a HEAD of `path`. */
-export async function upstreamStatus(
-  upstream: string,
-  path: string,
-  auth?: string
-): Promise<number> {
-  const res = await fetch(`http://${upstream}${path}`, {
-    method: 'HEAD',
-    headers: {
-      Accept:
-        'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json',
-      ...(auth ? { Authorization: auth } : {})
-    }
-  })
-  return res.status
-}

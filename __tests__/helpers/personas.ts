@@ -11,9 +11,9 @@ import {
   isReferrers,
   isUploadPath,
   readAllBody,
-  refuse,
-  upstreamStatus
+  refuse
 } from './persona-http.js'
+import { headStatus } from './registry.js'
 import { startProxy, type TestProxy } from './proxy.js'
 
 export const PERSONAS = [
@@ -324,7 +324,7 @@ export async function startPersona(
           const m = JSON.parse(body.toString('utf8')) as { subject?: { digest: string } }
           if (m.subject) {
             const repo = /^\/v2\/(.+?)\/manifests\//.exec(path)?.[1] ?? ''
-            const head = await upstreamStatus(
+            const head = await headStatus(
               upstream,
               `/v2/${repo}/manifests/${m.subject.digest}`,
               upstreamAuth
@@ -340,7 +340,7 @@ export async function startPersona(
       }
       case 'artifactory': {
         if (method === 'HEAD' && (isManifestPath(path) || isBlobPath(path))) {
-          const status = await upstreamStatus(upstream, req.url ?? '', upstreamAuth)
+          const status = await headStatus(upstream, req.url ?? '', upstreamAuth)
           if (status === 404 && isManifestPath(path)) {
             count('head-403')
             return refuse(req, res, 403, '')

@@ -268,3 +268,16 @@ function freePort(): Promise<number> {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/** The status a registry gives a HEAD of `path` (a manifest asked for in any of its four types). */
+export async function headStatus(host: string, path: string, auth?: string): Promise<number> {
+  const res = await fetch(`http://${host}${path}`, {
+    method: 'HEAD',
+    headers: {
+      Accept:
+        'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json',
+      ...(auth ? { Authorization: auth } : {})
+    }
+  })
+  return res.status
+}
