@@ -4,7 +4,9 @@ export default {
   testEnvironment: 'node',
   resolver: 'ts-jest-resolver',
   roots: ['<rootDir>/__tests__'],
-  globalSetup: '<rootDir>/__tests__/setup/corpus.mjs',
+  globalSetup: '<rootDir>/__tests__/setup/global.mjs',
+  globalTeardown: '<rootDir>/__tests__/setup/teardown.mjs',
+  setupFilesAfterEnv: ['<rootDir>/__tests__/setup/each-file.ts'],
   testMatch: ['**/*.test.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   transform: {

@@ -2,12 +2,15 @@ import commonjs from '@rollup/plugin-commonjs'
 import { nodeResolve } from '@rollup/plugin-node-resolve'
 import typescript from '@rollup/plugin-typescript'
 
+// BUNDLE_DIR: the tests build the sources into .cache/ (see __tests__/setup/bundle.mjs).
+const dir = process.env.BUNDLE_DIR || 'dist'
+
 // One self-contained ESM file per entry: the runner executes dist/index.js without npm install.
 const entry = (input, file) => ({
   input,
   output: { file, format: 'es', sourcemap: false, inlineDynamicImports: true },
   plugins: [
-    typescript({ tsconfig: 'tsconfig.build.json' }),
+    typescript({ tsconfig: 'tsconfig.build.json', outDir: dir }),
     nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
     commonjs()
   ],
@@ -18,4 +21,4 @@ const entry = (input, file) => ({
   }
 })
 
-export default [entry('src/index.ts', 'dist/index.js'), entry('src/cli.ts', 'dist/cli.js')]
+export default [entry('src/index.ts', `${dir}/index.js`), entry('src/cli.ts', `${dir}/cli.js`)]

@@ -4,7 +4,7 @@ import { startRegistry, type TestRegistry } from './helpers/registry.js'
 import { remoteDigest } from './helpers/skopeo.js'
 import { BUILDX, BUILDX_DIGEST } from './helpers/corpus.js'
 
-describe('node dist/index.js', () => {
+describe('the bundled action (node index.js)', () => {
   let reg: TestRegistry
   beforeAll(async () => {
     reg = await startRegistry({ users: { ci: 'pa55word' } })

@@ -42,7 +42,7 @@ import 'timers';
 import * as stream from 'stream';
 import u, { existsSync, constants as constants$7, createReadStream, createWriteStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import ro, { realpath, stat as stat$1, open as open$1, mkdtemp, rm as rm$1, mkdir as mkdir$1, rename as rename$1, writeFile as writeFile$1, readFile, readdir as readdir$1 } from 'node:fs/promises';
+import ro, { readdir as readdir$1, stat as stat$1, rm as rm$1, realpath, open as open$1, mkdtemp, mkdir as mkdir$1, rename as rename$1, writeFile as writeFile$1, readFile } from 'node:fs/promises';
 import * as path$1 from 'node:path';
 import path__default$1, { win32, posix, basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -33487,27 +33487,64 @@ function readSettings(get) {
             hint: 'set both username and password, or neither for anonymous access'
         });
     }
+    const warnings = [];
+    const notices = [];
+    const registry = dropScheme(get('registry').trim(), 'registry', plainHttp, warnings);
+    const reference = dropScheme(get('reference').trim(), 'reference', plainHttp, warnings);
+    const platform = get('platform').trim() || undefined;
+    const tags = splitTags(get('tags'));
+    const mountFrom = splitTags(get('mount-from'));
+    const referrers = readBoolean(get('referrers'), 'referrers');
+    const artifactType = get('artifact-type').trim() || undefined;
+    if (direction === 'push' && platform)
+        throw new InputError(`platform (${platform}) applies to a pull; a push sends the image whole`, {
+            hint: "drop the platform input, or push one platform's manifest with layout: FILE@sha256:…"
+        });
+    if (direction === 'pull' && tags.length)
+        warnings.push('tags is ignored on a pull: the layout entry is tagged by the layout input (DIR:TAG or FILE.tar:TAG)');
+    if (direction === 'pull' && mountFrom.length)
+        warnings.push('mount-from is ignored on a pull: it names where a push may mount blobs from');
+    if (artifactType && !referrers)
+        warnings.push(`artifact-type (${artifactType}) is ignored without referrers: true`);
     return {
         direction,
         layout,
-        registry: get('registry').trim(),
-        reference: get('reference').trim(),
+        registry,
+        reference,
         username,
         password,
         plainHttp,
         concurrency,
-        platform: get('platform').trim() || undefined,
+        platform,
         githubToken: get('github-token').trim(),
         caFile: get('ca-file').trim() || undefined,
         insecure: readBoolean(get('insecure'), 'insecure'),
         retries: readInteger(get('retries'), 'retries', 0, 20),
-        chunkSize: readSize(get('chunk-size')),
-        tags: splitTags(get('tags')),
-        mountFrom: splitTags(get('mount-from')),
-        referrers: readBoolean(get('referrers'), 'referrers'),
-        artifactType: get('artifact-type').trim() || undefined,
-        summary: get('summary').trim() === '' || readBoolean(get('summary'), 'summary')
+        chunkSize: readSize(get('chunk-size'), notices),
+        tags,
+        mountFrom,
+        referrers,
+        artifactType,
+        summary: get('summary').trim() === '' || readBoolean(get('summary'), 'summary'),
+        warnings,
+        notices
     };
+}
+/**
+ * `https://ghcr.io` or `http://host/org/app:v1`: the scheme is dropped, as docker login does,
+ * and said so, since it does not choose the protocol (plain-http does).
+ */
+function dropScheme(value, name, plainHttp, warnings) {
+    const m = /^(https?):\/\//i.exec(value);
+    if (!m)
+        return value;
+    const rest = value.slice(m[0].length);
+    const http = m[1].toLowerCase() === 'http';
+    warnings.push(`${name} "${value}": the ${m[1].toLowerCase()}:// scheme is dropped and "${rest}" used` +
+        (http && plainHttp !== 'true'
+            ? '; plain HTTP is used only for loopback hosts unless plain-http is true'
+            : '; the protocol is chosen by the plain-http input'));
+    return rest;
 }
 function readBoolean(value, name) {
     const v = value.trim().toLowerCase();
@@ -33561,16 +33598,22 @@ const SIZE_UNITS = {
     gb: 1024 ** 3,
     gib: 1024 ** 3
 };
-/** `256MiB`, `64m`, `1048576`; `0` turns chunking off. */
-function readSize(value) {
+/** `256MiB`, `64m`, `1048576`; `0` turns chunking off. Units are powers of 1024, as docker's. */
+function readSize(value, notices) {
     const v = value.trim();
     if (!v)
         return undefined;
     const m = /^(\d+)\s*([a-z]*)$/i.exec(v);
     const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
     if (!m || unit === undefined)
-        throw new InputError(`chunk-size must be a size such as 256MiB, 64m or 0, not "${v}"`);
-    return Number(m[1]) * unit;
+        throw new InputError(`chunk-size must be a size such as 256MiB, 64m or 0, not "${v}"`, {
+            hint: 'units are powers of 1024: k, KB and KiB all mean 1024 bytes'
+        });
+    const bytes = Number(m[1]) * unit;
+    // `10MB` reads as 10^7 to some: say which it is.
+    if (unit > 1 && !/i/i.test(m[2]))
+        notices.push(`chunk-size ${v} is read as ${m[1]} ${['KiB', 'MiB', 'GiB'][Math.log2(unit) / 10 - 1]} (${bytes} bytes): units are powers of 1024`);
+    return bytes;
 }
 /** Splits a list input (`tags`, `mount-from`): newlines (CRLF too) or commas; blanks dropped. */
 function splitTags(value) {
@@ -33646,6 +33689,8 @@ const REPO_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 const REPOSITORY_RE = new RegExp(`^${REPO_COMPONENT}(?:/${REPO_COMPONENT})*$`);
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/;
+/** What a tag may hold, for messages. */
+const TAG_RULE = 'tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -';
 function isTag(s) {
     return TAG_RE.test(s);
 }
@@ -33697,7 +33742,7 @@ function parseReference(reference, registry = '') {
         rest = rest.slice(0, colon);
         if (!isTag(tag))
             throw new InputError(`reference "${input}" has an invalid tag "${tag}"`, {
-                hint: 'tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -'
+                hint: TAG_RULE
             });
     }
     let host = '';
@@ -33759,6 +33804,11 @@ function parseLayoutSpec(spec, pathExists = existsSync) {
     const at = s.lastIndexOf('@');
     if (at > 0 && isDigest(s.slice(at + 1)))
         return { path: s.slice(0, at), digest: s.slice(at + 1) };
+    // `app.tar@sha256:0000`: a digest cut short, not a file name with a colon in it.
+    if (at > 0 && /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[^/\\]*$/.test(s.slice(at + 1)))
+        throw new InputError(`layout "${s}" has an invalid digest "${s.slice(at + 1)}"`, {
+            hint: 'a digest is sha256: followed by 64 hex digits; copy it whole, or select by :TAG'
+        });
     const colon = s.lastIndexOf(':');
     const candidate = s.slice(colon + 1);
     const isDrive = colon === 1 && /^[A-Za-z]$/.test(s[0]);
@@ -34943,6 +34993,58 @@ async function copyReferrers(src, dst, graph, opts = {}) {
     return [...copied.values()];
 }
 
+// Temporary names carry the writer's pid, so a later run can tell a killed run's leftovers
+// from the files of a run still writing (two pulls into one directory are allowed).
+const PARTIAL = /\.(\d+)-[0-9a-f]{12}\.partial(?:\.d)?$/;
+// Names from before the pid was recorded: removed once they are clearly abandoned.
+const OLD_PARTIAL = /\.[0-9a-f]{12}\.partial(?:\.d)?$/;
+const OLD_AGE_MS = 10 * 60_000;
+/** A temporary name beside `final`, renamed into place when complete. */
+function partialName(final) {
+    return `${final}.${process.pid}-${randomBytes(6).toString('hex')}.partial`;
+}
+function alive(pid) {
+    if (pid === process.pid)
+        return true;
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (err) {
+        return err.code === 'EPERM';
+    }
+}
+/**
+ * Removes what killed runs left in `dir`: partial files (and partial directories) whose writer
+ * is gone; with `prefix`, only those named after it. Returns how many it removed.
+ */
+async function removeLeftovers(dir, prefix = '') {
+    let names;
+    try {
+        names = await readdir$1(dir);
+    }
+    catch {
+        return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+        if (!name.startsWith(prefix))
+            continue;
+        const file = path$1.join(dir, name);
+        const m = PARTIAL.exec(name);
+        let abandoned = m !== null && !alive(Number(m[1]));
+        if (!m && OLD_PARTIAL.test(name)) {
+            const st = await stat$1(file).catch(() => undefined);
+            abandoned = st !== undefined && Date.now() - st.mtimeMs > OLD_AGE_MS;
+        }
+        if (!abandoned)
+            continue;
+        await rm$1(file, { recursive: true, force: true }).catch(() => undefined);
+        removed++;
+    }
+    return removed;
+}
+
 /** Normalises an archive member name: drops `./` and leading `/`, refuses `..` escapes. */
 function normaliseName(name) {
     const parts = [];
@@ -35901,17 +36003,7 @@ class LayoutStore {
         this.name = dir;
     }
     static async open(dir) {
-        try {
-            const st = await stat$1(dir);
-            if (!st.isDirectory())
-                throw new LayoutError(`${dir} exists and is not a directory`, {
-                    hint: 'name a new or existing layout directory, or a path ending in .tar'
-                });
-        }
-        catch (err) {
-            if (err instanceof LayoutError)
-                throw err;
-        }
+        await refuseForeignDirectory(dir);
         try {
             await mkdir$1(path$1.join(dir, 'blobs'), { recursive: true });
         }
@@ -35920,6 +36012,10 @@ class LayoutStore {
                 cause: err
             });
         }
+        await removeLeftovers(dir);
+        const algorithms = await readdir$1(path$1.join(dir, 'blobs')).catch(() => []);
+        for (const alg of algorithms)
+            await removeLeftovers(path$1.join(dir, 'blobs', alg));
         return new LayoutStore(dir);
     }
     get directory() {
@@ -35954,7 +36050,7 @@ class LayoutStore {
     async push(desc, content) {
         const final = path$1.join(this.#dir, blobPath(desc.digest));
         await mkdir$1(path$1.dirname(final), { recursive: true });
-        const temp = `${final}.${randomBytes(6).toString('hex')}.partial`;
+        const temp = partialName(final);
         try {
             const fh = await open$1(temp, 'w').catch((err) => {
                 throw new LayoutError(`cannot create ${temp} (${fsReason(err)})`, {
@@ -35987,8 +36083,9 @@ class LayoutStore {
      */
     async addEntry(desc, annotations) {
         const entry = indexEntry(desc, annotations);
-        await this.addEntries([entry, ...this.#pendingReferrers]);
+        const replaced = await this.addEntries([entry, ...this.#pendingReferrers]);
         this.#pendingReferrers = [];
+        return replaced;
     }
     /** Referrers are kept as untagged entries, written with the next entry (index.json changes once). */
     async addReferrers(_subject, referrers) {
@@ -36004,12 +36101,15 @@ class LayoutStore {
      * replaces an unnamed entry of the same digest. Read-modify-write under a lock file.
      */
     async addEntries(entries) {
+        const replaced = [];
         await this.#withLock(async () => {
             const index = await this.#readIndex();
             for (const entry of entries) {
                 const name = entry.annotations?.[Annotation.RefName];
                 index.manifests = index.manifests.filter((m) => {
                     const other = m.annotations?.[Annotation.RefName];
+                    if (name !== undefined && other === name && m.digest !== entry.digest)
+                        replaced.push({ tag: name, was: m.digest });
                     return name !== undefined
                         ? other !== name
                         : !(other === undefined && m.digest === entry.digest);
@@ -36018,11 +36118,12 @@ class LayoutStore {
             }
             const layoutFile = path$1.join(this.#dir, 'oci-layout');
             await writeFile$1(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-            const temp = path$1.join(this.#dir, `index.json.${randomBytes(6).toString('hex')}.partial`);
+            const temp = partialName(path$1.join(this.#dir, 'index.json'));
             await writeFile$1(temp, JSON.stringify(index));
             await rename$1(temp, path$1.join(this.#dir, 'index.json'));
         });
         this.#reader = undefined;
+        return replaced;
     }
     async #readIndex() {
         let bytes;
@@ -36083,6 +36184,35 @@ class LayoutStore {
             await rm$1(lock, { force: true });
         }
     }
+}
+/** What a layout directory holds before its first pull completes: nothing else may be there. */
+const LAYOUT_NAMES = new Set(['blobs', 'index.json', 'index.json.lock', 'oci-layout']);
+/**
+ * A pull writes into a new or empty directory, or into an OCI layout; never into a directory
+ * holding other things (`layout: .` must not turn a checkout into a layout).
+ */
+async function refuseForeignDirectory(dir) {
+    let st;
+    try {
+        st = await stat$1(dir);
+    }
+    catch {
+        return; // not there yet: it is created
+    }
+    if (!st.isDirectory())
+        throw new LayoutError(`${dir} exists and is not a directory`, {
+            hint: 'name a new or existing layout directory, or a path ending in .tar'
+        });
+    const names = await readdir$1(dir);
+    if (names.includes('oci-layout'))
+        return;
+    const foreign = names.filter((n) => !LAYOUT_NAMES.has(n) && !/\.partial$/.test(n));
+    if (foreign.length === 0)
+        return;
+    const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', …' : '');
+    throw new LayoutError(`${dir} is a directory that is not an OCI layout (it holds ${shown}); nothing was written to it`, {
+        hint: 'pull into a new or empty directory, or into an existing layout (it has an oci-layout file)'
+    });
 }
 
 /**
@@ -36212,9 +36342,11 @@ class TarStore {
             this.#entries.push(referrerEntry(r));
         }
     }
+    /** A new tar replaces none of its own tags (the file as a whole is replaced). */
     async addEntry(desc, annotations) {
         const entry = indexEntry(desc, annotations);
         this.#entries.unshift(entry);
+        return [];
     }
     /** Writes index.json, oci-layout and the end-of-archive blocks, then closes the file. */
     async finish() {
@@ -36428,6 +36560,46 @@ async function findCredentials(q) {
     }
     if (q.registry.toLowerCase() === 'ghcr.io' && q.githubToken) {
         return found({ username: q.githubActor || 'github-actions', password: q.githubToken }, 'the github-token input');
+    }
+    return undefined;
+}
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+/** `localhost:5000` and `127.0.0.1:5000` name one registry to a user, two to a credential store. */
+function nearMiss(key, registry) {
+    const a = keyHost(key);
+    const b = registry.toLowerCase();
+    if (a === b)
+        return false;
+    const split = (h) => {
+        const m = /^(.*?)(?::(\d+))?$/.exec(h);
+        return [m[1], m[2] ?? ''];
+    };
+    const [ha, pa] = split(a);
+    const [hb, pb] = split(b);
+    if (ha === hb)
+        return true; // the same host on another port, or without one
+    return pa === pb && LOOPBACK_NAMES.has(ha) && LOOPBACK_NAMES.has(hb);
+}
+/**
+ * When no credentials were found: a host the stored credentials name that the user may have
+ * meant (`127.0.0.1:5102` for `localhost:5102`, another port of the host), with its file.
+ */
+async function nearMissCredentials(q) {
+    const env = q.env ?? process.env;
+    const dockerDir = env.DOCKER_CONFIG || path$1.join(env.HOME || os$2.homedir(), '.docker');
+    const files = [
+        path$1.join(dockerDir, 'config.json'),
+        env.REGISTRY_AUTH_FILE,
+        env.XDG_RUNTIME_DIR && path$1.join(env.XDG_RUNTIME_DIR, 'containers/auth.json')
+    ];
+    for (const file of files) {
+        if (!file)
+            continue;
+        const config = await readJson(file).catch(() => undefined);
+        const keys = [...Object.keys(config?.auths ?? {}), ...Object.keys(config?.credHelpers ?? {})];
+        const key = keys.find((k) => nearMiss(k, q.registry));
+        if (key)
+            return { host: keyHost(key), file };
     }
     return undefined;
 }
@@ -37301,7 +37473,7 @@ class Authenticator {
             const errors = parseErrorBody(await readBody(res, 64 * 1024));
             if (res.status === 401 || res.status === 403) {
                 throw new AuthError(this.#refusal(errors.map((e) => e.message || e.code).join('; ') || `HTTP ${res.status}`), {
-                    hint: this.#creds ? 'check the credentials' : 'set the username and password inputs'
+                    hint: this.#creds ? this.#rejectedHint : this.#missingHint
                 });
             }
             throw new RegistryError('GET', url.origin + url.pathname, res.status, errors, {
@@ -37362,6 +37534,13 @@ class Authenticator {
         await readBody(res, 64 * 1024);
         return this.#tokenGet(realm, service, scopes, basic(this.#creds?.username ?? '<token>', refreshToken));
     }
+    get #rejectedHint() {
+        return this.#opts.rejectedHint ?? 'check the username and password inputs';
+    }
+    get #missingHint() {
+        return (this.#opts.missingHint ??
+            'set the username and password inputs, or log in first (docker/login-action)');
+    }
     #refusal(detail) {
         return this.#creds
             ? `registry ${this.#host} rejected the credentials${this.#creds.username ? ` of user "${this.#creds.username}"` : ''} (${detail})`
@@ -37378,17 +37557,13 @@ class Authenticator {
         const denied = res.status === 403 || scopeError || errors.some((e) => e.code === 'DENIED');
         if (!denied) {
             return new AuthError(this.#refusal(detail), {
-                hint: this.#creds
-                    ? 'check the username and password inputs'
-                    : 'set the username and password inputs'
+                hint: this.#creds ? this.#rejectedHint : this.#missingHint
             });
         }
         const who = this.#creds ? `user "${this.#creds.username ?? '<token>'}"` : 'anonymous access';
         const permission = this.#host === 'ghcr.io' ? '; in a workflow add `permissions: packages: write`' : '';
         return new AuthError(`registry ${this.#host}: ${who} may not ${access} (${detail})`, {
-            hint: this.#creds
-                ? `grant the user that permission${permission}`
-                : 'set the username and password inputs'
+            hint: this.#creds ? `grant the user that permission${permission}` : this.#missingHint
         });
     }
 }
@@ -37430,6 +37605,8 @@ class RegistryClient {
         this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
         this.auth = new Authenticator(this.#transport, host, opts.credentials, {
             onSecret: opts.onSecret,
+            rejectedHint: opts.rejectedHint,
+            missingHint: opts.missingHint,
             allowPlainHttp: opts.plainHttp === 'true'
         });
     }
@@ -37469,11 +37646,14 @@ class RegistryClient {
             }
             catch (err) {
                 const cause = err instanceof ConnectionError ? err.cause : err;
-                // A registry that refuses the very first connection is down or misnamed: say so at once.
-                const transient = isNetworkError$1(cause) &&
-                    (this.#connected || cause.code !== 'ECONNREFUSED');
+                // A refused first connection is retried too, briefly: a registry service container may
+                // still be starting. The policy's backoff bounds it (about 3 to 6 s by default).
+                const transient = isNetworkError$1(cause);
                 if (transient && canRetry) {
-                    this.#onRetry?.(`${req.method} ${url.pathname}: ${cause.message}; retrying`);
+                    const starting = !this.#connected && cause.code === 'ECONNREFUSED'
+                        ? ' (the registry may still be starting)'
+                        : '';
+                    this.#onRetry?.(`${req.method} ${url.pathname}: ${err instanceof ConnectionError ? err.message : cause.message}; retrying${starting}`);
                     await sleep(backoff(tries + 1, this.#retry));
                     continue;
                 }
@@ -37499,7 +37679,10 @@ class RegistryClient {
         const own = url.origin === this.origin;
         // Learn the auth scheme once, up front, so requests (and stream bodies) go out authorised.
         if (own && !this.auth.knowsChallenge)
-            await (this.#ping ??= this.#pingOnce());
+            await (this.#ping ??= this.#pingOnce().catch((err) => {
+                this.#ping = undefined; // a failed ping is asked again by the next try
+                throw err;
+            }));
         for (let attempt = 0;; attempt++) {
             const authorization = own ? await this.auth.header(req.scope) : undefined;
             const res = await this.#send(req, url, authorization);
@@ -37610,6 +37793,7 @@ class ClientPool {
 async function openClient(opts, registry, primary = true) {
     // The credential inputs belong to the registry of `reference`; others use their own sources.
     let credentials = primary ? opts.credentials : undefined;
+    let hints = {};
     if (!credentials) {
         const found = await findCredentials({
             registry,
@@ -37623,6 +37807,7 @@ async function openClient(opts, registry, primary = true) {
         if (found)
             opts.onNotice?.(`Using credentials for ${registry} from ${found.source}`);
         credentials = found?.credentials;
+        hints = await credentialHints(opts, registry, found?.source);
     }
     if (opts.insecure)
         opts.onNotice?.(`TLS verification is off for ${registry} (insecure: true)`);
@@ -37643,6 +37828,7 @@ async function openClient(opts, registry, primary = true) {
         registry,
         plainHttp: opts.plainHttp,
         credentials,
+        ...hints,
         onSecret: opts.onSecret,
         onTrace: opts.onTrace,
         ca,
@@ -37651,6 +37837,23 @@ async function openClient(opts, registry, primary = true) {
         chunkSize: opts.chunkSize,
         onRetry: opts.onNotice
     });
+}
+const INPUTS_SOURCE = 'the username and password inputs';
+/** What to tell the user when the registry refuses credentials, or wants some: where they came from. */
+async function credentialHints(opts, registry, source) {
+    if (source)
+        return {
+            rejectedHint: source === INPUTS_SOURCE
+                ? 'check the username and password inputs'
+                : `the credentials came from ${source}: log in to ${registry} again there, or set the username and password inputs`
+        };
+    const near = await nearMissCredentials({ registry, env: opts.env });
+    return {
+        rejectedHint: 'check the username and password inputs',
+        missingHint: near
+            ? `${near.file} holds credentials for ${near.host}, not for ${registry}: name the registry as it was logged in to, or log in to ${registry}`
+            : 'set the username and password inputs, or log in first (docker/login-action)'
+    };
 }
 /** The retry policy fields the options change (only the count), or none. */
 function retryOverride(opts) {
@@ -38046,7 +38249,8 @@ class RegistryRepository {
         return { desc, bytes };
     }
     #notFound(reference) {
-        return new NotFoundError(`${this.name}:${reference} not found`, {
+        const sep = isDigest(reference) ? '@' : ':';
+        return new NotFoundError(`${this.name}${sep}${reference} not found`, {
             hint: 'check the reference: the repository or tag does not exist, or the credentials cannot see it'
         });
     }
@@ -38230,8 +38434,10 @@ async function pull(opts) {
     const dest = destinationKind(spec.path);
     let client;
     let tarStore;
-    const scratch = dest.kind === 'tar' ? `${spec.path}.${randomBytes(6).toString('hex')}.partial` : undefined;
+    const scratch = dest.kind === 'tar' ? partialName(spec.path) : undefined;
     try {
+        if (scratch)
+            await prepareTarDestination(spec.path);
         client = await openClient(opts, ref.registry);
         const repo = new RegistryRepository(client, ref.repository, { push: false });
         let root = await repo.resolve(target);
@@ -38257,12 +38463,13 @@ async function pull(opts) {
             })
             : [];
         const base = { registry: ref.registry, repository: ref.repository };
-        const annotations = {
-            [Annotation.ContainerdName]: formatReference(tag ? { ...base, tag } : { ...base, digest: result.root.digest })
-        };
+        // The name is what was pulled; the layout's own tag (`DIR:stable`) is only the ref.name.
+        const pulled = formatReference(ref.digest ? { ...base, digest: result.root.digest } : { ...base, tag: ref.tag ?? 'latest' });
+        const annotations = { [Annotation.ContainerdName]: pulled };
         if (tag)
             annotations[Annotation.RefName] = tag;
-        await store.addEntry(result.root, annotations);
+        for (const r of await store.addEntry(result.root, annotations))
+            opts.onNotice?.(`${spec.path}: tag ${r.tag} moved from ${r.was} to ${result.root.digest}`);
         if (store instanceof TarStore) {
             await store.finish();
             await rename$1(scratch, spec.path);
@@ -38276,7 +38483,8 @@ async function pull(opts) {
             mediaType: result.root.mediaType,
             size: result.root.size,
             reference: formatReference({ ...base, digest: result.root.digest }),
-            tags: tag ? [formatReference({ ...base, tag })] : [],
+            tags: tag ? [tag] : [],
+            pulled,
             bytesTotal: result.bytesTotal,
             bytesSent: result.bytesSent,
             platforms: await imagePlatforms(repo, result.graph.root),
@@ -38300,8 +38508,18 @@ async function pickPlatform(repo, root, platform) {
     const bytes = await readAll(await repo.fetch(root), MAX_MANIFEST_BYTES, root.digest);
     verifyBuffer(bytes, root, `manifest ${root.digest} of ${repo.name}`, repo.mismatchHint);
     const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${repo.name}`);
-    if (parsed.kind !== 'index')
-        return root; // a single-platform image: nothing to choose
+    if (parsed.kind !== 'index') {
+        // A single manifest is taken only when it runs on the platform asked for.
+        const have = await imagePlatforms(repo, { desc: root, bytes});
+        const self = { mediaType: root.mediaType, digest: root.digest, size: root.size };
+        if (have.length === 1 && selectPlatform([{ ...self, platform: toPlatform(have[0]) }], platform))
+            return root;
+        throw new NotFoundError(`${repo.name}@${root.digest} has no ${platform} image`, {
+            hint: have.length
+                ? `platforms here: ${have.join(', ')}; pick that one or drop the platform input`
+                : 'it is a single manifest that names no platform (an artifact); drop the platform input'
+        });
+    }
     const chosen = selectPlatform(parsed.index.manifests, platform);
     if (!chosen) {
         const have = parsed.index.manifests
@@ -38312,6 +38530,27 @@ async function pickPlatform(repo, root, platform) {
         });
     }
     return chosen;
+}
+/** `os/arch[/variant]` back into a platform, to match it as an index child would be. */
+function toPlatform(spec) {
+    const [os, architecture, variant] = spec.split('/');
+    return variant ? { os, architecture, variant } : { os, architecture };
+}
+/** Creates a tar's parent directories, as a directory pull does, and clears a killed run's leftovers. */
+async function prepareTarDestination(file) {
+    const parent = path$1.dirname(path$1.resolve(file));
+    try {
+        await mkdir$1(parent, { recursive: true });
+    }
+    catch (err) {
+        throw new LayoutError(`cannot create ${parent} for ${file} (${err.code ?? String(err)})`, { hint: 'check the layout input: its directory must be creatable and writable' });
+    }
+    const st = await stat$1(file).catch(() => undefined);
+    if (st?.isDirectory())
+        throw new LayoutError(`${file} is a directory, not a tar file`, {
+            hint: 'name a file ending in .tar, or a directory path without the .tar suffix'
+        });
+    await removeLeftovers(parent, `${path$1.basename(file)}.`);
 }
 
 /** Groups the reference and extra tags by repository, the reference's first. */
@@ -38331,6 +38570,11 @@ function destinations(primary, primaryTag, extra) {
     for (const t of extra) {
         if (isTag(t))
             add(primary, t);
+        else if (!t.includes('/'))
+            // No repository in it, so it was meant as a tag of the reference's repository.
+            throw new InputError(`"${t}" in tags is not a valid tag`, {
+                hint: `${TAG_RULE}; or give a full reference such as ghcr.io/org/app:v1`
+            });
         else {
             const ref = parseReference(t);
             if (ref.digest)
@@ -38377,6 +38621,13 @@ async function push(opts) {
         if (ref.digest && ref.digest !== root.digest) {
             throw new InputError(`reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`, { hint: 'drop the digest from the reference, or select that image with layout@DIGEST' });
         }
+        if (targets.every((t) => t.tags.length === 0)) {
+            const had = source.index.manifests.filter((d) => d.digest === root.digest).flatMap(entryTags);
+            opts.onWarning?.(`nothing names a tag, so ${formatReference({ ...ref, tag: undefined, digest: root.digest })} is pushed by digest only` +
+                (had.length
+                    ? `; the layout tags it ${had.join(', ')}: select it with layout: ${spec.path}:${had[0]} or put the tag in the reference`
+                    : '; put a tag in the reference (org/app:v1) or the tags input'));
+        }
         const retry = retryOverride(opts);
         const pushed = new Map(); // registry → first repository written there
         let first;
@@ -38405,6 +38656,7 @@ async function push(opts) {
                 const carried = await copyReferrers(source, repo, result.graph, {
                     concurrency: opts.concurrency,
                     onEvent: opts.onEvent,
+                    artifactType: opts.artifactType,
                     retry
                 });
                 for (const r of carried)
@@ -38422,7 +38674,7 @@ async function push(opts) {
         for (const { repo, tags } of repos) {
             for (const tag of tags) {
                 await repo.tag(result.root, tag);
-                opts.onEvent?.({ type: 'tag', desc: result.root, tag });
+                opts.onEvent?.({ type: 'tag', desc: result.root, tag, target: repo.name });
             }
         }
         return {
@@ -38457,38 +38709,92 @@ function formatBytes(n) {
     return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
-/** What happened to each blob and manifest, per destination, for logs and the job summary. */
+/**
+ * What happened to each blob and manifest, per destination, for the log and the job summary.
+ * Figures are per destination: a push to three repositories sends up to three times the image.
+ */
 class TransferReport {
     pushing;
+    source;
     started = Date.now();
-    rows = [];
-    #target = '';
-    constructor(pushing) {
+    destinations = [];
+    #current;
+    /** The current graph's rows by digest: a blob answered twice (present, then sent) counts once. */
+    #segment = new Map();
+    #referrers = false;
+    /** The image's root digest, once its graph is done (the last manifest of a destination's first graph). */
+    #root = '';
+    /**
+     * @param pushing push (layout → registries) or pull (registry → layout)
+     * @param source for a pull, the reference pulled from (titles its group)
+     */
+    constructor(pushing, source = '') {
         this.pushing = pushing;
+        this.source = source;
     }
-    /** Folds an engine event in; returns the log line for it, if any. */
+    /** Folds an engine event in; returns what the log does with it. */
     note(e) {
         switch (e.type) {
-            case 'graph':
-                this.#target = e.target;
-                return `${e.nodes} items, ${formatBytes(e.bytes)} in all`;
+            case 'graph': {
+                let d = this.destinations.find((x) => x.target === e.target);
+                // A destination's first graph is the image; later ones are its referrers.
+                this.#referrers = d !== undefined;
+                if (!d) {
+                    d = { target: e.target, tags: [], items: 0, bytes: 0, rows: [] };
+                    this.destinations.push(d);
+                }
+                this.#current = d;
+                this.#segment = new Map();
+                d.items += e.nodes;
+                d.bytes += e.bytes;
+                return { group: this.#title(d), line: `${e.nodes} items, ${formatBytes(e.bytes)} in all` };
+            }
             case 'blob':
-            case 'manifest':
-                this.rows.push({
-                    target: this.#target,
-                    digest: e.desc.digest,
-                    kind: e.type,
-                    size: e.desc.size,
-                    outcome: e.outcome
-                });
-                return `${e.type === 'manifest' ? 'manifest' : 'blob    '} ${shortDigest(e.desc.digest)}  ${formatBytes(e.desc.size).padStart(10)}  ${this.outcomeText(e.outcome)}`;
+            case 'manifest': {
+                const d = this.#current;
+                if (d) {
+                    const seen = this.#segment.get(e.desc.digest);
+                    if (seen)
+                        seen.outcome = e.outcome;
+                    else {
+                        const row = {
+                            digest: e.desc.digest,
+                            kind: e.type,
+                            size: e.desc.size,
+                            outcome: e.outcome,
+                            referrer: this.#referrers
+                        };
+                        this.#segment.set(e.desc.digest, row);
+                        d.rows.push(row);
+                    }
+                    if (e.type === 'manifest' && !this.#referrers && d === this.destinations[0])
+                        this.#root = e.desc.digest;
+                }
+                return {
+                    line: `${e.type === 'manifest' ? 'manifest' : 'blob    '} ${shortDigest(e.desc.digest)}  ${formatBytes(e.desc.size).padStart(10)}  ${this.outcomeText(e.outcome)}`
+                };
+            }
             case 'progress':
-                return `blob     ${shortDigest(e.desc.digest)}  ${formatBytes(e.bytes)} of ${formatBytes(e.desc.size)} (${Math.floor((100 * e.bytes) / e.desc.size)}%)`;
+                return {
+                    line: `blob     ${shortDigest(e.desc.digest)}  ${formatBytes(e.bytes)} of ${formatBytes(e.desc.size)} (${Math.floor((100 * e.bytes) / e.desc.size)}%)`
+                };
             case 'retry':
-                return `retry ${e.attempt} for ${shortDigest(e.desc.digest)}: ${e.error}`;
-            case 'tag':
-                return `tagged ${e.tag}`;
+                return { line: `retry ${e.attempt} for ${shortDigest(e.desc.digest)}: ${e.error}` };
+            case 'tag': {
+                const target = e.target ?? this.#current?.target;
+                const d = this.destinations.find((x) => x.target === target);
+                if (d && !d.tags.includes(e.tag))
+                    d.tags.push(e.tag);
+                // Tags are written once every destination holds the image: outside the transfer groups.
+                return { group: null, line: `tagged ${target ? `${target}:${e.tag}` : e.tag}` };
+            }
         }
+    }
+    #title(d) {
+        const where = this.pushing ? d.target : this.source || d.target;
+        if (!this.#referrers)
+            return `${this.pushing ? 'Pushing to' : 'Pulling from'} ${where}`;
+        return `Referrers of ${this.#root || 'the image'} ${this.pushing ? 'to' : 'from'} ${where}`;
     }
     outcomeText(o) {
         if (o === 'exists')
@@ -38497,21 +38803,83 @@ class TransferReport {
             return 'mounted';
         return this.pushing ? 'uploaded' : 'downloaded';
     }
-    /** The closing log line. */
-    closing(result) {
-        const seconds = (Date.now() - this.started) / 1000;
-        const moved = `${formatBytes(result.bytesSent)} ${this.pushing ? 'sent' : 'received'} of ${formatBytes(result.bytesTotal)} in ${seconds.toFixed(1)} s`;
-        const name = result.tags[0] ?? result.reference;
-        return this.pushing
-            ? `Pushed ${name} (${result.digest}): ${moved}`
-            : `Pulled ${name} (${result.digest}) into ${result.layout}: ${moved}`;
+    #tally(ds) {
+        const t = { uploaded: 0, mounted: 0, present: 0, sent: 0 };
+        for (const d of ds) {
+            const moved = d.rows.filter((r) => r.outcome !== 'exists');
+            t.uploaded += moved.filter((r) => r.outcome === 'uploaded').length;
+            t.mounted += moved.filter((r) => r.outcome === 'mounted').length;
+            // What the engine skipped without asking (all under a root already there) is present too.
+            t.present += d.items - moved.length;
+            t.sent += moved.filter((r) => r.outcome === 'uploaded').reduce((n, r) => n + r.size, 0);
+        }
+        return t;
     }
-    /** The job summary, as Markdown. */
+    /** `3 uploaded, 10 mounted, 1 already present`, the empty ones left out. */
+    #counts(t) {
+        const parts = [
+            t.uploaded ? `${t.uploaded} ${this.outcomeText('uploaded')}` : '',
+            t.mounted ? `${t.mounted} mounted` : '',
+            t.present ? `${t.present} already present` : ''
+        ].filter(Boolean);
+        return parts.join(', ') || 'nothing';
+    }
+    /**
+     * What moved, in words that never claim more than there was: `X sent of Y` for one destination,
+     * `X sent to N destinations (image Y)` for several, or that nothing needed sending.
+     */
+    moved() {
+        const ds = this.destinations;
+        const t = this.#tally(ds);
+        const verb = this.pushing ? 'sent' : 'received';
+        if (t.uploaded + t.mounted === 0) {
+            const items = ds.map((d) => d.items);
+            const each = items.every((n) => n === items[0]);
+            const present = ds.length <= 1
+                ? `${items[0] ?? 0} items already present`
+                : each
+                    ? `${items[0]} items already present at each of ${ds.length} destinations`
+                    : `${t.present} items already present at ${ds.length} destinations`;
+            return `nothing to ${this.pushing ? 'send' : 'download'}, ${present}`;
+        }
+        const image = ds[0]?.bytes ?? 0;
+        return ds.length === 1
+            ? `${formatBytes(t.sent)} ${verb} of ${formatBytes(image)}`
+            : `${formatBytes(t.sent)} ${verb} to ${ds.length} destinations (image ${formatBytes(image)})`;
+    }
+    #seconds() {
+        return (Date.now() - this.started) / 1000;
+    }
+    /**
+     * The closing log lines: with several destinations, one line each of what it got; then the
+     * line naming what was pushed or pulled, and the bytes moved.
+     */
+    closing(result) {
+        const ds = this.destinations;
+        const t = this.#tally(ds);
+        const lines = ds.length > 1
+            ? ds.map((d) => {
+                const dt = this.#tally([d]);
+                return `${d.target}: ${this.#counts(dt)}; ${formatBytes(dt.sent)} ${this.pushing ? 'sent' : 'received'}`;
+            })
+            : [];
+        const counts = ds.length === 1 && t.uploaded + t.mounted > 0 ? ` (${this.#counts(t)})` : '';
+        const moved = `${this.moved()}${counts} in ${this.#seconds().toFixed(1)} s`;
+        const name = this.#name(result);
+        lines.push(this.pushing
+            ? `Pushed ${name} (${result.digest}): ${moved}`
+            : `Pulled ${name} (${result.digest}) into ${result.layout}: ${moved}`);
+        return lines;
+    }
+    /** The job summary, as Markdown: what moved where, the per-item details folded per destination. */
     summary(result) {
-        const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
-        const moved = this.rows.filter((r) => r.outcome === 'uploaded').reduce((n, r) => n + r.size, 0);
+        const seconds = Math.max(this.#seconds(), 0.001);
+        const t = this.#tally(this.destinations);
+        const rate = t.sent > 0 ? ` (${formatBytes(t.sent / seconds)}/s)` : '';
+        const types = [...new Set(result.referrers.map((r) => r.artifactType ?? r.mediaType))];
+        const pushing = this.pushing;
         const lines = [
-            `### ${this.pushing ? 'Pushed' : 'Pulled'} \`${result.tags[0] ?? result.reference}\``,
+            `### ${pushing ? 'Pushed' : 'Pulled'} \`${this.#name(result)}\``,
             '',
             `| | |`,
             `| --- | --- |`,
@@ -38519,19 +38887,60 @@ class TransferReport {
             `| digest | \`${result.digest}\` |`,
             `| media type | \`${result.mediaType}\` |`,
             ...(result.platforms.length ? [`| platforms | ${result.platforms.join(', ')} |`] : []),
-            ...(result.tags.length
-                ? [`| tags | ${result.tags.map((t) => `\`${t}\``).join('<br>')} |`]
+            ...(result.referrers.length
+                ? [`| referrers | ${result.referrers.length}: ${types.map((a) => `\`${a}\``).join(', ')} |`]
                 : []),
             ...(result.layout ? [`| layout | \`${result.layout}\` |`] : []),
             ...result.rateLimits.map((line) => `| rate limit | ${line} |`),
-            `| moved | ${formatBytes(moved)} of ${formatBytes(result.bytesTotal)} in ${seconds.toFixed(1)} s (${formatBytes(moved / seconds)}/s) |`,
+            `| moved | ${this.moved()} in ${seconds.toFixed(1)} s${rate} |`,
             '',
-            '| destination | digest | kind | size | result |',
-            '| --- | --- | --- | ---: | --- |',
-            ...this.rows.map((r) => `| ${r.target} | \`${shortDigest(r.digest)}\` | ${r.kind} | ${formatBytes(r.size)} | ${this.outcomeText(r.outcome)} |`),
+            pushing
+                ? '| destination | tags | uploaded | mounted | already present | sent |'
+                : '| layout | tags | downloaded | already present | received |',
+            pushing ? '| --- | --- | ---: | ---: | ---: | ---: |' : '| --- | --- | ---: | ---: | ---: |',
+            ...this.destinations.map((d) => {
+                const dt = this.#tally([d]);
+                const tags = this.#tagsOf(d, result).map((tag) => `\`${tag}\``);
+                return [
+                    '',
+                    `\`${this.#label(d, result)}\``,
+                    tags.join(', ') || '(none)',
+                    dt.uploaded,
+                    ...(pushing ? [dt.mounted] : []),
+                    dt.present,
+                    formatBytes(dt.sent),
+                    ''
+                ]
+                    .join(' | ')
+                    .trim();
+            }),
             ''
         ];
+        for (const d of this.destinations) {
+            if (!d.rows.length)
+                continue;
+            const dt = this.#tally([d]);
+            lines.push(`<details><summary>${this.#label(d, result)}: ${d.items} items, ${this.#counts(dt)}</summary>`, '', '| digest | kind | size | result |', '| --- | --- | ---: | --- |', ...d.rows.map((r) => `| \`${shortDigest(r.digest)}\` | ${r.kind}${r.referrer ? ' (referrer)' : ''} | ${formatBytes(r.size)} | ${this.outcomeText(r.outcome)} |`), ...(dt.present > d.rows.filter((r) => r.outcome === 'exists').length
+                ? ['', 'Items under a manifest the registry already had were not asked about one by one.']
+                : []), '', '</details>', '');
+        }
         return lines.join('\n');
+    }
+    /** What was pushed (its first tag, else by digest), or what was pulled (the reference asked for). */
+    #name(result) {
+        if (this.pushing)
+            return result.tags[0] ?? result.reference;
+        return this.source || result.reference;
+    }
+    /** A destination as the reader named it: the repository, or the layout path pulled into. */
+    #label(d, result) {
+        return this.pushing ? d.target : (result.layout ?? d.target);
+    }
+    /** A destination's tags: those written to it (a push), or the one the layout records (a pull). */
+    #tagsOf(d, result) {
+        if (this.pushing || d.tags.length)
+            return d.tags;
+        return result.destinations[0]?.tags ?? [];
     }
 }
 /** The `metadata` output: everything, per reference. */
@@ -38562,40 +38971,65 @@ async function run() {
         }
         const settings = readSettings((name) => getInput(name));
         pushing = settings.direction === 'push';
-        const report = new TransferReport(pushing);
+        for (const line of settings.warnings)
+            warning(line);
+        for (const line of settings.notices)
+            info(line);
         const target = `${settings.registry ? `${settings.registry}/` : ''}${settings.reference}`;
-        let group = false;
-        const openGroup = (title) => {
-            if (group)
+        const report = new TransferReport(pushing, target);
+        // One group per destination's transfer (and one for its referrers); everything else stands
+        // outside, readable without unfolding.
+        let group;
+        const closeGroup = () => {
+            if (group !== undefined)
                 endGroup();
+            group = undefined;
+        };
+        const openGroup = (title) => {
+            if (group === title)
+                return;
+            closeGroup();
             startGroup(title);
-            group = true;
+            group = title;
         };
         const onEvent = (e) => {
-            if (e.type === 'graph')
-                openGroup(`${pushing ? 'Pushing to' : 'Pulling from'} ${pushing ? e.target : target}`);
-            if (e.type === 'tag' && report.rows.length && group) {
-                endGroup();
-                group = false;
-            }
-            const line = report.note(e);
+            const { group: title, line } = report.note(e);
+            if (title === null)
+                closeGroup();
+            else if (title)
+                openGroup(title);
             if (line)
                 info(line);
         };
+        // Where credentials came from, TLS checks off, warnings: said outside the transfer groups.
+        const CLIENT_NOTICE = /^(Using credentials for |TLS verification is off )/;
         let result;
         try {
-            openGroup(pushing ? `Reading ${settings.layout}` : `Resolving ${target}`);
+            const layout = pushing ? await localLayout(settings.layout) : settings.layout;
+            info(pushing ? `Reading ${settings.layout}` : `Resolving ${target}`);
             const common = {
                 ...engineOptions(settings),
                 onEvent,
                 onSecret: (secret) => setSecret(secret),
                 onTrace: isDebug() ? (line) => debug(line) : undefined,
-                onNotice: (line) => line.includes('TLS verification is off') ? warning(line) : info(line)
+                onWarning: (line) => {
+                    closeGroup();
+                    warning(line);
+                },
+                onNotice: (line) => {
+                    if (!CLIENT_NOTICE.test(line))
+                        return info(line);
+                    closeGroup();
+                    if (line.startsWith('TLS verification is off'))
+                        warning(line);
+                    else
+                        info(line);
+                }
             };
             result = pushing
                 ? await push({
                     ...common,
-                    layout: await localLayout(settings.layout),
+                    layout,
                     tags: settings.tags,
                     mountFrom: settings.mountFrom,
                     tempDir: process.env.RUNNER_TEMP || undefined
@@ -38603,8 +39037,7 @@ async function run() {
                 : await pull({ ...common, platform: settings.platform });
         }
         finally {
-            if (group)
-                endGroup();
+            closeGroup();
         }
         setOutput('digest', result.digest);
         setOutput('reference', result.reference);
@@ -38617,7 +39050,8 @@ async function run() {
             setOutput('layout', result.layout);
         for (const line of result.rateLimits)
             info(line);
-        info(report.closing(result));
+        for (const line of report.closing(result))
+            info(line);
         if (getInput('summary').trim().toLowerCase() !== 'false' &&
             process.env.GITHUB_STEP_SUMMARY) {
             // The work is done; a summary that cannot be written is worth a warning, not a failure.
@@ -38638,8 +39072,21 @@ async function localLayout(layout) {
     if (!/^https?:\/\//i.test(spec.path))
         return layout;
     info(`Downloading ${spec.path}`);
-    const file = await downloadTool(spec.path);
+    const file = await downloadTool(spec.path).catch((err) => {
+        throw downloadError(spec.path, err);
+    });
     return `${file}${spec.tag ? `:${spec.tag}` : spec.digest ? `@${spec.digest}` : ''}`;
+}
+/** The one line for a layout URL that could not be downloaded: the URL, the status, the fix. */
+function downloadError(url, err) {
+    const status = err.httpStatusCode;
+    const why = typeof status === 'number' ? `HTTP ${status}` : describeError(err);
+    return new LayoutError(`cannot download the layout ${url}: ${why}`, {
+        cause: err,
+        hint: status === 404
+            ? 'check the URL; a release asset must exist and be public, or download it in an earlier step'
+            : 'check the URL and that the runner can reach it'
+    });
 }
 
 // The runner's entry point (action.yml: runs.main).

@@ -46,6 +46,10 @@ export interface Settings {
   summary: boolean
   referrers: boolean
   artifactType?: string
+  /** Inputs that were set but do not apply, or were read differently than written: one line each. */
+  warnings: string[]
+  /** How an input was read, where it could be read two ways (`10MB`). */
+  notices: string[]
 }
 
 /**
@@ -88,27 +92,68 @@ export function readSettings(get: (name: InputName) => string): Settings {
       }
     )
   }
+  const warnings: string[] = []
+  const notices: string[] = []
+  const registry = dropScheme(get('registry').trim(), 'registry', plainHttp, warnings)
+  const reference = dropScheme(get('reference').trim(), 'reference', plainHttp, warnings)
+  const platform = get('platform').trim() || undefined
+  const tags = splitTags(get('tags'))
+  const mountFrom = splitTags(get('mount-from'))
+  const referrers = readBoolean(get('referrers'), 'referrers')
+  const artifactType = get('artifact-type').trim() || undefined
+  if (direction === 'push' && platform)
+    throw new InputError(`platform (${platform}) applies to a pull; a push sends the image whole`, {
+      hint: "drop the platform input, or push one platform's manifest with layout: FILE@sha256:…"
+    })
+  if (direction === 'pull' && tags.length)
+    warnings.push(
+      'tags is ignored on a pull: the layout entry is tagged by the layout input (DIR:TAG or FILE.tar:TAG)'
+    )
+  if (direction === 'pull' && mountFrom.length)
+    warnings.push('mount-from is ignored on a pull: it names where a push may mount blobs from')
+  if (artifactType && !referrers)
+    warnings.push(`artifact-type (${artifactType}) is ignored without referrers: true`)
   return {
     direction,
     layout,
-    registry: get('registry').trim(),
-    reference: get('reference').trim(),
+    registry,
+    reference,
     username,
     password,
     plainHttp,
     concurrency,
-    platform: get('platform').trim() || undefined,
+    platform,
     githubToken: get('github-token').trim(),
     caFile: get('ca-file').trim() || undefined,
     insecure: readBoolean(get('insecure'), 'insecure'),
     retries: readInteger(get('retries'), 'retries', 0, 20),
-    chunkSize: readSize(get('chunk-size')),
-    tags: splitTags(get('tags')),
-    mountFrom: splitTags(get('mount-from')),
-    referrers: readBoolean(get('referrers'), 'referrers'),
-    artifactType: get('artifact-type').trim() || undefined,
-    summary: get('summary').trim() === '' || readBoolean(get('summary'), 'summary')
+    chunkSize: readSize(get('chunk-size'), notices),
+    tags,
+    mountFrom,
+    referrers,
+    artifactType,
+    summary: get('summary').trim() === '' || readBoolean(get('summary'), 'summary'),
+    warnings,
+    notices
   }
+}
+
+/**
+ * `https://ghcr.io` or `http://host/org/app:v1`: the scheme is dropped, as docker login does,
+ * and said so, since it does not choose the protocol (plain-http does).
+ */
+function dropScheme(value: string, name: string, plainHttp: PlainHttp, warnings: string[]): string {
+  const m = /^(https?):\/\//i.exec(value)
+  if (!m) return value
+  const rest = value.slice(m[0].length)
+  const http = m[1].toLowerCase() === 'http'
+  warnings.push(
+    `${name} "${value}": the ${m[1].toLowerCase()}:// scheme is dropped and "${rest}" used` +
+      (http && plainHttp !== 'true'
+        ? '; plain HTTP is used only for loopback hosts unless plain-http is true'
+        : '; the protocol is chosen by the plain-http input')
+  )
+  return rest
 }
 
 function readBoolean(value: string, name: string): boolean {
@@ -167,15 +212,23 @@ const SIZE_UNITS: Record<string, number> = {
   gib: 1024 ** 3
 }
 
-/** `256MiB`, `64m`, `1048576`; `0` turns chunking off. */
-function readSize(value: string): number | undefined {
+/** `256MiB`, `64m`, `1048576`; `0` turns chunking off. Units are powers of 1024, as docker's. */
+function readSize(value: string, notices: string[]): number | undefined {
   const v = value.trim()
   if (!v) return undefined
   const m = /^(\d+)\s*([a-z]*)$/i.exec(v)
   const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined
   if (!m || unit === undefined)
-    throw new InputError(`chunk-size must be a size such as 256MiB, 64m or 0, not "${v}"`)
-  return Number(m[1]) * unit
+    throw new InputError(`chunk-size must be a size such as 256MiB, 64m or 0, not "${v}"`, {
+      hint: 'units are powers of 1024: k, KB and KiB all mean 1024 bytes'
+    })
+  const bytes = Number(m[1]) * unit
+  // `10MB` reads as 10^7 to some: say which it is.
+  if (unit > 1 && !/i/i.test(m[2]))
+    notices.push(
+      `chunk-size ${v} is read as ${m[1]} ${['KiB', 'MiB', 'GiB'][Math.log2(unit) / 10 - 1]} (${bytes} bytes): units are powers of 1024`
+    )
+  return bytes
 }
 
 /** Splits a list input (`tags`, `mount-from`): newlines (CRLF too) or commas; blanks dropped. */

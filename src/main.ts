@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import * as tc from '@actions/tool-cache'
-import { describeError } from './content/errors.js'
+import { describeError, LayoutError } from './content/errors.js'
 import type { CopyEvent } from './copy/copy.js'
 import { engineOptions, readSettings, type InputName } from './inputs.js'
 import { parseLayoutSpec } from './oci/reference.js'
@@ -20,46 +20,62 @@ export async function run(): Promise<void> {
     }
     const settings = readSettings((name: InputName) => core.getInput(name))
     pushing = settings.direction === 'push'
-    const report = new TransferReport(pushing)
+    for (const line of settings.warnings) core.warning(line)
+    for (const line of settings.notices) core.info(line)
     const target = `${settings.registry ? `${settings.registry}/` : ''}${settings.reference}`
-    let group = false
+    const report = new TransferReport(pushing, target)
+    // One group per destination's transfer (and one for its referrers); everything else stands
+    // outside, readable without unfolding.
+    let group: string | undefined
+    const closeGroup = (): void => {
+      if (group !== undefined) core.endGroup()
+      group = undefined
+    }
     const openGroup = (title: string): void => {
-      if (group) core.endGroup()
+      if (group === title) return
+      closeGroup()
       core.startGroup(title)
-      group = true
+      group = title
     }
     const onEvent = (e: CopyEvent): void => {
-      if (e.type === 'graph')
-        openGroup(`${pushing ? 'Pushing to' : 'Pulling from'} ${pushing ? e.target : target}`)
-      if (e.type === 'tag' && report.rows.length && group) {
-        core.endGroup()
-        group = false
-      }
-      const line = report.note(e)
+      const { group: title, line } = report.note(e)
+      if (title === null) closeGroup()
+      else if (title) openGroup(title)
       if (line) core.info(line)
     }
+    // Where credentials came from, TLS checks off, warnings: said outside the transfer groups.
+    const CLIENT_NOTICE = /^(Using credentials for |TLS verification is off )/
     let result: TransferResult & { layout?: string }
     try {
-      openGroup(pushing ? `Reading ${settings.layout}` : `Resolving ${target}`)
+      const layout = pushing ? await localLayout(settings.layout) : settings.layout
+      core.info(pushing ? `Reading ${settings.layout}` : `Resolving ${target}`)
       const common = {
         ...engineOptions(settings),
         onEvent,
         onSecret: (secret: string) => core.setSecret(secret),
         onTrace: core.isDebug() ? (line: string) => core.debug(line) : undefined,
-        onNotice: (line: string) =>
-          line.includes('TLS verification is off') ? core.warning(line) : core.info(line)
+        onWarning: (line: string) => {
+          closeGroup()
+          core.warning(line)
+        },
+        onNotice: (line: string) => {
+          if (!CLIENT_NOTICE.test(line)) return core.info(line)
+          closeGroup()
+          if (line.startsWith('TLS verification is off')) core.warning(line)
+          else core.info(line)
+        }
       }
       result = pushing
         ? await push({
             ...common,
-            layout: await localLayout(settings.layout),
+            layout,
             tags: settings.tags,
             mountFrom: settings.mountFrom,
             tempDir: process.env.RUNNER_TEMP || undefined
           })
         : await pull({ ...common, platform: settings.platform })
     } finally {
-      if (group) core.endGroup()
+      closeGroup()
     }
     core.setOutput('digest', result.digest)
     core.setOutput('reference', result.reference)
@@ -70,7 +86,7 @@ export async function run(): Promise<void> {
     core.setOutput('metadata', metadata(result))
     if (result.layout) core.setOutput('layout', result.layout)
     for (const line of result.rateLimits) core.info(line)
-    core.info(report.closing(result))
+    for (const line of report.closing(result)) core.info(line)
     if (
       core.getInput('summary').trim().toLowerCase() !== 'false' &&
       process.env.GITHUB_STEP_SUMMARY
@@ -94,6 +110,21 @@ async function localLayout(layout: string): Promise<string> {
   const spec = parseLayoutSpec(layout)
   if (!/^https?:\/\//i.test(spec.path)) return layout
   core.info(`Downloading ${spec.path}`)
-  const file = await tc.downloadTool(spec.path)
+  const file = await tc.downloadTool(spec.path).catch((err: unknown) => {
+    throw downloadError(spec.path, err)
+  })
   return `${file}${spec.tag ? `:${spec.tag}` : spec.digest ? `@${spec.digest}` : ''}`
+}
+
+/** The one line for a layout URL that could not be downloaded: the URL, the status, the fix. */
+function downloadError(url: string, err: unknown): LayoutError {
+  const status = (err as { httpStatusCode?: unknown }).httpStatusCode
+  const why = typeof status === 'number' ? `HTTP ${status}` : describeError(err)
+  return new LayoutError(`cannot download the layout ${url}: ${why}`, {
+    cause: err,
+    hint:
+      status === 404
+        ? 'check the URL; a release asset must exist and be public, or download it in an earlier step'
+        : 'check the URL and that the runner can reach it'
+  })
 }

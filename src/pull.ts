@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto'
-import { rename, rm } from 'node:fs/promises'
+import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import * as path from 'node:path'
-import { InputError, NotFoundError } from './content/errors.js'
+import { InputError, LayoutError, NotFoundError } from './content/errors.js'
 import { readAll } from './content/target.js'
 import { copyGraph } from './copy/copy.js'
 import { imagePlatforms } from './copy/platforms.js'
 import { copyReferrers } from './copy/referrers.js'
+import { partialName, removeLeftovers } from './layout/leftovers.js'
 import { LayoutStore } from './layout/layout-store.js'
 import { packLayout } from './layout/tar-export.js'
 import { TarStore } from './layout/tar-store.js'
@@ -14,7 +14,7 @@ import { parseManifest } from './oci/manifest.js'
 import { Annotation, MAX_MANIFEST_BYTES } from './oci/media-types.js'
 import { selectPlatform } from './oci/platform.js'
 import { formatReference, parseLayoutSpec, parseReference } from './oci/reference.js'
-import { formatPlatform, type Descriptor } from './oci/types.js'
+import { formatPlatform, type Descriptor, type Platform } from './oci/types.js'
 import { openClient, retryOverride, type RegistryOptions, type TransferResult } from './remote.js'
 import type { RegistryClient } from './registry/client.js'
 import { RegistryRepository } from './registry/repository.js'
@@ -29,6 +29,8 @@ export interface PullOptions extends RegistryOptions {
 export interface PullResult extends TransferResult {
   /** The path written. */
   layout: string
+  /** What was pulled, as named on the registry (`host/org/app:v1`, or by digest). */
+  pulled: string
 }
 
 type Destination = { kind: 'dir' } | { kind: 'tar'; gzip: boolean }
@@ -57,9 +59,9 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
   const dest = destinationKind(spec.path)
   let client: RegistryClient | undefined
   let tarStore: TarStore | undefined
-  const scratch =
-    dest.kind === 'tar' ? `${spec.path}.${randomBytes(6).toString('hex')}.partial` : undefined
+  const scratch = dest.kind === 'tar' ? partialName(spec.path) : undefined
   try {
+    if (scratch) await prepareTarDestination(spec.path)
     client = await openClient(opts, ref.registry)
     const repo = new RegistryRepository(client, ref.repository, { push: false })
     let root = await repo.resolve(target)
@@ -84,13 +86,14 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
         })
       : []
     const base = { registry: ref.registry, repository: ref.repository }
-    const annotations: Record<string, string> = {
-      [Annotation.ContainerdName]: formatReference(
-        tag ? { ...base, tag } : { ...base, digest: result.root.digest }
-      )
-    }
+    // The name is what was pulled; the layout's own tag (`DIR:stable`) is only the ref.name.
+    const pulled = formatReference(
+      ref.digest ? { ...base, digest: result.root.digest } : { ...base, tag: ref.tag ?? 'latest' }
+    )
+    const annotations: Record<string, string> = { [Annotation.ContainerdName]: pulled }
     if (tag) annotations[Annotation.RefName] = tag
-    await store.addEntry(result.root, annotations)
+    for (const r of await store.addEntry(result.root, annotations))
+      opts.onNotice?.(`${spec.path}: tag ${r.tag} moved from ${r.was} to ${result.root.digest}`)
     if (store instanceof TarStore) {
       await store.finish()
       await rename(scratch as string, spec.path)
@@ -103,7 +106,8 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       mediaType: result.root.mediaType,
       size: result.root.size,
       reference: formatReference({ ...base, digest: result.root.digest }),
-      tags: tag ? [formatReference({ ...base, tag })] : [],
+      tags: tag ? [tag] : [],
+      pulled,
       bytesTotal: result.bytesTotal,
       bytesSent: result.bytesSent,
       platforms: await imagePlatforms(repo, result.graph.root),
@@ -131,7 +135,18 @@ async function pickPlatform(
   const bytes = await readAll(await repo.fetch(root), MAX_MANIFEST_BYTES, root.digest)
   verifyBuffer(bytes, root, `manifest ${root.digest} of ${repo.name}`, repo.mismatchHint)
   const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${repo.name}`)
-  if (parsed.kind !== 'index') return root // a single-platform image: nothing to choose
+  if (parsed.kind !== 'index') {
+    // A single manifest is taken only when it runs on the platform asked for.
+    const have = await imagePlatforms(repo, { desc: root, bytes, children: [] })
+    const self = { mediaType: root.mediaType, digest: root.digest, size: root.size }
+    if (have.length === 1 && selectPlatform([{ ...self, platform: toPlatform(have[0]) }], platform))
+      return root
+    throw new NotFoundError(`${repo.name}@${root.digest} has no ${platform} image`, {
+      hint: have.length
+        ? `platforms here: ${have.join(', ')}; pick that one or drop the platform input`
+        : 'it is a single manifest that names no platform (an artifact); drop the platform input'
+    })
+  }
   const chosen = selectPlatform(parsed.index.manifests, platform)
   if (!chosen) {
     const have = parsed.index.manifests
@@ -142,4 +157,29 @@ async function pickPlatform(
     })
   }
   return chosen
+}
+
+/** `os/arch[/variant]` back into a platform, to match it as an index child would be. */
+function toPlatform(spec: string): Platform {
+  const [os, architecture, variant] = spec.split('/')
+  return variant ? { os, architecture, variant } : { os, architecture }
+}
+
+/** Creates a tar's parent directories, as a directory pull does, and clears a killed run's leftovers. */
+async function prepareTarDestination(file: string): Promise<void> {
+  const parent = path.dirname(path.resolve(file))
+  try {
+    await mkdir(parent, { recursive: true })
+  } catch (err) {
+    throw new LayoutError(
+      `cannot create ${parent} for ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      { hint: 'check the layout input: its directory must be creatable and writable' }
+    )
+  }
+  const st = await stat(file).catch(() => undefined)
+  if (st?.isDirectory())
+    throw new LayoutError(`${file} is a directory, not a tar file`, {
+      hint: 'name a file ending in .tar, or a directory path without the .tar suffix'
+    })
+  await removeLeftovers(parent, `${path.basename(file)}.`)
 }

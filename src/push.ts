@@ -2,11 +2,13 @@ import { InputError } from './content/errors.js'
 import { copyGraph } from './copy/copy.js'
 import { imagePlatforms } from './copy/platforms.js'
 import { copyReferrers } from './copy/referrers.js'
+import { entryTags } from './layout/index-file.js'
 import { LayoutSource } from './layout/layout-source.js'
 import {
   formatReference,
   isTag,
   looksLikeHost,
+  TAG_RULE,
   parseLayoutSpec,
   parseReference,
   type Reference
@@ -58,6 +60,11 @@ function destinations(
   add(primary, primaryTag)
   for (const t of extra) {
     if (isTag(t)) add(primary, t)
+    else if (!t.includes('/'))
+      // No repository in it, so it was meant as a tag of the reference's repository.
+      throw new InputError(`"${t}" in tags is not a valid tag`, {
+        hint: `${TAG_RULE}; or give a full reference such as ghcr.io/org/app:v1`
+      })
     else {
       const ref = parseReference(t)
       if (ref.digest)
@@ -118,6 +125,15 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
         { hint: 'drop the digest from the reference, or select that image with layout@DIGEST' }
       )
     }
+    if (targets.every((t) => t.tags.length === 0)) {
+      const had = source.index.manifests.filter((d) => d.digest === root.digest).flatMap(entryTags)
+      opts.onWarning?.(
+        `nothing names a tag, so ${formatReference({ ...ref, tag: undefined, digest: root.digest })} is pushed by digest only` +
+          (had.length
+            ? `; the layout tags it ${had.join(', ')}: select it with layout: ${spec.path}:${had[0]} or put the tag in the reference`
+            : '; put a tag in the reference (org/app:v1) or the tags input')
+      )
+    }
     const retry = retryOverride(opts)
     const pushed = new Map<string, string>() // registry → first repository written there
     let first: Awaited<ReturnType<typeof copyGraph>> | undefined
@@ -146,6 +162,7 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
         const carried = await copyReferrers(source, repo, result.graph, {
           concurrency: opts.concurrency,
           onEvent: opts.onEvent,
+          artifactType: opts.artifactType,
           retry
         })
         for (const r of carried)
@@ -161,7 +178,7 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
     for (const { repo, tags } of repos) {
       for (const tag of tags) {
         await repo.tag(result.root, tag)
-        opts.onEvent?.({ type: 'tag', desc: result.root, tag })
+        opts.onEvent?.({ type: 'tag', desc: result.root, tag, target: repo.name })
       }
     }
     return {

@@ -3,7 +3,7 @@ import { InputError } from './content/errors.js'
 import type { CopyEvent } from './copy/copy.js'
 import type { Descriptor } from './oci/types.js'
 import type { SecretSink } from './registry/auth.js'
-import { findCredentials, type Credentials } from './registry/credentials.js'
+import { findCredentials, nearMissCredentials, type Credentials } from './registry/credentials.js'
 import { RegistryClient, type PlainHttp } from './registry/client.js'
 
 /** What push and pull share: where the registry is and how to talk to it. */
@@ -38,8 +38,10 @@ export interface RegistryOptions {
   onEvent?: (event: CopyEvent) => void
   onSecret?: SecretSink
   onTrace?: (line: string) => void
-  /** Informational lines (where credentials came from, warnings). */
+  /** Informational lines (where credentials came from, retries, notices). */
   onNotice?: (line: string) => void
+  /** Lines about inputs that surprise: set but without effect, or read otherwise than written. */
+  onWarning?: (line: string) => void
 }
 
 export interface TransferResult {
@@ -103,6 +105,7 @@ export async function openClient(
 ): Promise<RegistryClient> {
   // The credential inputs belong to the registry of `reference`; others use their own sources.
   let credentials = primary ? opts.credentials : undefined
+  let hints: { rejectedHint?: string; missingHint?: string } = {}
   if (!credentials) {
     const found = await findCredentials({
       registry,
@@ -115,6 +118,7 @@ export async function openClient(
     })
     if (found) opts.onNotice?.(`Using credentials for ${registry} from ${found.source}`)
     credentials = found?.credentials
+    hints = await credentialHints(opts, registry, found?.source)
   }
   if (opts.insecure) opts.onNotice?.(`TLS verification is off for ${registry} (insecure: true)`)
   let ca = opts.ca
@@ -133,6 +137,7 @@ export async function openClient(
     registry,
     plainHttp: opts.plainHttp,
     credentials,
+    ...hints,
     onSecret: opts.onSecret,
     onTrace: opts.onTrace,
     ca,
@@ -141,6 +146,30 @@ export async function openClient(
     chunkSize: opts.chunkSize,
     onRetry: opts.onNotice
   })
+}
+
+const INPUTS_SOURCE = 'the username and password inputs'
+
+/** What to tell the user when the registry refuses credentials, or wants some: where they came from. */
+async function credentialHints(
+  opts: RegistryOptions,
+  registry: string,
+  source: string | undefined
+): Promise<{ rejectedHint: string; missingHint?: string }> {
+  if (source)
+    return {
+      rejectedHint:
+        source === INPUTS_SOURCE
+          ? 'check the username and password inputs'
+          : `the credentials came from ${source}: log in to ${registry} again there, or set the username and password inputs`
+    }
+  const near = await nearMissCredentials({ registry, env: opts.env })
+  return {
+    rejectedHint: 'check the username and password inputs',
+    missingHint: near
+      ? `${near.file} holds credentials for ${near.host}, not for ${registry}: name the registry as it was logged in to, or log in to ${registry}`
+      : 'set the username and password inputs, or log in first (docker/login-action)'
+  }
 }
 
 /** The retry policy fields the options change (only the count), or none. */

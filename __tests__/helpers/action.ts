@@ -1,9 +1,19 @@
-// Runs the bundled action the way the runner does: `node dist/index.js` with INPUT_* variables
-// and a GITHUB_OUTPUT file.
-import { execFile } from 'node:child_process'
-import { readFile, writeFile } from 'node:fs/promises'
+// Runs the bundled action the way the runner does: `node index.js` with INPUT_* variables and a
+// GITHUB_OUTPUT file.
+import { execFile, type ChildProcess } from 'node:child_process'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { tmpDir } from './skopeo.js'
+
+// Built from src/ by the global set-up (__tests__/setup/bundle.mjs), so the tests see the
+// sources, not a stale dist/. ACTION_BUNDLE runs another build (an older one, to show a test
+// failing before its fix).
+const BUNDLE_DIR = path.resolve('.cache', 'test-dist')
+export const ACTION_BUNDLE = path.resolve(
+  process.env.ACTION_BUNDLE ?? path.join(BUNDLE_DIR, 'index.js')
+)
+/** The CLI, built from src/ likewise (CLI_BUNDLE for another build). */
+export const CLI_BUNDLE = path.resolve(process.env.CLI_BUNDLE ?? path.join(BUNDLE_DIR, 'cli.js'))
 
 export interface ActionRun {
   code: number
@@ -30,6 +40,14 @@ export async function runAction(
   inputs: Record<string, string>,
   env: Record<string, string> = {}
 ): Promise<ActionRun> {
+  return (await startAction(inputs, env)).done
+}
+
+/** Starts the action without waiting, so a test can kill it mid-way (`child.kill('SIGKILL')`). */
+export async function startAction(
+  inputs: Record<string, string>,
+  env: Record<string, string> = {}
+): Promise<{ child: ChildProcess; done: Promise<ActionRun> }> {
   const dir = await tmpDir('action-run-')
   const outputFile = path.join(dir, 'output')
   await writeFile(outputFile, '')
@@ -39,24 +57,27 @@ export async function runAction(
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && k !== 'NODE_OPTIONS')
   )
-  return new Promise((resolve) => {
-    execFile(
+  let child: ChildProcess | undefined
+  const done = new Promise<ActionRun>((resolve) => {
+    child = execFile(
       process.execPath,
-      [path.resolve('dist/index.js')],
+      [ACTION_BUNDLE],
       {
         env: { ...clean, ...inputEnv, GITHUB_OUTPUT: outputFile, RUNNER_TEMP: dir, ...env },
         timeout: 120_000
       },
       (err, stdout, stderr) => {
-        void readFile(outputFile, 'utf8').then((text) =>
+        void readFile(outputFile, 'utf8').then(async (text) => {
+          await rm(dir, { recursive: true, force: true })
           resolve({
             code: err ? ((err as { code?: number }).code ?? 1) : 0,
             stdout,
             stderr,
             outputs: parseOutputFile(text)
           })
-        )
+        })
       }
     )
   })
+  return { child: child as unknown as ChildProcess, done }
 }

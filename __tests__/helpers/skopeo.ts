@@ -2,7 +2,7 @@
 // code pushes, so a test never checks the project against itself.
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -83,9 +83,20 @@ export async function pushWithSkopeo(
   await run(['copy', '--all', ...extra, '--dest-tls-verify=false', src, `docker://${ref}`], creds)
 }
 
-/** A fresh temp dir under os.tmpdir(); the caller removes it. */
-export function tmpDir(prefix: string): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), prefix))
+const made = new Set<string>()
+
+/** A fresh temp dir under os.tmpdir(), removed when its test file ends (removeTempDirs). */
+export async function tmpDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix))
+  made.add(dir)
+  return dir
+}
+
+/** Removes every dir tmpDir made in this test file (jest's per-file set-up calls it last). */
+export async function removeTempDirs(): Promise<void> {
+  const dirs = [...made]
+  made.clear()
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true, maxRetries: 3 })))
 }
 
 function run(args: string[], creds: string | undefined): Promise<RawResult> {

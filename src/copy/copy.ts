@@ -19,7 +19,8 @@ export type CopyEvent =
   | { type: 'graph'; target: string; nodes: number; blobs: number; bytes: number }
   | { type: 'progress'; desc: Descriptor; bytes: number }
   | { type: 'blob' | 'manifest'; desc: Descriptor; outcome: TransferOutcome; ms: number }
-  | { type: 'tag'; desc: Descriptor; tag: string }
+  /** `target`: the repository tagged (`host/repository`, as in `graph`), when not the graph's. */
+  | { type: 'tag'; desc: Descriptor; tag: string; target?: string }
   | { type: 'retry'; desc: Descriptor; attempt: number; error: string }
 
 export interface CopyOptions {

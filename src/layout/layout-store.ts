@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -10,10 +9,17 @@ import { VerifyingStream } from '../oci/digest.js'
 import { Annotation, MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
 import { fsReason, writeContentAt } from './files.js'
+import { partialName, removeLeftovers } from './leftovers.js'
 import { indexEntry, parseIndexJson, referrerEntry, type LayoutIndex } from './index-file.js'
 import { blobPath, LayoutSource } from './layout-source.js'
 
 const LOCK_WAIT_MS = 60_000
+
+/** A tag of index.json that now names another digest. */
+export interface ReplacedTag {
+  tag: string
+  was: string
+}
 
 /**
  * A writable OCI layout directory. Blobs are written under temporary names and renamed into
@@ -31,15 +37,7 @@ export class LayoutStore implements Target {
   }
 
   static async open(dir: string): Promise<LayoutStore> {
-    try {
-      const st = await stat(dir)
-      if (!st.isDirectory())
-        throw new LayoutError(`${dir} exists and is not a directory`, {
-          hint: 'name a new or existing layout directory, or a path ending in .tar'
-        })
-    } catch (err) {
-      if (err instanceof LayoutError) throw err
-    }
+    await refuseForeignDirectory(dir)
     try {
       await mkdir(path.join(dir, 'blobs'), { recursive: true })
     } catch (err) {
@@ -47,6 +45,9 @@ export class LayoutStore implements Target {
         cause: err
       })
     }
+    await removeLeftovers(dir)
+    const algorithms = await readdir(path.join(dir, 'blobs')).catch(() => [] as string[])
+    for (const alg of algorithms) await removeLeftovers(path.join(dir, 'blobs', alg))
     return new LayoutStore(dir)
   }
 
@@ -88,7 +89,7 @@ export class LayoutStore implements Target {
   async push(desc: Descriptor, content: Content): Promise<PushOutcome> {
     const final = path.join(this.#dir, blobPath(desc.digest))
     await mkdir(path.dirname(final), { recursive: true })
-    const temp = `${final}.${randomBytes(6).toString('hex')}.partial`
+    const temp = partialName(final)
     try {
       const fh = await open(temp, 'w').catch((err: unknown) => {
         throw new LayoutError(`cannot create ${temp} (${fsReason(err)})`, {
@@ -119,10 +120,11 @@ export class LayoutStore implements Target {
    * without one, the same digest and no name). Read-modify-write under a lock file, so two
    * pulls into one directory both land.
    */
-  async addEntry(desc: Descriptor, annotations: Record<string, string>): Promise<void> {
+  async addEntry(desc: Descriptor, annotations: Record<string, string>): Promise<ReplacedTag[]> {
     const entry = indexEntry(desc, annotations)
-    await this.addEntries([entry, ...this.#pendingReferrers])
+    const replaced = await this.addEntries([entry, ...this.#pendingReferrers])
     this.#pendingReferrers = []
+    return replaced
   }
 
   /** Referrers are kept as untagged entries, written with the next entry (index.json changes once). */
@@ -139,13 +141,16 @@ export class LayoutStore implements Target {
    * Adds index.json entries: one with a ref.name replaces the entry of that name; one without
    * replaces an unnamed entry of the same digest. Read-modify-write under a lock file.
    */
-  async addEntries(entries: Descriptor[]): Promise<void> {
+  async addEntries(entries: Descriptor[]): Promise<ReplacedTag[]> {
+    const replaced: ReplacedTag[] = []
     await this.#withLock(async () => {
       const index = await this.#readIndex()
       for (const entry of entries) {
         const name = entry.annotations?.[Annotation.RefName]
         index.manifests = index.manifests.filter((m) => {
           const other = m.annotations?.[Annotation.RefName]
+          if (name !== undefined && other === name && m.digest !== entry.digest)
+            replaced.push({ tag: name, was: m.digest })
           return name !== undefined
             ? other !== name
             : !(other === undefined && m.digest === entry.digest)
@@ -154,11 +159,12 @@ export class LayoutStore implements Target {
       }
       const layoutFile = path.join(this.#dir, 'oci-layout')
       await writeFile(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }))
-      const temp = path.join(this.#dir, `index.json.${randomBytes(6).toString('hex')}.partial`)
+      const temp = partialName(path.join(this.#dir, 'index.json'))
       await writeFile(temp, JSON.stringify(index))
       await rename(temp, path.join(this.#dir, 'index.json'))
     })
     this.#reader = undefined
+    return replaced
   }
 
   async #readIndex(): Promise<LayoutIndex> {
@@ -219,4 +225,35 @@ export class LayoutStore implements Target {
       await rm(lock, { force: true })
     }
   }
+}
+
+/** What a layout directory holds before its first pull completes: nothing else may be there. */
+const LAYOUT_NAMES = new Set(['blobs', 'index.json', 'index.json.lock', 'oci-layout'])
+
+/**
+ * A pull writes into a new or empty directory, or into an OCI layout; never into a directory
+ * holding other things (`layout: .` must not turn a checkout into a layout).
+ */
+async function refuseForeignDirectory(dir: string): Promise<void> {
+  let st
+  try {
+    st = await stat(dir)
+  } catch {
+    return // not there yet: it is created
+  }
+  if (!st.isDirectory())
+    throw new LayoutError(`${dir} exists and is not a directory`, {
+      hint: 'name a new or existing layout directory, or a path ending in .tar'
+    })
+  const names = await readdir(dir)
+  if (names.includes('oci-layout')) return
+  const foreign = names.filter((n) => !LAYOUT_NAMES.has(n) && !/\.partial$/.test(n))
+  if (foreign.length === 0) return
+  const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', …' : '')
+  throw new LayoutError(
+    `${dir} is a directory that is not an OCI layout (it holds ${shown}); nothing was written to it`,
+    {
+      hint: 'pull into a new or empty directory, or into an existing layout (it has an oci-layout file)'
+    }
+  )
 }

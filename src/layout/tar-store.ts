@@ -126,9 +126,11 @@ export class TarStore implements Target {
     }
   }
 
-  async addEntry(desc: Descriptor, annotations: Record<string, string>): Promise<void> {
+  /** A new tar replaces none of its own tags (the file as a whole is replaced). */
+  async addEntry(desc: Descriptor, annotations: Record<string, string>): Promise<[]> {
     const entry = indexEntry(desc, annotations)
     this.#entries.unshift(entry)
+    return []
   }
 
   /** Writes index.json, oci-layout and the end-of-archive blocks, then closes the file. */

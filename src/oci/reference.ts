@@ -8,6 +8,9 @@ const TAG_RE = /^[\w][\w.-]{0,127}$/
 const HOST_RE =
   /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/
 
+/** What a tag may hold, for messages. */
+export const TAG_RULE = 'tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -'
+
 export function isTag(s: string): boolean {
   return TAG_RE.test(s)
 }
@@ -77,7 +80,7 @@ export function parseReference(reference: string, registry = ''): Reference {
     rest = rest.slice(0, colon)
     if (!isTag(tag))
       throw new InputError(`reference "${input}" has an invalid tag "${tag}"`, {
-        hint: 'tags are up to 128 of [A-Za-z0-9_.-], not starting with . or -'
+        hint: TAG_RULE
       })
   }
   let host = ''
@@ -153,6 +156,11 @@ export function parseLayoutSpec(
   if (pathExists(s)) return { path: s }
   const at = s.lastIndexOf('@')
   if (at > 0 && isDigest(s.slice(at + 1))) return { path: s.slice(0, at), digest: s.slice(at + 1) }
+  // `app.tar@sha256:0000`: a digest cut short, not a file name with a colon in it.
+  if (at > 0 && /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[^/\\]*$/.test(s.slice(at + 1)))
+    throw new InputError(`layout "${s}" has an invalid digest "${s.slice(at + 1)}"`, {
+      hint: 'a digest is sha256: followed by 64 hex digits; copy it whole, or select by :TAG'
+    })
   const colon = s.lastIndexOf(':')
   const candidate = s.slice(colon + 1)
   const isDrive = colon === 1 && /^[A-Za-z]$/.test(s[0])

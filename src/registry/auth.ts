@@ -40,6 +40,10 @@ export type SecretSink = (secret: string) => void
 
 export interface AuthOptions {
   onSecret?: SecretSink
+  /** What to do when the registry refuses the credentials (names where they came from). */
+  rejectedHint?: string
+  /** What to do when it asks for credentials and none were found (names a near-miss host). */
+  missingHint?: string
   /** Plain HTTP was asked for explicitly: credentials may then go to a plain-HTTP token realm. */
   allowPlainHttp?: boolean
 }
@@ -187,7 +191,7 @@ export class Authenticator {
         throw new AuthError(
           this.#refusal(errors.map((e) => e.message || e.code).join('; ') || `HTTP ${res.status}`),
           {
-            hint: this.#creds ? 'check the credentials' : 'set the username and password inputs'
+            hint: this.#creds ? this.#rejectedHint : this.#missingHint
           }
         )
       }
@@ -265,6 +269,17 @@ export class Authenticator {
     )
   }
 
+  get #rejectedHint(): string {
+    return this.#opts.rejectedHint ?? 'check the username and password inputs'
+  }
+
+  get #missingHint(): string {
+    return (
+      this.#opts.missingHint ??
+      'set the username and password inputs, or log in first (docker/login-action)'
+    )
+  }
+
   #refusal(detail: string): string {
     return this.#creds
       ? `registry ${this.#host} rejected the credentials${this.#creds.username ? ` of user "${this.#creds.username}"` : ''} (${detail})`
@@ -282,18 +297,14 @@ export class Authenticator {
     const denied = res.status === 403 || scopeError || errors.some((e) => e.code === 'DENIED')
     if (!denied) {
       return new AuthError(this.#refusal(detail), {
-        hint: this.#creds
-          ? 'check the username and password inputs'
-          : 'set the username and password inputs'
+        hint: this.#creds ? this.#rejectedHint : this.#missingHint
       })
     }
     const who = this.#creds ? `user "${this.#creds.username ?? '<token>'}"` : 'anonymous access'
     const permission =
       this.#host === 'ghcr.io' ? '; in a workflow add `permissions: packages: write`' : ''
     return new AuthError(`registry ${this.#host}: ${who} may not ${access} (${detail})`, {
-      hint: this.#creds
-        ? `grant the user that permission${permission}`
-        : 'set the username and password inputs'
+      hint: this.#creds ? `grant the user that permission${permission}` : this.#missingHint
     })
   }
 }

@@ -30,6 +30,9 @@ export interface RegistryClientOptions extends TransportOptions {
   plainHttp?: PlainHttp
   credentials?: Credentials
   onSecret?: SecretSink
+  /** Hints for refused or missing credentials (see AuthOptions). */
+  rejectedHint?: string
+  missingHint?: string
   /** Trace of each HTTP exchange (method, URL without query, status, ms), for debug logs. */
   onTrace?: (line: string) => void
   /** Told of each retry, for logs. */
@@ -96,6 +99,8 @@ export class RegistryClient {
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE
     this.auth = new Authenticator(this.#transport, host, opts.credentials, {
       onSecret: opts.onSecret,
+      rejectedHint: opts.rejectedHint,
+      missingHint: opts.missingHint,
       allowPlainHttp: opts.plainHttp === 'true'
     })
   }
@@ -138,12 +143,17 @@ export class RegistryClient {
         this.#connected = true
       } catch (err) {
         const cause = err instanceof ConnectionError ? err.cause : err
-        // A registry that refuses the very first connection is down or misnamed: say so at once.
-        const transient =
-          isNetworkError(cause) &&
-          (this.#connected || (cause as NodeJS.ErrnoException).code !== 'ECONNREFUSED')
+        // A refused first connection is retried too, briefly: a registry service container may
+        // still be starting. The policy's backoff bounds it (about 3 to 6 s by default).
+        const transient = isNetworkError(cause)
         if (transient && canRetry) {
-          this.#onRetry?.(`${req.method} ${url.pathname}: ${(cause as Error).message}; retrying`)
+          const starting =
+            !this.#connected && (cause as NodeJS.ErrnoException).code === 'ECONNREFUSED'
+              ? ' (the registry may still be starting)'
+              : ''
+          this.#onRetry?.(
+            `${req.method} ${url.pathname}: ${err instanceof ConnectionError ? err.message : (cause as Error).message}; retrying${starting}`
+          )
           await sleep(backoff(tries + 1, this.#retry))
           continue
         }
@@ -168,7 +178,11 @@ export class RegistryClient {
   async #authorised(req: RegistryRequest, url: URL): Promise<HttpResponse> {
     const own = url.origin === this.origin
     // Learn the auth scheme once, up front, so requests (and stream bodies) go out authorised.
-    if (own && !this.auth.knowsChallenge) await (this.#ping ??= this.#pingOnce())
+    if (own && !this.auth.knowsChallenge)
+      await (this.#ping ??= this.#pingOnce().catch((err: unknown) => {
+        this.#ping = undefined // a failed ping is asked again by the next try
+        throw err
+      }))
     for (let attempt = 0; ; attempt++) {
       const authorization = own ? await this.auth.header(req.scope) : undefined
       const res = await this.#send(req, url, authorization)

@@ -198,3 +198,44 @@ export async function findCredentials(q: CredentialLookup): Promise<FoundCredent
   }
   return undefined
 }
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
+
+/** `localhost:5000` and `127.0.0.1:5000` name one registry to a user, two to a credential store. */
+function nearMiss(key: string, registry: string): boolean {
+  const a = keyHost(key)
+  const b = registry.toLowerCase()
+  if (a === b) return false
+  const split = (h: string): [string, string] => {
+    const m = /^(.*?)(?::(\d+))?$/.exec(h) as RegExpExecArray
+    return [m[1], m[2] ?? '']
+  }
+  const [ha, pa] = split(a)
+  const [hb, pb] = split(b)
+  if (ha === hb) return true // the same host on another port, or without one
+  return pa === pb && LOOPBACK_NAMES.has(ha) && LOOPBACK_NAMES.has(hb)
+}
+
+/**
+ * When no credentials were found: a host the stored credentials name that the user may have
+ * meant (`127.0.0.1:5102` for `localhost:5102`, another port of the host), with its file.
+ */
+export async function nearMissCredentials(
+  q: Pick<CredentialLookup, 'registry' | 'env'>
+): Promise<{ host: string; file: string } | undefined> {
+  const env = q.env ?? process.env
+  const dockerDir = env.DOCKER_CONFIG || path.join(env.HOME || os.homedir(), '.docker')
+  const files = [
+    path.join(dockerDir, 'config.json'),
+    env.REGISTRY_AUTH_FILE,
+    env.XDG_RUNTIME_DIR && path.join(env.XDG_RUNTIME_DIR, 'containers/auth.json')
+  ]
+  for (const file of files) {
+    if (!file) continue
+    const config = await readJson(file).catch(() => undefined)
+    const keys = [...Object.keys(config?.auths ?? {}), ...Object.keys(config?.credHelpers ?? {})]
+    const key = keys.find((k) => nearMiss(k, q.registry))
+    if (key) return { host: keyHost(key), file }
+  }
+  return undefined
+}

@@ -98,7 +98,8 @@ export class RegistryRepository implements Target {
   }
 
   #notFound(reference: string): NotFoundError {
-    return new NotFoundError(`${this.name}:${reference} not found`, {
+    const sep = isDigest(reference) ? '@' : ':'
+    return new NotFoundError(`${this.name}${sep}${reference} not found`, {
       hint: 'check the reference: the repository or tag does not exist, or the credentials cannot see it'
     })
   }
