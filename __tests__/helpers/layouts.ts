@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { CORPUS_DIR } from './corpus.js'
@@ -70,16 +70,20 @@ export function zstdFrame(data: Buffer): Buffer {
 /** A one-file tar, built with the system tar so its bytes are a real archive. */
 export async function tarOf(name: string, content: Buffer): Promise<Buffer> {
   const dir = await tmpDir('tar-src-')
-  await writeFile(path.join(dir, name), content)
-  const { stdout } = await execFileP(
-    'tar',
-    ['--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', dir, '-cf', '-', name],
-    {
-      encoding: 'buffer',
-      maxBuffer: 64 << 20
-    }
-  )
-  return stdout
+  try {
+    await writeFile(path.join(dir, name), content)
+    const { stdout } = await execFileP(
+      'tar',
+      ['--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', dir, '-cf', '-', name],
+      {
+        encoding: 'buffer',
+        maxBuffer: 64 << 20
+      }
+    )
+    return stdout
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }
 
 export interface ImageSpec {

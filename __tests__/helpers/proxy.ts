@@ -1,6 +1,8 @@
 // A small HTTP proxy placed in front of the real registry, to show behaviours the local registry
 // cannot: redirects to another origin, relative Locations, connections cut mid-body.
+import { readFileSync } from 'node:fs'
 import http from 'node:http'
+import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 
 export interface ProxiedRequest {
@@ -30,6 +32,13 @@ export interface ForwardOptions {
   ) => { status: number; headers: http.IncomingHttpHeaders }
 }
 
+export interface ProxyOptions {
+  /** Serve HTTPS with this certificate and key (PEM file paths); upstream stays plain HTTP. */
+  tls?: { certificate: string; key: string }
+  /** Address to listen on (default 127.0.0.1); `host` names it. */
+  bind?: string
+}
+
 export interface TestProxy {
   host: string
   log: ProxiedRequest[]
@@ -40,7 +49,8 @@ export interface TestProxy {
 
 export async function startProxy(
   upstream: string,
-  intercept: Interceptor = () => false
+  intercept: Interceptor = () => false,
+  serve: ProxyOptions = {}
 ): Promise<TestProxy> {
   const sockets = new Set<import('node:net').Socket>()
   const forward: TestProxy['forward'] = (req, res, opts = {}) => {
@@ -89,7 +99,7 @@ export async function startProxy(
     })
     req.on('end', () => up.end())
   }
-  const server = http.createServer((req, res) => {
+  const handle: http.RequestListener = (req, res) => {
     proxy.log.push({
       method: req.method ?? '',
       url: req.url ?? '',
@@ -98,14 +108,21 @@ export async function startProxy(
     void Promise.resolve(intercept(req, res, proxy)).then((handled) => {
       if (!handled) forward(req, res)
     })
-  })
+  }
+  const server = serve.tls
+    ? https.createServer(
+        { cert: readFileSync(serve.tls.certificate), key: readFileSync(serve.tls.key) },
+        handle
+      )
+    : http.createServer(handle)
   server.on('connection', (s) => {
     sockets.add(s)
     s.on('close', () => sockets.delete(s))
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const bind = serve.bind ?? '127.0.0.1'
+  await new Promise<void>((resolve) => server.listen(0, bind, resolve))
   const proxy: TestProxy = {
-    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    host: `${bind}:${(server.address() as AddressInfo).port}`,
     log: [],
     forward,
     stop: async () => {
