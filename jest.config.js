@@ -17,5 +17,7 @@ export default {
   },
   testTimeout: 120000,
   maxWorkers: 2,
+  // Its transform cache too stays out of the system temp directory.
+  cacheDirectory: '<rootDir>/.cache/jest',
   verbose: false
 }
