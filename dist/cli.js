@@ -3193,6 +3193,15 @@ function runHelper(helper, registry, env) {
         child.stdin?.end(server);
     });
 }
+/** Where credentials are stored: docker's config.json first, then podman's auth files. */
+function configFiles(env) {
+    const dockerDir = env.DOCKER_CONFIG || path.join(env.HOME || os$1.homedir(), '.docker');
+    const podman = [
+        env.REGISTRY_AUTH_FILE,
+        env.XDG_RUNTIME_DIR && path.join(env.XDG_RUNTIME_DIR, 'containers/auth.json')
+    ].filter((f) => Boolean(f));
+    return [path.join(dockerDir, 'config.json'), ...podman];
+}
 /**
  * Finds credentials for a registry, first match wins: the inputs; docker's config.json (where
  * docker/login-action writes) with its credential helpers; podman's auth.json; for ghcr.io the
@@ -3210,8 +3219,7 @@ async function findCredentials(q) {
     };
     if (q.username && q.password)
         return found({ username: q.username, password: q.password }, 'the username and password inputs');
-    const dockerDir = env.DOCKER_CONFIG || path.join(env.HOME || os$1.homedir(), '.docker');
-    const dockerFile = path.join(dockerDir, 'config.json');
+    const [dockerFile, ...podmanFiles] = configFiles(env);
     const docker = await readJson(dockerFile);
     if (docker) {
         const helper = Object.entries(docker.credHelpers ?? {}).find(([k]) => hostsMatch(k, q.registry))?.[1];
@@ -3232,13 +3240,7 @@ async function findCredentials(q) {
                 return found(c, `docker-credential-${docker.credsStore}`);
         }
     }
-    const podmanFiles = [
-        env.REGISTRY_AUTH_FILE,
-        env.XDG_RUNTIME_DIR && path.join(env.XDG_RUNTIME_DIR, 'containers/auth.json')
-    ];
     for (const file of podmanFiles) {
-        if (!file)
-            continue;
         const podman = await readJson(file);
         const entry = Object.entries(podman?.auths ?? {}).find(([k]) => hostsMatch(k, q.registry));
         if (entry) {
@@ -3274,16 +3276,7 @@ function nearMiss(key, registry) {
  * meant (`127.0.0.1:5102` for `localhost:5102`, another port of the host), with its file.
  */
 async function nearMissCredentials(q) {
-    const env = q.env ?? process.env;
-    const dockerDir = env.DOCKER_CONFIG || path.join(env.HOME || os$1.homedir(), '.docker');
-    const files = [
-        path.join(dockerDir, 'config.json'),
-        env.REGISTRY_AUTH_FILE,
-        env.XDG_RUNTIME_DIR && path.join(env.XDG_RUNTIME_DIR, 'containers/auth.json')
-    ];
-    for (const file of files) {
-        if (!file)
-            continue;
+    for (const file of configFiles(q.env ?? process.env)) {
         const config = await readJson(file).catch(() => undefined);
         const keys = [...Object.keys(config?.auths ?? {}), ...Object.keys(config?.credHelpers ?? {})];
         const key = keys.find((k) => nearMiss(k, q.registry));

@@ -135,6 +135,16 @@ function runHelper(
   })
 }
 
+/** Where credentials are stored: docker's config.json first, then podman's auth files. */
+function configFiles(env: NodeJS.ProcessEnv): [string, ...string[]] {
+  const dockerDir = env.DOCKER_CONFIG || path.join(env.HOME || os.homedir(), '.docker')
+  const podman = [
+    env.REGISTRY_AUTH_FILE,
+    env.XDG_RUNTIME_DIR && path.join(env.XDG_RUNTIME_DIR, 'containers/auth.json')
+  ].filter((f): f is string => Boolean(f))
+  return [path.join(dockerDir, 'config.json'), ...podman]
+}
+
 /**
  * Finds credentials for a registry, first match wins: the inputs; docker's config.json (where
  * docker/login-action writes) with its credential helpers; podman's auth.json; for ghcr.io the
@@ -154,8 +164,7 @@ export async function findCredentials(q: CredentialLookup): Promise<FoundCredent
   if (q.username && q.password)
     return found({ username: q.username, password: q.password }, 'the username and password inputs')
 
-  const dockerDir = env.DOCKER_CONFIG || path.join(env.HOME || os.homedir(), '.docker')
-  const dockerFile = path.join(dockerDir, 'config.json')
+  const [dockerFile, ...podmanFiles] = configFiles(env)
   const docker = await readJson(dockerFile)
   if (docker) {
     const helper = Object.entries(docker.credHelpers ?? {}).find(([k]) =>
@@ -176,12 +185,7 @@ export async function findCredentials(q: CredentialLookup): Promise<FoundCredent
     }
   }
 
-  const podmanFiles = [
-    env.REGISTRY_AUTH_FILE,
-    env.XDG_RUNTIME_DIR && path.join(env.XDG_RUNTIME_DIR, 'containers/auth.json')
-  ]
   for (const file of podmanFiles) {
-    if (!file) continue
     const podman = await readJson(file)
     const entry = Object.entries(podman?.auths ?? {}).find(([k]) => hostsMatch(k, q.registry))
     if (entry) {
@@ -223,15 +227,7 @@ function nearMiss(key: string, registry: string): boolean {
 export async function nearMissCredentials(
   q: Pick<CredentialLookup, 'registry' | 'env'>
 ): Promise<{ host: string; file: string } | undefined> {
-  const env = q.env ?? process.env
-  const dockerDir = env.DOCKER_CONFIG || path.join(env.HOME || os.homedir(), '.docker')
-  const files = [
-    path.join(dockerDir, 'config.json'),
-    env.REGISTRY_AUTH_FILE,
-    env.XDG_RUNTIME_DIR && path.join(env.XDG_RUNTIME_DIR, 'containers/auth.json')
-  ]
-  for (const file of files) {
-    if (!file) continue
+  for (const file of configFiles(q.env ?? process.env)) {
     const config = await readJson(file).catch(() => undefined)
     const keys = [...Object.keys(config?.auths ?? {}), ...Object.keys(config?.credHelpers ?? {})]
     const key = keys.find((k) => nearMiss(k, q.registry))
