@@ -16,7 +16,7 @@ import { copyGraph } from '../src/copy/copy.js'
 import { LayoutSource } from '../src/layout/layout-source.js'
 import { digestOf, parseDigest } from '../src/oci/digest.js'
 import { MediaType } from '../src/oci/media-types.js'
-import { BUILDX, itShared, present, SHARED_LAYOUTS } from './helpers/corpus.js'
+import { BUILDX, CORPORA, layoutIn, present } from './helpers/corpus.js'
 import { tmpDir } from './helpers/skopeo.js'
 
 const BASE_SEED = Number(process.env.FUZZ_SEED ?? 0x5eed0005)
@@ -24,26 +24,30 @@ const SCALE = Number(process.env.FUZZ_SCALE ?? 1)
 const ONLY = process.env.FUZZ_ONLY
 const MUTANT_TIMEOUT_MS = 15_000
 
-/** [name, file]: the made buildx tar always, then the extra corpus's real tars where present. */
+/** [name, file]: the made buildx tar, then each corpus's tars. */
 const TARS: [string, string][] = present(
   [
     ['buildx-style-multiarch-attest.tar', BUILDX],
-    ...[
-      'buildah-oci-archive.tar',
-      'buildah-multiarch-index.tar',
-      'containerd-export-hello-world.tar',
-      'gnu-tar-dot-prefixed-hello-world.tar',
-      'docker-save-v25-hello-world.tar'
-    ].map((name): [string, string] => [name, path.join(SHARED_LAYOUTS, name)])
+    ...CORPORA.flatMap((c) =>
+      [
+        'buildah-oci-archive.tar',
+        'buildah-multiarch-index.tar',
+        'containerd-export-hello-world.tar',
+        'gnu-tar-dot-prefixed-hello-world.tar',
+        'docker-save-v25-hello-world.tar'
+      ].map((name): [string, string] => [`${c.name}/${name}`, layoutIn(c, name)])
+    )
   ],
   ([, file]) => file
 )
-/** Layout directories exist only in the extra corpus. */
+/** [name, dir]: each corpus's layout directories. */
 const DIRS: [string, string][] = present(
-  ['regclient-testrepo', 'umoci-two-tags'].map((name): [string, string] => [
-    name,
-    path.join(SHARED_LAYOUTS, name)
-  ]),
+  CORPORA.flatMap((c) =>
+    ['regclient-testrepo', 'umoci-two-tags'].map((name): [string, string] => [
+      `${c.name}/${name}`,
+      layoutIn(c, name)
+    ])
+  ),
   ([, dir]) => dir
 )
 
@@ -735,9 +739,7 @@ describe('fuzzed tars', () => {
 })
 
 describe('fuzzed layout directories', () => {
-  if (DIRS.length === 0)
-    itShared('regclient-testrepo, umoci-two-tags: index.json and manifest mutations', () => {})
-  else
+  if (DIRS.length > 0)
     it.each(DIRS)('%s: index.json and manifest mutations', async (name, source) => {
       const failedBefore = tally.failures.length
       const dir = path.join(area.mutantDir, name)
@@ -753,7 +755,7 @@ describe('fuzzed layout directories', () => {
           )
         )
       ]
-      const count = name === 'regclient-testrepo' ? 400 : 200
+      const count = name.endsWith('/regclient-testrepo') ? 400 : 200
       for (let i = 0; i < N(count); i++) {
         await runMutant(`${name}#dir${i}`, 'dir JSON', area, async (r) => {
           const written: string[] = []

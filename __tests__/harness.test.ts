@@ -7,12 +7,12 @@ import http from 'node:http'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { describeShared, itShared } from './helpers/corpus.js'
-import { copyToOciDir, FIXTURES, pushWithSkopeo, remoteDigest, tmpDir } from './helpers/skopeo.js'
+import { CORPORA, describeWith, itWith, layoutIn, MADE } from './helpers/corpus.js'
+import { copyToOciDir, pushWithSkopeo, remoteDigest, tmpDir } from './helpers/skopeo.js'
 
 const execFileP = promisify(execFile)
 const DIGEST = /^sha256:[0-9a-f]{64}$/
-const BUILDAH_ARCHIVE = path.join(FIXTURES, 'layouts/buildah-oci-archive.tar')
+const BUILDAH_ARCHIVE = layoutIn(MADE, 'buildah-oci-archive.tar')
 const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.manifest.v1+json',
   'application/vnd.oci.image.index.v1+json',
@@ -65,42 +65,47 @@ describe('open registry', () => {
     if (out !== undefined) await rm(out, { recursive: true, force: true })
   })
 
-  itShared('skopeo pushes an oci-archive, digest matches, pull to oci dir works', async () => {
-    expect(reg.host).toMatch(/^127\.0\.0\.1:\d+$/)
-    expect((await get(`http://${reg.host}/v2/`)).status).toBe(200)
-    const [archived] = (await archiveIndex(BUILDAH_ARCHIVE)).manifests.map((m) => m.digest)
+  itWith(
+    MADE,
+    ['buildah-oci-archive.tar'],
+    'skopeo pushes an oci-archive, digest matches, pull to oci dir works',
+    async () => {
+      expect(reg.host).toMatch(/^127\.0\.0\.1:\d+$/)
+      expect((await get(`http://${reg.host}/v2/`)).status).toBe(200)
+      const [archived] = (await archiveIndex(BUILDAH_ARCHIVE)).manifests.map((m) => m.digest)
 
-    // Default push: skopeo gzips buildah's uncompressed layer, so the manifest is a new one.
-    const ref = `${reg.host}/harness/buildah:v1`
-    await pushWithSkopeo(`oci-archive:${BUILDAH_ARCHIVE}:v1`, ref)
-    const digest = await remoteDigest(ref)
-    expect(digest).toMatch(DIGEST)
-    expect(digest).not.toBe(archived)
-    // Our hash of skopeo's raw bytes equals what the registry computed over what it stores.
-    const got = await get(`http://${reg.host}/v2/harness/buildah/manifests/v1`, {
-      Accept: MANIFEST_ACCEPT
-    })
-    expect(got.status).toBe(200)
-    expect(got.headers['docker-content-digest']).toBe(digest)
-    expect(existsSync(path.join(reg.root, 'docker/registry/v2/repositories/harness/buildah'))).toBe(
-      true
-    )
+      // Default push: skopeo gzips buildah's uncompressed layer, so the manifest is a new one.
+      const ref = `${reg.host}/harness/buildah:v1`
+      await pushWithSkopeo(`oci-archive:${BUILDAH_ARCHIVE}:v1`, ref)
+      const digest = await remoteDigest(ref)
+      expect(digest).toMatch(DIGEST)
+      expect(digest).not.toBe(archived)
+      // Our hash of skopeo's raw bytes equals what the registry computed over what it stores.
+      const got = await get(`http://${reg.host}/v2/harness/buildah/manifests/v1`, {
+        Accept: MANIFEST_ACCEPT
+      })
+      expect(got.status).toBe(200)
+      expect(got.headers['docker-content-digest']).toBe(digest)
+      expect(
+        existsSync(path.join(reg.root, 'docker/registry/v2/repositories/harness/buildah'))
+      ).toBe(true)
 
-    // preserveDigests: the archive's manifest goes up unchanged, and comes back unchanged.
-    const exact = `${reg.host}/harness/exact:v1`
-    await pushWithSkopeo(`oci-archive:${BUILDAH_ARCHIVE}:v1`, exact, undefined, {
-      preserveDigests: true
-    })
-    expect(await remoteDigest(exact)).toBe(archived)
+      // preserveDigests: the archive's manifest goes up unchanged, and comes back unchanged.
+      const exact = `${reg.host}/harness/exact:v1`
+      await pushWithSkopeo(`oci-archive:${BUILDAH_ARCHIVE}:v1`, exact, undefined, {
+        preserveDigests: true
+      })
+      expect(await remoteDigest(exact)).toBe(archived)
 
-    const dir = path.join(out, 'layout')
-    await copyToOciDir(ref, dir)
-    expect((await layoutIndex(dir)).manifests.map((m) => m.digest)).toEqual([digest])
+      const dir = path.join(out, 'layout')
+      await copyToOciDir(ref, dir)
+      expect((await layoutIndex(dir)).manifests.map((m) => m.digest)).toEqual([digest])
 
-    const exactDir = path.join(out, 'exact')
-    await copyToOciDir(exact, exactDir, undefined, { preserveDigests: true })
-    expect((await layoutIndex(exactDir)).manifests.map((m) => m.digest)).toEqual([archived])
-  })
+      const exactDir = path.join(out, 'exact')
+      await copyToOciDir(exact, exactDir, undefined, { preserveDigests: true })
+      expect((await layoutIndex(exactDir)).manifests.map((m) => m.digest)).toEqual([archived])
+    }
+  )
 
   test('stop() is idempotent and cleans up', async () => {
     const extra = await startRegistry()
@@ -134,7 +139,7 @@ describe('htpasswd registry', () => {
     ).toBe(401)
   })
 
-  itShared('skopeo pushes with creds, fails without', async () => {
+  itWith(MADE, ['buildah-oci-archive.tar'], 'skopeo pushes with creds, fails without', async () => {
     const ref = `${reg.host}/private/buildah:v1`
     const creds = `${user}:${pass}`
     await expect(pushWithSkopeo(`oci-archive:${BUILDAH_ARCHIVE}:v1`, ref)).rejects.toThrow(
@@ -146,29 +151,33 @@ describe('htpasswd registry', () => {
   })
 })
 
-describeShared('registry from a storage dump', () => {
-  let reg: TestRegistry
-  beforeAll(async () => {
-    reg = await startRegistry({
-      storageDump: path.join(FIXTURES, 'registry-storage/images.tar.gz')
+for (const corpus of CORPORA)
+  describeWith(corpus, ['registry-storage/images.tar.gz'], 'registry from a storage dump', () => {
+    let reg: TestRegistry
+    beforeAll(async () => {
+      reg = await startRegistry({
+        storageDump: path.join(corpus.root, 'registry-storage/images.tar.gz')
+      })
+    })
+    afterAll(async () => {
+      await reg?.stop()
+    })
+
+    test('serves command/images tags that no one here pushed', async () => {
+      // Expected digests are the tags' current/link files in the dump.
+      const tags = path.join(
+        reg.root,
+        'docker/registry/v2/repositories/command/images/_manifests/tags'
+      )
+      for (const tag of ['foobar', 'multi']) {
+        const link = (await readFile(path.join(tags, tag, 'current/link'), 'utf8')).trim()
+        expect(await remoteDigest(`${reg.host}/command/images:${tag}`)).toBe(link)
+      }
+      if (corpus.name === 'shared')
+        expect(await remoteDigest(`${reg.host}/command/images:foobar`)).toBe(
+          'sha256:fd6ed2f36b5465244d5dc86cb4e7df0ab8a9d24adc57825099f522fe009a22bb'
+        )
+      else
+        expect(await remoteDigest(`${reg.host}/command/images:foobar`)).toBe(corpus.facts.buildah)
     })
   })
-  afterAll(async () => {
-    await reg?.stop()
-  })
-
-  test('serves command/images tags that no one here pushed', async () => {
-    // Expected digests are the tags' current/link files in the dump.
-    const tags = path.join(
-      reg.root,
-      'docker/registry/v2/repositories/command/images/_manifests/tags'
-    )
-    for (const tag of ['foobar', 'multi']) {
-      const link = (await readFile(path.join(tags, tag, 'current/link'), 'utf8')).trim()
-      expect(await remoteDigest(`${reg.host}/command/images:${tag}`)).toBe(link)
-    }
-    expect(await remoteDigest(`${reg.host}/command/images:foobar`)).toBe(
-      'sha256:fd6ed2f36b5465244d5dc86cb4e7df0ab8a9d24adc57825099f522fe009a22bb'
-    )
-  })
-})

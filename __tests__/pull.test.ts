@@ -6,11 +6,20 @@ import { pull } from '../src/pull.js'
 import { push } from '../src/push.js'
 import { startProxy } from './helpers/proxy.js'
 import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { FIXTURES, pushWithSkopeo, remoteDigest, skopeo, tmpDir } from './helpers/skopeo.js'
+import { pushWithSkopeo, remoteDigest, skopeo, tmpDir } from './helpers/skopeo.js'
 import { checkLayout, extractTar, listFiles, ociImageToolValidate } from './helpers/verify.js'
-import { BUILDX, BUILDX_DIGEST, describeShared, itShared, present } from './helpers/corpus.js'
+import {
+  BUILDX,
+  BUILDX_DIGEST,
+  CORPORA,
+  describeWith,
+  itWith,
+  layoutIn,
+  MADE,
+  present,
+  type Corpus
+} from './helpers/corpus.js'
 
-const L = (name: string): string => path.join(FIXTURES, 'layouts', name)
 const REF_NAME = 'org.opencontainers.image.ref.name'
 const CTR_NAME = 'io.containerd.image.name'
 
@@ -23,33 +32,31 @@ interface Fixture {
   plain: boolean
 }
 
-// The made buildx layout always; the others when the extra corpus is there.
+// The made buildx layout, then each corpus's buildah and umoci layouts.
+const corpusImages = (c: Corpus): Fixture[] => [
+  {
+    name: `${c.name}-buildah`,
+    src: `oci-archive:${layoutIn(c, 'buildah-oci-archive.tar')}:v1`,
+    digest: c.facts.buildah,
+    plain: true
+  },
+  {
+    name: `${c.name}-buildah-multi`,
+    src: `oci-archive:${layoutIn(c, 'buildah-multiarch-index.tar')}:v1`,
+    digest: c.facts.buildahMulti,
+    plain: true
+  },
+  {
+    name: `${c.name}-umoci`,
+    src: `oci:${layoutIn(c, 'umoci-two-tags')}:v1`,
+    digest: c.facts.umociV1,
+    plain: true
+  }
+]
 const FIXTURE_IMAGES: Fixture[] = present(
   [
-    {
-      name: 'buildx',
-      src: `oci-archive:${BUILDX}:v1`,
-      digest: BUILDX_DIGEST,
-      plain: false
-    },
-    {
-      name: 'buildah',
-      src: `oci-archive:${L('buildah-oci-archive.tar')}:v1`,
-      digest: 'sha256:fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059',
-      plain: true
-    },
-    {
-      name: 'buildah-multi',
-      src: `oci-archive:${L('buildah-multiarch-index.tar')}:v1`,
-      digest: 'sha256:1a86fd9ca9a7a61a1172e59cc9beeacbfe51f410b4df2d72ab0037a478287368',
-      plain: true
-    },
-    {
-      name: 'umoci',
-      src: `oci:${L('umoci-two-tags')}:v1`,
-      digest: 'sha256:9091c46541817ddd73e70c370412a712274948613b35667ed5c3e6b4785af93e',
-      plain: true
-    }
+    { name: 'buildx', src: `oci-archive:${BUILDX}:v1`, digest: BUILDX_DIGEST, plain: false },
+    ...CORPORA.flatMap(corpusImages)
   ],
   (f) => f.src.replace(/^oci(-archive)?:/, '')
 )
@@ -169,28 +176,35 @@ describe('pull from an open registry', () => {
     })
   })
 
-  itShared('pulls by digest: an entry with no ref.name', async () => {
-    const dir = path.join(work, 'by-digest')
-    const result = await pull({
-      registry: reg.host,
-      reference: `fx/buildah@sha256:fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059`,
-      layout: dir
-    })
-    const { entries } = await checkLayout(dir)
-    expect(entries).toEqual([
-      expect.objectContaining({
-        digest: result.digest,
-        annotations: { [CTR_NAME]: `${reg.host}/fx/buildah@${result.digest}` }
+  itWith(
+    MADE,
+    ['buildah-oci-archive.tar'],
+    'pulls by digest: an entry with no ref.name',
+    async () => {
+      const dir = path.join(work, 'by-digest')
+      const result = await pull({
+        registry: reg.host,
+        reference: `fx/made-buildah@${MADE.facts.buildah}`,
+        layout: dir
       })
-    ])
-  })
+      const { entries } = await checkLayout(dir)
+      expect(entries).toEqual([
+        expect.objectContaining({
+          digest: result.digest,
+          annotations: { [CTR_NAME]: `${reg.host}/fx/made-buildah@${result.digest}` }
+        })
+      ])
+    }
+  )
 
-  itShared(
+  itWith(
+    MADE,
+    ['buildah-oci-archive.tar'],
     'merges into an existing layout, keeping what is there and fetching nothing twice',
     async () => {
       const dir = path.join(work, 'merge')
       await pull({ registry: reg.host, reference: 'fx/buildx:v1', layout: dir })
-      await pull({ registry: reg.host, reference: 'fx/buildah:v1', layout: `${dir}:other` })
+      await pull({ registry: reg.host, reference: 'fx/made-buildah:v1', layout: `${dir}:other` })
       const outcomes: string[] = []
       await pull({
         registry: reg.host,
@@ -232,29 +246,35 @@ describe('pull from an open registry', () => {
   })
 })
 
-describeShared('pull from registry storage written by another registry', () => {
-  let reg: TestRegistry
-  beforeAll(async () => {
-    reg = await startRegistry({
-      storageDump: path.join(FIXTURES, 'registry-storage/images.tar.gz')
-    })
-  })
-  afterAll(async () => {
-    await reg.stop()
-  })
+for (const corpus of CORPORA)
+  describeWith(
+    corpus,
+    ['registry-storage/images.tar.gz'],
+    'pull from registry storage written by another client',
+    () => {
+      let reg: TestRegistry
+      beforeAll(async () => {
+        reg = await startRegistry({
+          storageDump: path.join(corpus.root, 'registry-storage/images.tar.gz')
+        })
+      })
+      afterAll(async () => {
+        await reg.stop()
+      })
 
-  it.each(['foobar', 'multi'])('command/images:%s', async (tag) => {
-    const dir = await tmpDir(`dump-${tag}-`)
-    const result = await pull({
-      registry: reg.host,
-      reference: `command/images:${tag}`,
-      layout: dir
-    })
-    expect(result.digest).toBe(await remoteDigest(`${reg.host}/command/images:${tag}`))
-    const { blobs } = await checkLayout(dir)
-    expect(blobs).toBeGreaterThan(1)
-  })
-})
+      it.each(['foobar', 'multi'])('command/images:%s', async (tag) => {
+        const dir = await tmpDir(`dump-${tag}-`)
+        const result = await pull({
+          registry: reg.host,
+          reference: `command/images:${tag}`,
+          layout: dir
+        })
+        expect(result.digest).toBe(await remoteDigest(`${reg.host}/command/images:${tag}`))
+        const { blobs } = await checkLayout(dir)
+        expect(blobs).toBeGreaterThan(1)
+      })
+    }
+  )
 
 describe('pull through a proxy', () => {
   let reg: TestRegistry
@@ -387,7 +407,7 @@ describe('pull through a proxy', () => {
   })
 })
 
-describe('round trip: push → pull → push gives the same digest for every shared fixture that pushes', () => {
+describe('round trip: push → pull → push gives the same digest for every corpus layout that pushes', () => {
   let reg: TestRegistry
   beforeAll(async () => {
     reg = await startRegistry()
@@ -395,30 +415,34 @@ describe('round trip: push → pull → push gives the same digest for every sha
   afterAll(async () => {
     await reg.stop()
   })
-  const HELLO_AMD64 = 'sha256:f54a58bc1aac5ea1a25d796ae155dc228b3f0e11d046ae276b39c4bf2f13d8c4'
   const layouts = [
     `${BUILDX}:v1`,
-    `${L('buildah-oci-archive.tar')}:v1`,
-    `${L('buildah-multiarch-index.tar')}:v1`,
-    `${L('umoci-two-tags')}:v1`,
-    `${L('umoci-two-tags')}:v2`,
-    `${L('containerd-export-hello-world.tar')}@${HELLO_AMD64}`,
-    `${L('gnu-tar-dot-prefixed-hello-world.tar')}@${HELLO_AMD64}`,
-    ...[
-      'v1',
-      'v2',
-      'v3',
-      'b1',
-      'b2',
-      'b3',
-      'a-docker',
-      'a-docker-oci',
-      'a1',
-      'ai',
-      'child',
-      'loop',
-      'mirror'
-    ].map((t) => `${L('regclient-testrepo')}:${t}`)
+    ...CORPORA.flatMap((c) => {
+      const L = (name: string): string => layoutIn(c, name)
+      return [
+        `${L('buildah-oci-archive.tar')}:v1`,
+        `${L('buildah-multiarch-index.tar')}:v1`,
+        `${L('umoci-two-tags')}:v1`,
+        `${L('umoci-two-tags')}:v2`,
+        `${L('containerd-export-hello-world.tar')}@${c.facts.helloAmd64}`,
+        `${L('gnu-tar-dot-prefixed-hello-world.tar')}@${c.facts.helloAmd64}`,
+        ...[
+          'v1',
+          'v2',
+          'v3',
+          'b1',
+          'b2',
+          'b3',
+          'a-docker',
+          'a-docker-oci',
+          'a1',
+          'ai',
+          'child',
+          'loop',
+          'mirror'
+        ].map((t) => `${L('regclient-testrepo')}:${t}`)
+      ]
+    })
   ]
   it.each(
     present(

@@ -4,12 +4,20 @@ import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { push } from '../src/push.js'
 import { headStatus, startRegistry, type TestRegistry } from './helpers/registry.js'
-import { copyToOciDir, FIXTURES, remoteDigest, tmpDir } from './helpers/skopeo.js'
+import { copyToOciDir, remoteDigest, tmpDir } from './helpers/skopeo.js'
 import { fixtureCopy, makeImageLayout, readJson, type Desc } from './helpers/layouts.js'
-import { BUILDX, BUILDX_DIGEST, itShared, present } from './helpers/corpus.js'
+import {
+  BUILDX,
+  BUILDX_DIGEST,
+  CORPORA,
+  itWith,
+  layoutIn,
+  MADE,
+  present,
+  type Corpus
+} from './helpers/corpus.js'
 
-const L = (name: string): string => path.join(FIXTURES, 'layouts', name)
-const HELLO_AMD64 = 'sha256:f54a58bc1aac5ea1a25d796ae155dc228b3f0e11d046ae276b39c4bf2f13d8c4'
+const L = (name: string): string => layoutIn(MADE, name)
 
 /** What the registry holds under a tag or digest, asked directly over HTTP. */
 const manifestStatus = (host: string, repo: string, ref: string, auth?: string): Promise<number> =>
@@ -26,36 +34,42 @@ describe('push to an open registry', () => {
 
   // Each pushable shared fixture: the digest skopeo reads back is the layout's own, and skopeo
   // can copy the whole graph out again (every blob is there).
+  const corpusCases = (c: Corpus): [string, string, string | undefined][] => {
+    const L = (name: string): string => layoutIn(c, name)
+    const hello = c.facts.helloAmd64
+    return [
+      [
+        'buildah single-platform archive (index.json → manifest)',
+        `${L('buildah-oci-archive.tar')}:v1`,
+        c.facts.buildah
+      ],
+      [
+        'buildah multi-arch archive',
+        `${L('buildah-multiarch-index.tar')}:v1`,
+        c.facts.buildahMulti
+      ],
+      ['umoci directory, tag v2', `${L('umoci-two-tags')}:v2`, c.facts.umociV2],
+      [
+        'containerd export, present platform by digest (Docker media types)',
+        `${L('containerd-export-hello-world.tar')}@${hello}`,
+        hello
+      ],
+      [
+        'GNU tar with ./ names, by digest',
+        `${L('gnu-tar-dot-prefixed-hello-world.tar')}@${hello}`,
+        hello
+      ],
+      ['regclient multi-arch index v3', `${L('regclient-testrepo')}:v3`, undefined],
+      ['regclient Docker manifest', `${L('regclient-testrepo')}:a-docker`, undefined],
+      ['regclient artifact with subject', `${L('regclient-testrepo')}:a1`, undefined]
+    ].map(
+      ([name, layout, digest]) =>
+        [`${c.name}: ${name}`, layout, digest] as [string, string, string | undefined]
+    )
+  }
   const cases: [string, string, string | undefined][] = [
     ['BuildKit-style multi-platform tar with attestations', `${BUILDX}:v1`, BUILDX_DIGEST],
-    [
-      'buildah single-platform archive (index.json → manifest)',
-      `${L('buildah-oci-archive.tar')}:v1`,
-      'sha256:fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'
-    ],
-    [
-      'buildah multi-arch archive',
-      `${L('buildah-multiarch-index.tar')}:v1`,
-      'sha256:1a86fd9ca9a7a61a1172e59cc9beeacbfe51f410b4df2d72ab0037a478287368'
-    ],
-    [
-      'umoci directory, tag v2',
-      `${L('umoci-two-tags')}:v2`,
-      'sha256:eb75b3b44c805e593dbf961cbd8bf7c9c43fe21484d0fba0c16c24b8ae1a9353'
-    ],
-    [
-      'containerd export, present platform by digest (Docker media types)',
-      `${L('containerd-export-hello-world.tar')}@${HELLO_AMD64}`,
-      HELLO_AMD64
-    ],
-    [
-      'GNU tar with ./ names, by digest',
-      `${L('gnu-tar-dot-prefixed-hello-world.tar')}@${HELLO_AMD64}`,
-      HELLO_AMD64
-    ],
-    ['regclient multi-arch index v3', `${L('regclient-testrepo')}:v3`, undefined],
-    ['regclient Docker manifest', `${L('regclient-testrepo')}:a-docker`, undefined],
-    ['regclient artifact with subject', `${L('regclient-testrepo')}:a1`, undefined]
+    ...CORPORA.flatMap(corpusCases)
   ]
   it.each(present(cases, (c) => c[1]))('%s', async (_name, layout, expected) => {
     const repo = `fixtures/case${cases.findIndex((c) => c[1] === layout)}`
@@ -123,11 +137,7 @@ describe('push to an open registry', () => {
           ['tag latest', `${BUILDX}:latest`, BUILDX_DIGEST],
           ['digest', `${BUILDX}@${BUILDX_DIGEST}`, BUILDX_DIGEST],
           ['none, entries sharing one digest', BUILDX, BUILDX_DIGEST],
-          [
-            'none, single entry',
-            L('buildah-oci-archive.tar'),
-            'sha256:fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'
-          ]
+          ['none, single entry', L('buildah-oci-archive.tar'), MADE.facts.buildah]
         ],
         (row) => row[1]
       )
@@ -148,14 +158,19 @@ describe('push to an open registry', () => {
       expect(await manifestStatus(reg.host, 'sel/full', '1.0')).toBe(200)
     })
 
-    itShared('refuses to guess between several images and lists the tags', async () => {
-      await expect(
-        push({ layout: L('umoci-two-tags'), registry: reg.host, reference: 'sel/app:x' })
-      ).rejects.toThrow(/holds 2 images/)
-      await expect(
-        push({ layout: L('umoci-two-tags'), registry: reg.host, reference: 'sel/app:x' })
-      ).rejects.toMatchObject({ hint: expect.stringContaining('v1, v2') })
-    })
+    itWith(
+      MADE,
+      ['umoci-two-tags'],
+      'refuses to guess between several images and lists the tags',
+      async () => {
+        await expect(
+          push({ layout: L('umoci-two-tags'), registry: reg.host, reference: 'sel/app:x' })
+        ).rejects.toThrow(/holds 2 images/)
+        await expect(
+          push({ layout: L('umoci-two-tags'), registry: reg.host, reference: 'sel/app:x' })
+        ).rejects.toMatchObject({ hint: expect.stringContaining('v1, v2') })
+      }
+    )
 
     it('names the tags a layout has when the tag is missing', async () => {
       const err = await push({
@@ -222,17 +237,24 @@ describe('push to an open registry', () => {
       ).rejects.toThrow(/not an OCI layout: it has no index.json/)
     })
 
-    itShared('"manifests": null (docker save)', async () => {
-      await expect(
-        push({
-          layout: L('docker-save-v25-hello-world.tar'),
-          registry: reg.host,
-          reference: 'err/app:v1'
-        })
-      ).rejects.toThrow(/lists no images/)
-    })
+    itWith(
+      MADE,
+      ['docker-save-v25-hello-world.tar'],
+      '"manifests": null (docker save)',
+      async () => {
+        await expect(
+          push({
+            layout: L('docker-save-v25-hello-world.tar'),
+            registry: reg.host,
+            reference: 'err/app:v1'
+          })
+        ).rejects.toThrow(/lists no images/)
+      }
+    )
 
-    itShared(
+    itWith(
+      MADE,
+      ['containerd-export-hello-world.tar'],
       'a partial multi-platform layout says which platforms are missing and how to push the present one',
       async () => {
         const err = await push({
@@ -241,29 +263,31 @@ describe('push to an open registry', () => {
           reference: 'err/partial:v1'
         }).catch((e: unknown) => e)
         expect(String(err)).toMatch(/partial multi-platform layout.*10 missing \(linux\/arm\/v5/)
-        expect((err as { hint: string }).hint).toContain(`@${HELLO_AMD64} (linux/amd64)`)
+        expect((err as { hint: string }).hint).toContain(`@${MADE.facts.helloAmd64} (linux/amd64)`)
         expect(await manifestStatus(reg.host, 'err/partial', 'v1')).toBe(404)
       }
     )
 
-    itShared('a missing blob is named with the manifest that references it', async () => {
-      const dir = await fixtureCopy('buildah-oci-archive.tar')
-      const manifest = await readJson<{ layers: Desc[] }>(
-        path.join(
-          dir,
-          'blobs/sha256/fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'
+    itWith(
+      MADE,
+      ['buildah-oci-archive.tar'],
+      'a missing blob is named with the manifest that references it',
+      async () => {
+        const dir = await fixtureCopy('buildah-oci-archive.tar')
+        const manifest = await readJson<{ layers: Desc[] }>(
+          path.join(dir, 'blobs/sha256', MADE.facts.buildah.slice(7))
         )
-      )
-      await rm(path.join(dir, 'blobs/sha256', manifest.layers[0].digest.slice(7)))
-      await expect(
-        push({ layout: dir, registry: reg.host, reference: 'err/missing:v1' })
-      ).rejects.toThrow(
-        new RegExp(
-          `blob ${manifest.layers[0].digest} in .* is missing \\(referenced by manifest sha256:fc3cd1dd`
+        await rm(path.join(dir, 'blobs/sha256', manifest.layers[0].digest.slice(7)))
+        await expect(
+          push({ layout: dir, registry: reg.host, reference: 'err/missing:v1' })
+        ).rejects.toThrow(
+          new RegExp(
+            `blob ${manifest.layers[0].digest} in .* is missing \\(referenced by manifest ${MADE.facts.buildah.slice(0, 19)}`
+          )
         )
-      )
-      expect(await manifestStatus(reg.host, 'err/missing', 'v1')).toBe(404)
-    })
+        expect(await manifestStatus(reg.host, 'err/missing', 'v1')).toBe(404)
+      }
+    )
 
     it('a blob whose bytes do not match its digest stops the push before any manifest', async () => {
       const dir = await fixtureCopy('buildx-style-multiarch-attest.tar')
@@ -291,19 +315,21 @@ describe('push to an open registry', () => {
       expect(await manifestStatus(reg.host, 'err/corrupt', 'v1')).toBe(404)
     })
 
-    itShared('a blob shorter than its descriptor is caught before anything is sent', async () => {
-      const dir = await fixtureCopy('buildah-oci-archive.tar')
-      const manifest = await readJson<{ layers: Desc[] }>(
-        path.join(
-          dir,
-          'blobs/sha256/fc3cd1dd968b470e89b4cbe7c362351bf1a1833de0f07bc041d58cf05a391059'
+    itWith(
+      MADE,
+      ['buildah-oci-archive.tar'],
+      'a blob shorter than its descriptor is caught before anything is sent',
+      async () => {
+        const dir = await fixtureCopy('buildah-oci-archive.tar')
+        const manifest = await readJson<{ layers: Desc[] }>(
+          path.join(dir, 'blobs/sha256', MADE.facts.buildah.slice(7))
         )
-      )
-      await truncate(path.join(dir, 'blobs/sha256', manifest.layers[0].digest.slice(7)), 100)
-      await expect(
-        push({ layout: dir, registry: reg.host, reference: 'err/short:v1' })
-      ).rejects.toThrow(/100 bytes, but its descriptor says/)
-    })
+        await truncate(path.join(dir, 'blobs/sha256', manifest.layers[0].digest.slice(7)), 100)
+        await expect(
+          push({ layout: dir, registry: reg.host, reference: 'err/short:v1' })
+        ).rejects.toThrow(/100 bytes, but its descriptor says/)
+      }
+    )
   })
 })
 

@@ -10,12 +10,10 @@ import { push } from '../src/push.js'
 import { imageWithArtifacts, type Desc } from './helpers/layouts.js'
 import { startProxy } from './helpers/proxy.js'
 import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { FIXTURES, tmpDir } from './helpers/skopeo.js'
+import { tmpDir } from './helpers/skopeo.js'
 import { checkLayout } from './helpers/verify.js'
-import { BUILDX, itShared } from './helpers/corpus.js'
+import { BUILDX, CORPORA, itWith, layoutIn } from './helpers/corpus.js'
 
-const REGCLIENT = path.join(FIXTURES, 'layouts/regclient-testrepo')
-const V2 = 'sha256:dfae8f425735a5e3a72e40d6609e03079995511d48157c74d54801ff4430491e'
 const ACCEPT = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json'
 
 async function get(host: string, p: string): Promise<{ status: number; json: unknown }> {
@@ -34,28 +32,33 @@ describe('referrers on a registry without the referrers API (fallback tags)', ()
     await reg.stop()
   })
 
-  itShared(
-    'pushes the regclient layout with its referrers and writes the fallback tag',
-    async () => {
-      const r = await push({
-        layout: `${REGCLIENT}:v2`,
-        registry: reg.host,
-        reference: 'rc/app:v2',
-        referrers: true
-      })
-      expect(r.digest).toBe(V2)
-      const idx = await get(reg.host, `/v2/rc/app/manifests/${fallback(V2)}`)
-      expect(idx.status).toBe(200)
-      const listed = (idx.json as { manifests: (Desc & { artifactType?: string })[] }).manifests
-      expect(listed.map((d) => d.artifactType).sort()).toEqual([
-        'application/example.sbom',
-        'application/example.signature'
-      ])
-      for (const d of listed)
-        expect((await get(reg.host, `/v2/rc/app/manifests/${d.digest}`)).status).toBe(200)
-      expect(r.referrers.length).toBeGreaterThanOrEqual(2)
-    }
-  )
+  for (const corpus of CORPORA)
+    itWith(
+      corpus,
+      ['regclient-testrepo'],
+      'pushes the regclient layout with its referrers and writes the fallback tag',
+      async () => {
+        const V2 = corpus.facts.testrepoV2
+        const repo = `rc-${corpus.name}/app`
+        const r = await push({
+          layout: `${layoutIn(corpus, 'regclient-testrepo')}:v2`,
+          registry: reg.host,
+          reference: `${repo}:v2`,
+          referrers: true
+        })
+        expect(r.digest).toBe(V2)
+        const idx = await get(reg.host, `/v2/${repo}/manifests/${fallback(V2)}`)
+        expect(idx.status).toBe(200)
+        const listed = (idx.json as { manifests: (Desc & { artifactType?: string })[] }).manifests
+        expect(listed.map((d) => d.artifactType).sort()).toEqual([
+          'application/example.sbom',
+          'application/example.signature'
+        ])
+        for (const d of listed)
+          expect((await get(reg.host, `/v2/${repo}/manifests/${d.digest}`)).status).toBe(200)
+        expect(r.referrers.length).toBeGreaterThanOrEqual(2)
+      }
+    )
 
   it('pushes an image with several artifacts, then pulls it back with them, filtered or not', async () => {
     const { dir, image, artifacts } = await imageWithArtifacts(['sbom', 'signature', 'provenance'])
@@ -137,20 +140,21 @@ describe('referrers on a registry without the referrers API (fallback tags)', ()
     expect((tags.json as { tags: string[] }).tags).toEqual(['v1'])
   })
 
-  itShared(
-    'pushes the regclient loop (an index whose referrer graph cycles) and terminates',
-    async () => {
-      const r = await push({
-        layout: `${REGCLIENT}:loop`,
-        registry: reg.host,
-        reference: 'rc/loop:v1',
-        referrers: true
-      })
-      expect(r.digest).toBe(
-        'sha256:d69399e05204fac05b0184eef72e984538cdc9c5854a6484e8852e4357c543cb'
-      )
-    }
-  )
+  for (const corpus of CORPORA)
+    itWith(
+      corpus,
+      ['regclient-testrepo'],
+      'pushes the regclient loop (an index whose referrer graph cycles) and terminates',
+      async () => {
+        const r = await push({
+          layout: `${layoutIn(corpus, 'regclient-testrepo')}:loop`,
+          registry: reg.host,
+          reference: `rc-${corpus.name}/loop:v1`,
+          referrers: true
+        })
+        expect(r.digest).toBe(corpus.facts.loop)
+      }
+    )
 })
 
 describe('referrers through the OCI 1.1 referrers API (a proxy answers it)', () => {

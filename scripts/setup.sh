@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the demo and the tests need on a fresh Debian machine: the CNCF
-# distribution registry, skopeo and oci-image-tool (apt, when missing), and the npm packages.
+# distribution registry, skopeo, oci-image-tool, and buildah and umoci, which write some of the
+# layouts the tests read (apt, when missing), and the npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,8 @@ command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v oci-image-tool >/dev/null || missing+=(oci-image-tool)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v buildah >/dev/null || missing+=(buildah)
+command -v umoci >/dev/null || missing+=(umoci)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"
   SUDO=""

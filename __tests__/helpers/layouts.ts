@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto'
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { CORPUS_DIR } from './corpus.js'
-import { FIXTURES, tmpDir } from './skopeo.js'
+import { CORPUS_DIR, layoutIn, MADE } from './corpus.js'
+import { tmpDir } from './skopeo.js'
 
 const execFileP = promisify(execFile)
 
@@ -151,7 +151,7 @@ export async function makeImageLayout(
 /** A writable copy of a fixture (the made corpus first, then ../shared): a directory copied, a tar extracted. */
 export async function fixtureCopy(name: string): Promise<string> {
   const made = path.join(CORPUS_DIR, name)
-  const src = existsSync(made) ? made : path.join(FIXTURES, 'layouts', name)
+  const src = existsSync(made) ? made : layoutIn(MADE, name)
   const dir = await tmpDir('fixture-')
   if (name.endsWith('.tar')) await execFileP('tar', ['-xf', src, '-C', dir])
   else await cp(src, dir, { recursive: true })

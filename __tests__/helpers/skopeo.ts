@@ -6,13 +6,6 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
-/** ../shared/fixtures beside the project (jest runs with cwd = project root, CI from a fresh clone). */
-// OCI_FIXTURES lets CI elsewhere (GitHub) point at its own copy of the shared fixtures.
-export const FIXTURES: string = path.resolve(
-  process.cwd(),
-  process.env.OCI_FIXTURES ?? '../shared/fixtures'
-)
-
 const SKOPEO_TIMEOUT_MS = 90_000
 
 interface RawResult {
