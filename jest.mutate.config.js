@@ -4,6 +4,7 @@ import base from './jest.config.js'
 
 const ALL = [
   '**/units.test.ts',
+  '**/credentials.test.ts',
   '**/copy.test.ts',
   '**/guarantees.test.ts',
   '**/auth.test.ts',

@@ -203,7 +203,8 @@ export async function findCredentials(q: CredentialLookup): Promise<FoundCredent
   return undefined
 }
 
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
+// `::1` unbracketed cannot carry a port, so a host part is never that.
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]'])
 
 /** `localhost:5000` and `127.0.0.1:5000` name one registry to a user, two to a credential store. */
 function nearMiss(key: string, registry: string): boolean {
