@@ -5,6 +5,8 @@ import base from './jest.config.js'
 const ALL = [
   '**/units.test.ts',
   '**/credentials.test.ts',
+  '**/blob-cursor.test.ts',
+  '**/layout-files.test.ts',
   '**/copy.test.ts',
   '**/guarantees.test.ts',
   '**/auth.test.ts',
