@@ -7,6 +7,7 @@ const ALL = [
   '**/credentials.test.ts',
   '**/blob-cursor.test.ts',
   '**/layout-files.test.ts',
+  '**/tar-files.test.ts',
   '**/copy.test.ts',
   '**/guarantees.test.ts',
   '**/auth.test.ts',

@@ -21,7 +21,6 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
-import { Header } from 'tar'
 import { describeError, LayoutError, OciError } from '../src/content/errors.js'
 import { ACTION_BUNDLE } from './helpers/action.js'
 import { MemoryStore } from '../src/content/memory-store.js'
@@ -41,6 +40,7 @@ import {
 } from './helpers/layouts.js'
 import { startRegistry, type TestRegistry } from './helpers/registry.js'
 import { CORPORA, itWith, layoutIn } from './helpers/corpus.js'
+import { makeTar, type Member } from './helpers/tar-build.js'
 import { tmpDir } from './helpers/skopeo.js'
 
 const execFileP = promisify(execFile)
@@ -54,66 +54,6 @@ const MKNOD_ALLOWED = ((): boolean => {
     rmSync(probe, { recursive: true, force: true })
   }
 })()
-
-// ---------------------------------------------------------------------------------------------
-// Building tars by hand: 512-byte headers from node-tar's Header, so any member type can be made.
-
-type MemberType =
-  'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'CharacterDevice' | 'BlockDevice' | 'FIFO'
-
-interface Member {
-  path: string
-  type?: MemberType | 'NextFileHasLongPath'
-  linkpath?: string
-  body?: Buffer
-  /** PAX records written in an `x` header before the member. */
-  pax?: Record<string, string>
-}
-
-function paxBody(records: Record<string, string>): Buffer {
-  let out = ''
-  for (const [key, value] of Object.entries(records)) {
-    const body = ` ${key}=${value}\n`
-    let len = Buffer.byteLength(body) + 1
-    while (String(len).length + Buffer.byteLength(body) !== len)
-      len = String(len).length + Buffer.byteLength(body)
-    out += `${len}${body}`
-  }
-  return Buffer.from(out)
-}
-
-function makeTar(members: Member[]): Buffer {
-  const parts: Buffer[] = []
-  const expanded = members.flatMap((m): Member[] =>
-    m.pax
-      ? [{ path: 'PaxHeader/x', type: 'ExtendedHeader' as MemberType, body: paxBody(m.pax) }, m]
-      : [m]
-  )
-  for (const m of expanded) {
-    const type = m.type ?? 'File'
-    const body =
-      type === 'File' || (type as string) === 'ExtendedHeader' || type === 'NextFileHasLongPath'
-        ? (m.body ?? Buffer.alloc(0))
-        : Buffer.alloc(0)
-    const header = new Header({
-      path: m.path,
-      type,
-      linkpath: m.linkpath ?? '',
-      size: body.length,
-      mode: 0o644,
-      uid: 0,
-      gid: 0,
-      mtime: new Date(0),
-      devmaj: 1,
-      devmin: 3
-    })
-    header.encode()
-    parts.push(header.block as Buffer)
-    if (body.length) parts.push(body, Buffer.alloc((512 - (body.length % 512)) % 512))
-  }
-  parts.push(Buffer.alloc(1024))
-  return Buffer.concat(parts)
-}
 
 const blobName = (digest: string): string => `blobs/sha256/${digest.slice(7)}`
 
