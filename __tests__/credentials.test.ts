@@ -307,17 +307,10 @@ describe('nearMissCredentials', () => {
 
 describe('parseChallenge', () => {
   it('reads the scheme and quoted or bare parameters in any order', () => {
-    expect(
-      parseChallenge(
-        '  Bearer realm="https://auth.example/token",service=registry.example, scope="repository:a/b:pull,push"'
-      )
-    ).toEqual({
+    // (units.test.ts reads a whole registry challenge; these are the edges.)
+    expect(parseChallenge('  Bearer service=registry.example, Realm="r"')).toEqual({
       scheme: 'bearer',
-      params: {
-        realm: 'https://auth.example/token',
-        service: 'registry.example',
-        scope: 'repository:a/b:pull,push'
-      }
+      params: { service: 'registry.example', realm: 'r' }
     })
     expect(parseChallenge('Basic Realm="a \\"quoted\\" realm"')).toEqual({
       scheme: 'basic',

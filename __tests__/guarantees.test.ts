@@ -18,17 +18,12 @@ import { headStatus, startRegistry, type TestRegistry } from './helpers/registry
 import { tmpDir } from './helpers/skopeo.js'
 import { makeTestCa } from './helpers/tls.js'
 import { checkLayout } from './helpers/verify.js'
+import { caught } from './helpers/settle.js'
 
 const creds = { username: 'gina', password: 'gina-pass-7' }
 const basic = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`
 const hex = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 const BLOB = /^\/v2\/(.+)\/blobs\/sha256:([a-f0-9]{64})$/
-const caught = (p: Promise<unknown>): Promise<unknown> =>
-  p.then(
-    () => undefined,
-    (e: unknown) => e
-  )
-
 let reg: TestRegistry
 let authReg: TestRegistry
 let image: { dir: string; manifest: Desc }

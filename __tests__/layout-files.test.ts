@@ -10,18 +10,7 @@ import { LayoutError, OciError } from '../src/content/errors.js'
 import { DirFiles, fileKind } from '../src/layout/dir-files.js'
 import { fsReason, guardStream, normaliseName, rangeReader } from '../src/layout/files.js'
 import { tmpDir } from './helpers/skopeo.js'
-
-async function text(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const c of stream) chunks.push(c as Buffer)
-  return Buffer.concat(chunks).toString()
-}
-
-const caught = (p: Promise<unknown>): Promise<unknown> =>
-  p.then(
-    () => undefined,
-    (e: unknown) => e
-  )
+import { caught, streamText } from './helpers/settle.js'
 
 /** A layout directory with index.json and one blob, inside a parent that holds other things. */
 async function layoutDir(): Promise<{ parent: string; dir: string; files: DirFiles }> {
@@ -42,7 +31,7 @@ describe('DirFiles', () => {
     const { dir, files } = await layoutDir()
     expect(files.location).toBe(dir)
     expect(await files.size('blobs/sha256/aa')).toBe(10)
-    expect(await text(await files.open('blobs/sha256/aa'))).toBe('blob bytes')
+    expect(await streamText(await files.open('blobs/sha256/aa'))).toBe('blob bytes')
     const r = await files.reader('blobs/sha256/aa')
     expect(r.size).toBe(10)
     const buf = Buffer.alloc(5)
@@ -141,14 +130,14 @@ describe('file helpers', () => {
     const failing = new Readable({ read() {} })
     const guarded = guardStream(failing, 'lay: blobs/sha256/aa')
     failing.destroy(Object.assign(new Error('x'), { code: 'EIO' }))
-    const err = await caught(text(guarded))
+    const err = await caught(streamText(guarded))
     expect(err).toBeInstanceOf(LayoutError)
     expect(String(err)).toContain('lay: blobs/sha256/aa: cannot be read (EIO)')
     const ours = new OciError('already said')
     const source = new Readable({ read() {} })
     const out = guardStream(source, 'w')
     source.destroy(ours)
-    expect(await caught(text(out))).toBe(ours)
+    expect(await caught(streamText(out))).toBe(ours)
     // Destroying what was handed out destroys the file stream under it.
     const under = new Readable({ read() {} })
     guardStream(under, 'w').destroy()

@@ -3,24 +3,12 @@
 // are not files are refused when read, and a damaged archive is one line naming where.
 import { writeFile, readdir } from 'node:fs/promises'
 import path from 'node:path'
-import type { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
 import { LayoutError } from '../src/content/errors.js'
 import { isGzipFile, TarFiles } from '../src/layout/tar-files.js'
 import { tmpDir } from './helpers/skopeo.js'
 import { makeTar, paxBody, type Member } from './helpers/tar-build.js'
-
-async function text(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const c of stream) chunks.push(c as Buffer)
-  return Buffer.concat(chunks).toString()
-}
-
-const caught = (p: Promise<unknown>): Promise<unknown> =>
-  p.then(
-    () => undefined,
-    (e: unknown) => e
-  )
+import { caught, streamText } from './helpers/settle.js'
 
 async function tarFile(bytes: Buffer, name = 'layout.tar'): Promise<string> {
   const file = path.join(await tmpDir('tarfiles-'), name)
@@ -47,8 +35,8 @@ describe('TarFiles', () => {
     expect(await tar.size('index.json')).toBe(19)
     expect(await tar.size('/blobs//sha256/aa')).toBe(700)
     expect(await tar.size('blobs')).toBeUndefined()
-    expect(await text(await tar.open('blobs/sha256/aa'))).toBe('x'.repeat(700))
-    expect(await text(await tar.open('empty'))).toBe('')
+    expect(await streamText(await tar.open('blobs/sha256/aa'))).toBe('x'.repeat(700))
+    expect(await streamText(await tar.open('empty'))).toBe('')
     const r = await tar.reader('index.json')
     const buf = Buffer.alloc(6)
     expect(await r.read(buf, 13)).toBe(6)
@@ -77,7 +65,7 @@ describe('TarFiles', () => {
       { path: 'fifo', type: 'FIFO' }
     ])
     for (const name of ['blobs/sha256/sym', 'blobs/up', 'hard'])
-      expect(await text(await tar.open(name))).toBe('real')
+      expect(await streamText(await tar.open(name))).toBe('real')
     const refused = async (name: string): Promise<string> => {
       const err = await caught(tar.size(name))
       expect(err).toBeInstanceOf(LayoutError)
@@ -131,9 +119,9 @@ describe('TarFiles', () => {
       { path: 'truncated-name', body: body('gnu') },
       { path: 'link', type: 'SymbolicLink', linkpath: 'x', pax: { linkpath: long } }
     ])
-    expect(await text(await tar.open(long))).toBe('pax')
-    expect(await text(await tar.open(`${long}-gnu`))).toBe('gnu')
-    expect(await text(await tar.open('link'))).toBe('pax')
+    expect(await streamText(await tar.open(long))).toBe('pax')
+    expect(await streamText(await tar.open(`${long}-gnu`))).toBe('gnu')
+    expect(await streamText(await tar.open('link'))).toBe('pax')
     expect(await tar.size('short')).toBeUndefined()
   })
 
@@ -204,7 +192,7 @@ describe('gzip-compressed tars', () => {
     expect(await isGzipFile(await tarFile(Buffer.from([0x1f])))).toBe(false)
     const temp = await tmpDir('gz-temp-')
     const files = await TarFiles.open(file, { tempDir: temp })
-    expect(await text(await files.open('index.json'))).toBe('{}')
+    expect(await streamText(await files.open('index.json'))).toBe('{}')
     expect((await readdir(temp)).length).toBe(1)
     await files.close()
     expect(await readdir(temp)).toEqual([])
