@@ -32,6 +32,8 @@ export interface CorpusFacts {
   loop: string
   loopChild: string
   loopChildReferrers: string
+  /** what registry-storage/images.tar.gz holds under command/images:foobar */
+  dumpFoobar: string
 }
 
 export interface Corpus {
@@ -78,7 +80,8 @@ export const SHARED: Corpus | undefined = existsSync(path.join(sharedRoot, 'layo
         loop: 'sha256:d69399e05204fac05b0184eef72e984538cdc9c5854a6484e8852e4357c543cb',
         loopChild: 'sha256:8e54c6754f08d22f85c7552bb1951b228b8194d29b14a1639dbe50868da0273e',
         loopChildReferrers:
-          'sha256:fdc0d9052a90792725e4fd8ba287fca2be6748d8b1e127ac7f82954449399912'
+          'sha256:fdc0d9052a90792725e4fd8ba287fca2be6748d8b1e127ac7f82954449399912',
+        dumpFoobar: 'sha256:fd6ed2f36b5465244d5dc86cb4e7df0ab8a9d24adc57825099f522fe009a22bb'
       }
     }
   : undefined

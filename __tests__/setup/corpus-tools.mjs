@@ -39,7 +39,7 @@ const run = async (cmd, args, opts = {}) =>
 
 async function version(tool) {
   try {
-    const out = await run(tool, [tool === 'docker-registry' ? '--version' : '--version'])
+    const out = await run(tool, ['--version'])
     return out.trim().split('\n')[0]
   } catch {
     return 'missing'
@@ -95,10 +95,9 @@ async function helloLayer(work, text) {
   return { plain, gz }
 }
 
-/** Tars a layout directory with GNU tar: `names` as given (none: `.`, so every name has `./`). */
-async function tarLayout(dir, out, names, extra = []) {
+/** Tars `names` of a layout directory with GNU tar, as a writer with fixed owners and times does. */
+async function tarLayout(dir, out, names) {
   await run('tar', [
-    ...extra,
     '--owner=0',
     '--group=0',
     '--numeric-owner',
@@ -108,7 +107,7 @@ async function tarLayout(dir, out, names, extra = []) {
     out,
     '-C',
     dir,
-    ...(names ?? ['.'])
+    ...names
   ])
 }
 
@@ -507,6 +506,8 @@ export async function makeToolCorpus() {
         if (facts.missing['buildah-oci-archive.tar'])
           throw new Error(facts.missing['buildah-oci-archive.tar'])
         await makeStorageDump(work, layouts, path.join(next, 'registry-storage', 'images.tar.gz'))
+        // Pushed with --preserve-digests: the tag holds buildah's own manifest.
+        facts.dumpFoobar = facts.buildah
       }
     )
     await writeFile(path.join(next, 'facts.json'), JSON.stringify(facts, null, 2) + '\n')

@@ -1,6 +1,6 @@
 // Jest global set-up: the layouts the suite needs, made here by the project's generator and by
-// real tools (corpus-tools.mjs), so a clone with nothing beside it runs the whole suite. ../shared/fixtures, when present, is an extra
-// corpus on top (see __tests__/helpers/corpus.ts). Made once and reused while the generator's
+// real tools (corpus-tools.mjs), so a clone with nothing beside it runs the whole suite.
+// ../shared/fixtures, when present, is an extra corpus on top (see __tests__/helpers/corpus.ts). Made once and reused while the generator's
 // options are unchanged (gen-layout's cache sidecar); git-ignored under .cache/.
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
@@ -24,11 +24,13 @@ export const BUILDX_OPTIONS = {
 
 export default async function makeCorpus() {
   await mkdir(CORPUS_DIR, { recursive: true })
-  await makeToolCorpus()
-  const buildx = await generateLayout({
-    ...BUILDX_OPTIONS,
-    out: path.join(CORPUS_DIR, 'buildx-style-multiarch-attest.tar')
-  })
+  const [buildx] = await Promise.all([
+    generateLayout({
+      ...BUILDX_OPTIONS,
+      out: path.join(CORPUS_DIR, 'buildx-style-multiarch-attest.tar')
+    }),
+    makeToolCorpus()
+  ])
   // Tests name this digest (helpers/corpus.ts): a generator change must show here, not as 40 failures.
   if (buildx.digest !== BUILDX_DIGEST)
     throw new Error(
