@@ -16,6 +16,21 @@ export default tseslint.config(
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  // Type-aware rules for the TypeScript (src, tests, scripts in tsconfig): a promise-heavy code
+  // base, where a promise left floating or passed where a callback is expected loses an error.
+  {
+    files: ['**/*.ts', 'src/**/*.js'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname }
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/return-await': ['error', 'in-try-catch'],
+      '@typescript-eslint/no-unnecessary-type-assertion': 'error'
+    }
+  },
   {
     languageOptions: {
       globals: {

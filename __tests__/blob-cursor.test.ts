@@ -11,7 +11,7 @@ import {
   type BlobReader,
   type ChunkSource
 } from '../src/content/blob-cursor.js'
-import { DigestMismatchError, OciError, SizeMismatchError } from '../src/content/errors.js'
+import { DigestMismatchError, OciError, SizeMismatchError } from '../src/errors/errors.js'
 import { SLAB_SIZE, SLABS_PER_TRANSFER } from '../src/content/slabs.js'
 
 const digestOf = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`

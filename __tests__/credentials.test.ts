@@ -3,7 +3,7 @@
 // token; the near-miss hint; the WWW-Authenticate parser.
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { AuthError } from '../src/content/errors.js'
+import { AuthError } from '../src/errors/errors.js'
 import { parseChallenge } from '../src/registry/challenge.js'
 import { findCredentials, nearMissCredentials } from '../src/registry/credentials.js'
 import { tmpDir } from './helpers/skopeo.js'

@@ -10,7 +10,7 @@ import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { Header } from 'tar'
-import { OciError } from '../src/content/errors.js'
+import { OciError } from '../src/errors/errors.js'
 import { MemoryStore } from '../src/content/memory-store.js'
 import { copyGraph } from '../src/copy/copy.js'
 import { LayoutSource } from '../src/layout/layout-source.js'
@@ -764,7 +764,7 @@ describe('fuzzed layout directories', () => {
             for (const f of written) await rm(f, { force: true })
           }
           if (r.chance(0.5)) {
-            const { doc, ops } = mutateJson(index as unknown as Json, r, known)
+            const { doc, ops } = mutateJson(index, r, known)
             const { text, op } = serialise(doc, r)
             await writeFile(indexFile, text)
             return { location: dir, op: [...ops, op].filter(Boolean).join('; '), cleanup }

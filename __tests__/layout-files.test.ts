@@ -2,11 +2,12 @@
 // kept inside the layout, links are followed only while they stay inside, and only regular files
 // are read; fs errors become one line naming the file.
 import { execFileSync } from 'node:child_process'
-import { statSync } from 'node:fs'
+import { lstatSync, statSync, type Stats } from 'node:fs'
 import { mkdir, open, symlink, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import path from 'node:path'
 import { Readable } from 'node:stream'
-import { LayoutError, OciError } from '../src/content/errors.js'
+import { LayoutError, OciError } from '../src/errors/errors.js'
 import { DirFiles, fileKind } from '../src/layout/dir-files.js'
 import { fsReason, guardStream, normaliseName, rangeReader } from '../src/layout/files.js'
 import { tmpDir } from './helpers/skopeo.js'
@@ -98,8 +99,19 @@ describe('DirFiles', () => {
     const missing = path.join(parent, 'missing')
     expect(await caught(DirFiles.open(missing))).toMatchObject({
       constructor: LayoutError,
-      message: `layout ${missing} cannot be read (ENOENT)`
+      message: `layout ${missing} cannot be read (ENOENT)`,
+      cause: expect.objectContaining({ code: 'ENOENT' })
     })
+  })
+
+  it('streams a file in pieces of 1 MiB', async () => {
+    const { dir, files } = await layoutDir()
+    await writeFile(path.join(dir, 'big'), Buffer.alloc(3 << 20, 1))
+    const stream = await files.open('big')
+    expect(stream.readableHighWaterMark).toBe(1 << 20)
+    const sizes: number[] = []
+    for await (const chunk of stream) sizes.push((chunk as Buffer).length)
+    expect(sizes).toEqual([1 << 20, 1 << 20, 1 << 20])
   })
 })
 
@@ -121,9 +133,35 @@ describe('file helpers', () => {
     expect(fsReason(undefined)).toBe('undefined')
   })
 
-  it('fileKind names each kind of file', () => {
+  it('fileKind names each kind of file', async () => {
     expect(fileKind(statSync('/dev/null'))).toBe('a character device')
     expect(fileKind(statSync('/'))).toBe('a directory')
+    const dir = await tmpDir('kinds-')
+    execFileSync('mkfifo', [path.join(dir, 'fifo')])
+    expect(fileKind(statSync(path.join(dir, 'fifo')))).toBe('a FIFO')
+    await symlink('fifo', path.join(dir, 'link'))
+    expect(fileKind(lstatSync(path.join(dir, 'link')))).toBe('a symbolic link')
+    const server = createServer()
+    await new Promise<void>((r) => server.listen(path.join(dir, 'sock'), r))
+    try {
+      expect(fileKind(statSync(path.join(dir, 'sock')))).toBe('a socket')
+    } finally {
+      await new Promise((r) => server.close(r))
+    }
+    // No block device can be counted on here: a stat that says so, and one that says nothing.
+    const kind = (which?: string): Stats => {
+      const is = (k: string) => () => k === which
+      return {
+        isDirectory: is('dir'),
+        isFIFO: is('fifo'),
+        isCharacterDevice: is('char'),
+        isBlockDevice: is('block'),
+        isSocket: is('socket'),
+        isSymbolicLink: is('link')
+      } as unknown as Stats
+    }
+    expect(fileKind(kind('block'))).toBe('a block device')
+    expect(fileKind(kind())).toBe('not a regular file')
   })
 
   it('guardStream names the file in a read error, and passes our own errors on', async () => {
@@ -133,6 +171,7 @@ describe('file helpers', () => {
     const err = await caught(streamText(guarded))
     expect(err).toBeInstanceOf(LayoutError)
     expect(String(err)).toContain('lay: blobs/sha256/aa: cannot be read (EIO)')
+    expect(err).toMatchObject({ cause: expect.objectContaining({ code: 'EIO' }) })
     const ours = new OciError('already said')
     const source = new Readable({ read() {} })
     const out = guardStream(source, 'w')
@@ -162,6 +201,12 @@ describe('file helpers', () => {
     const err = await caught(r.read(buf, 0))
     expect(err).toBeInstanceOf(LayoutError)
     expect(String(err)).toMatch(/tar: member: cannot be read \(EBADF\)/)
+    expect(err).toMatchObject({ cause: expect.objectContaining({ code: 'EBADF' }) })
+    // At the end of the range nothing is read, so a closed handle does not matter.
+    expect(await r.read(buf, 5)).toBe(0)
     await r.close() // closing twice is harmless
+    const fh2 = await open(file, 'r')
+    await rangeReader(fh2, 0, 10, 'f').close()
+    expect(fh2.fd).toBe(-1)
   })
 })

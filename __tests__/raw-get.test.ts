@@ -7,7 +7,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { BlobCursor } from '../src/content/blob-cursor.js'
 import { slabs } from '../src/content/slabs.js'
-import { ConnectionError } from '../src/content/errors.js'
+import { ConnectionError } from '../src/errors/errors.js'
 import { HttpTransport } from '../src/transport/http.js'
 import { isNetworkError } from '../src/transport/retry.js'
 import { makeTestCa, type TestCa } from './helpers/tls.js'
@@ -187,6 +187,35 @@ describe('slab-landing GET', () => {
     for await (const c of res.body as AsyncIterable<Buffer>) parts.push(c)
     expect(Buffer.concat(parts).toString()).toBe('abcde')
     expect(s.requests).toHaveLength(2)
+  })
+
+  it('with OCI_LAYOUT_RAW_GET=0, or rawGet: false, leaves every download to node:http', async () => {
+    const s = await server(
+      (socket) =>
+        void socket.write(
+          Buffer.concat([head('200 OK', { 'Content-Length': 2 }), Buffer.from('ok')])
+        )
+    )
+    const before = process.env.OCI_LAYOUT_RAW_GET
+    process.env.OCI_LAYOUT_RAW_GET = '0'
+    let off: HttpTransport
+    try {
+      off = transport()
+    } finally {
+      if (before === undefined) delete process.env.OCI_LAYOUT_RAW_GET
+      else process.env.OCI_LAYOUT_RAW_GET = before
+    }
+    for (const t of [off, transport({ rawGet: false })]) {
+      const res = await t.sendForChunks({ method: 'GET', url: new URL(`${s.url}/x`) })
+      expect(res.chunks).toBeUndefined()
+      const parts: Buffer[] = []
+      for await (const c of res.body as AsyncIterable<Buffer>) parts.push(c)
+      expect(Buffer.concat(parts).toString()).toBe('ok')
+    }
+    expect(s.requests).toHaveLength(2)
+    const on = await transport().sendForChunks({ method: 'GET', url: new URL(`${s.url}/x`) })
+    expect(on.chunks).toBeDefined()
+    expect((await readVerified(on.chunks!, Buffer.from('ok'))).toString()).toBe('ok')
   })
 
   it('gives an error answer as a stream, with the connection still usable', async () => {

@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import path__default, { win32, posix, basename, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import require$$0$1, { Transform, PassThrough, Readable } from 'node:stream';
+import u, { existsSync, constants as constants$5, createReadStream, createWriteStream } from 'node:fs';
+import require$$1$3, { fileURLToPath } from 'node:url';
 import require$$1$1, { Worker } from 'node:worker_threads';
-import u, { constants as constants$5, createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import * as os$1 from 'node:os';
 import { tmpdir } from 'node:os';
@@ -41,7 +42,6 @@ import require$$7 from 'node:querystring';
 import require$$0$5 from 'node:diagnostics_channel';
 import require$$5 from 'node:perf_hooks';
 import require$$8$1 from 'node:util/types';
-import require$$1$3 from 'node:url';
 import require$$5$1 from 'node:async_hooks';
 import require$$1$4 from 'node:console';
 import require$$1$5 from 'node:dns';
@@ -393,6 +393,8 @@ const WORKER_MIN_BYTES = 4 * 1024 * 1024;
  * against 0.2-0.3 s either way on memory touched recently.
  */
 const WRITE_PIECE = 32 * 1024;
+/** Beside this module in the sources, beside the bundles in dist/ (rollup.config.js puts it there). */
+const WORKER_SCRIPT = new URL('./slab-worker.js', import.meta.url);
 /** Slab threads: two keep both cores of a small runner busy beside the main thread. */
 const THREADS = 2;
 function createHasher(algorithm, size) {
@@ -413,41 +415,6 @@ function createHasher(algorithm, size) {
         drop: () => undefined
     };
 }
-// The worker's code, run as a CommonJS script: hashes and writes slabs by id, in the order asked.
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads')
-const { createHash } = require('node:crypto')
-const { writeSync } = require('node:fs')
-const PIECE = ${WRITE_PIECE}
-const slabs = new Map()
-const jobs = new Map()
-function write(view, fd, position) {
-  for (let off = 0; off < view.length; ) {
-    const n = writeSync(fd, view, off, Math.min(PIECE, view.length - off), position + off)
-    if (n === 0) throw Object.assign(new Error('the file took no bytes'), { code: 'EIO' })
-    off += n
-  }
-}
-parentPort.on('message', (m) => {
-  if (m.op === 'slab') return slabs.set(m.id, Buffer.from(m.sab))
-  if (m.op === 'start') return jobs.set(m.job, createHash(m.alg))
-  if (m.op === 'drop') return jobs.delete(m.job)
-  if (m.op === 'digest') {
-    const hash = jobs.get(m.job)
-    jobs.delete(m.job)
-    return parentPort.postMessage({ op: 'digest', job: m.job, hex: hash.digest('hex') })
-  }
-  const view = slabs.get(m.slab).subarray(m.off, m.off + m.len)
-  let error
-  try {
-    if (m.op === 'update') jobs.get(m.job)?.update(view)
-    if (m.fd !== undefined) write(view, m.fd, m.pos)
-  } catch (err) {
-    error = { message: err.message, code: err.code }
-  }
-  parentPort.postMessage({ op: 'done', job: m.job, error })
-})
-`;
 /**
  * Slab threads, started on first use; a job goes to the one with the fewest jobs. A thread keeps
  * the process alive only while it has work: idle, it must not hold the process open; busy, the
@@ -466,6 +433,9 @@ class SlabThread {
             return idle;
         if (threads.length < THREADS) {
             try {
+                // A bundle copied without its slab-worker.js hashes on this thread instead.
+                if (!existsSync(fileURLToPath(WORKER_SCRIPT)))
+                    throw new Error('no slab-worker.js');
                 threads.push(new SlabThread());
             }
             catch {
@@ -487,7 +457,8 @@ class SlabThread {
     #outstanding = 0;
     #failure;
     constructor() {
-        this.#worker = new Worker(WORKER_SOURCE, { eval: true });
+        const workerData = { piece: WRITE_PIECE };
+        this.#worker = new Worker(WORKER_SCRIPT, { workerData });
         this.#worker.on('message', (m) => {
             const queue = this.#pending.get(m.job);
             const next = queue?.shift();
@@ -514,6 +485,9 @@ class SlabThread {
         // After the listeners: adding a 'message' listener refs the worker again.
         this.#worker.unref();
     }
+    #post(m) {
+        this.#worker.postMessage(m);
+    }
     #expect(job) {
         if (this.#failure)
             return Promise.reject(this.#failure);
@@ -530,7 +504,7 @@ class SlabThread {
         if (id === undefined) {
             id = this.#nextSlab++;
             this.#ids.set(sab, id);
-            this.#worker.postMessage({ op: 'slab', id, sab });
+            this.#post({ op: 'slab', id, sab });
         }
         return id;
     }
@@ -538,7 +512,7 @@ class SlabThread {
         if (!(chunk.buffer instanceof SharedArrayBuffer))
             return Promise.reject(new OciError('internal: a chunk for the slab thread is not a pool slab'));
         const done = this.#expect(job);
-        this.#worker.postMessage({
+        this.#post({
             op,
             job,
             slab: this.#slabId(chunk.buffer),
@@ -558,20 +532,20 @@ class SlabThread {
                 this.#jobs--;
             open = false;
         };
-        this.#worker.postMessage({ op: 'start', job, alg: algorithm });
+        this.#post({ op: 'start', job, alg: algorithm });
         return {
             writes: true,
             update: (chunk, file) => this.#send('update', job, chunk, file),
             write: (chunk, file) => this.#send('write', job, chunk, file),
             digest: async () => {
                 const hex = this.#expect(job);
-                this.#worker.postMessage({ op: 'digest', job });
+                this.#post({ op: 'digest', job });
                 end();
                 return (await hex);
             },
             drop: () => {
                 end();
-                this.#worker.postMessage({ op: 'drop', job });
+                this.#post({ op: 'drop', job });
             }
         };
     }
@@ -2265,8 +2239,8 @@ async function indexTar(location, file) {
             if (typeof name !== 'string')
                 throw new LayoutError(`${location}: member ${JSON.stringify(rawName.slice(0, 200))} ${name.refused}`, { hint: 'a layout tar names its files relative to its root; refusing the archive' });
             switch (header.type) {
+                // node-tar reads the old type '\0' as 'File'.
                 case 'File':
-                case 'OldFile':
                 case 'ContiguousFile':
                     entries.set(name, { kind: 'file', offset: dataStart, size });
                     break;
@@ -32434,12 +32408,11 @@ class HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 
-const MAX_HEAD = 64 * 1024;
-const HEAD_BUFFER = 16 * 1024;
-/** Slabs a connection may hold filled before the reader takes them. */
-const READ_AHEAD = 2;
-/** How long an idle connection is kept for reuse. */
-const IDLE_MS = 4_000;
+/**
+ * The HTTP/1.1 framing the slab-landing GET (raw-get.ts) reads and writes, kept pure so the
+ * parser of what a server sends, which is what an attacker controls, is tested on its own.
+ */
+/** A header name (RFC 9110 token). */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** A network fault, shaped as node's are (a code the retry logic knows). */
 function netError(message, code = 'ECONNRESET') {
@@ -32448,171 +32421,15 @@ function netError(message, code = 'ECONNRESET') {
 /** Thrown for an answer this client leaves to node:http (framing other than Content-Length). */
 class NotRawError extends Error {
 }
-/** One keep-alive connection, reading into whatever its current phase needs. */
-class Connection {
-    key;
-    socket;
-    #phase = 'idle';
-    #head = Buffer.allocUnsafe(HEAD_BUFFER);
-    #headLen = 0;
-    #onHead;
-    #body;
-    #reused = false;
-    #gotBytes = false;
-    #error;
-    idleTimer;
-    constructor(key, url, opts, onGone) {
-        this.key = key;
-        const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-        const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
-        const onread = {
-            buffer: () => this.#nextBuffer(),
-            callback: (n) => this.#onRead(n)
-        };
-        if (url.protocol === 'https:') {
-            // tls.connect takes onread as net.connect does (its typings omit it).
-            const options = {
-                host,
-                port,
-                servername: require$$0.isIP(host) ? undefined : host,
-                ca: opts.ca ? [...tls.rootCertificates, opts.ca] : undefined,
-                rejectUnauthorized: !opts.insecure,
-                ALPNProtocols: ['http/1.1'],
-                onread
-            };
-            this.socket = tls.connect(options);
-        }
-        else {
-            this.socket = require$$0.connect({ host, port, onread });
-        }
-        this.socket.setNoDelay(true);
-        this.socket.setTimeout(opts.timeoutMs, () => this.socket.destroy(netError(`${url.host}: no answer for ${Math.round(opts.timeoutMs / 1000)} s`, 'ETIMEDOUT')));
-        // With onread no 'data' is emitted, but a listener keeps the stream flowing, so 'end' comes.
-        this.socket.on('data', () => undefined);
-        this.socket.on('error', (err) => this.#fail(err));
-        this.socket.on('end', () => this.#fail(netError('the connection was closed by the server')));
-        this.socket.on('close', () => {
-            this.#fail(netError('the connection was closed'));
-            onGone(this);
-        });
+/** The head of a GET, refusing header names and values that would change its framing. */
+function requestHead(url, headers) {
+    const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`];
+    for (const [name, value] of Object.entries(headers)) {
+        if (!TOKEN.test(name) || /[\r\n\0]/.test(value))
+            throw new Error(`refusing to send header ${JSON.stringify(name)}: invalid characters`);
+        lines.push(`${name}: ${value}`);
     }
-    get alive() {
-        return this.#phase === 'idle' && !this.socket.destroyed;
-    }
-    /** Sends a GET; resolves once the answer's head is in. */
-    send(head) {
-        this.#reused = this.socket.bytesWritten > 0;
-        this.#gotBytes = false;
-        this.#phase = 'head';
-        this.#headLen = 0;
-        return new Promise((resolve, reject) => {
-            this.#onHead = { resolve, reject };
-            this.socket.write(head, 'latin1');
-            this.socket.resume();
-        });
-    }
-    /** True when a reused connection died before answering at all: send again on a fresh one. */
-    get stale() {
-        return this.#reused && !this.#gotBytes;
-    }
-    #nextBuffer() {
-        if (this.#phase === 'body' && this.#body)
-            return this.#body.landingRegion();
-        if (this.#headLen === this.#head.length) {
-            if (this.#head.length >= MAX_HEAD) {
-                this.#fail(netError(`answer head over ${MAX_HEAD} bytes`, 'HPE_INVALID_RESPONSE'));
-                return this.#head;
-            }
-            const bigger = Buffer.allocUnsafe(this.#head.length * 2);
-            this.#head.copy(bigger, 0, 0, this.#headLen);
-            this.#head = bigger;
-        }
-        return this.#head.subarray(this.#headLen);
-    }
-    /** Returns false to pause reading. */
-    #onRead(n) {
-        this.#gotBytes = true;
-        if (this.#phase === 'body' && this.#body) {
-            const more = this.#body.landed(n);
-            if (this.#body.complete)
-                this.#endBody();
-            return more;
-        }
-        if (this.#phase !== 'head') {
-            this.#fail(netError('the server sent bytes nobody asked for', 'HPE_INVALID_RESPONSE'));
-            return false;
-        }
-        const from = Math.max(0, this.#headLen - 3);
-        this.#headLen += n;
-        const end = this.#head.subarray(0, this.#headLen).indexOf('\r\n\r\n', from, 'latin1');
-        if (end < 0)
-            return true;
-        this.#parseHead(end);
-        return !this.#body?.full;
-    }
-    #parseHead(end) {
-        const onHead = this.#onHead;
-        this.#onHead = undefined;
-        let parsed;
-        try {
-            parsed = parseHead(this.#head.toString('latin1', 0, end));
-        }
-        catch (err) {
-            this.#fail(err);
-            onHead?.reject(err);
-            return;
-        }
-        if (parsed.status >= 100 && parsed.status < 200) {
-            // An interim answer: the real one follows.
-            this.#head.copy(this.#head, 0, end + 4, this.#headLen);
-            this.#headLen -= end + 4;
-            this.#onHead = onHead;
-            const next = this.#head.subarray(0, this.#headLen).indexOf('\r\n\r\n', 0, 'latin1');
-            if (next >= 0)
-                this.#parseHead(next);
-            return;
-        }
-        const extra = this.#head.subarray(end + 4, this.#headLen);
-        const body = new RawBody(this, parsed.length, parsed.keep && extra.length <= parsed.length);
-        this.#body = body;
-        this.#phase = 'body';
-        body.landed(0, extra);
-        if (body.complete)
-            this.#endBody();
-        onHead?.resolve({ status: parsed.status, headers: parsed.headers, chunks: body });
-    }
-    #endBody() {
-        const body = this.#body;
-        this.#body = undefined;
-        if (body?.reusable && !this.socket.destroyed) {
-            this.#phase = 'idle';
-            this.#headLen = 0;
-        }
-        else {
-            this.#phase = 'dead';
-            this.socket.destroy();
-        }
-    }
-    #fail(err) {
-        if (this.#phase === 'dead' && this.#error)
-            return;
-        this.#error ??= err;
-        this.#phase = 'dead';
-        this.#onHead?.reject(err);
-        this.#onHead = undefined;
-        this.#body?.fail(err);
-        this.#body = undefined;
-        if (!this.socket.destroyed)
-            this.socket.destroy();
-    }
-    resume() {
-        if (!this.socket.destroyed)
-            this.socket.resume();
-    }
-    close() {
-        this.#phase = 'dead';
-        this.socket.destroy();
-    }
+    return `${lines.join('\r\n')}\r\n\r\n`;
 }
 /** Parses a status line and headers; refuses what a strict HTTP/1.1 reader would. */
 function parseHead(text) {
@@ -32649,6 +32466,9 @@ function parseHead(text) {
         throw netError(`invalid Content-Length ${JSON.stringify(cl.slice(0, 40))}`, 'HPE_INVALID_RESPONSE');
     return { status: code, headers, length: Number(only), keep };
 }
+
+/** Slabs a connection may hold filled before the reader takes them. */
+const READ_AHEAD = 2;
 /**
  * An answer's body as slabs. The connection reads into the slab being landed; up to READ_AHEAD
  * filled slabs wait for the reader, then the connection pauses until one is taken.
@@ -32822,6 +32642,177 @@ class RawBody {
         }
     }
 }
+
+const MAX_HEAD = 64 * 1024;
+const HEAD_BUFFER = 16 * 1024;
+/** How long an idle connection is kept for reuse. */
+const IDLE_MS = 4_000;
+/** One keep-alive connection, reading into whatever its current phase needs. */
+class Connection {
+    key;
+    socket;
+    #phase = 'idle';
+    #head = Buffer.allocUnsafe(HEAD_BUFFER);
+    #headLen = 0;
+    #onHead;
+    #body;
+    #reused = false;
+    #gotBytes = false;
+    #error;
+    idleTimer;
+    constructor(key, url, opts, onGone) {
+        this.key = key;
+        const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+        const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+        const onread = {
+            buffer: () => this.#nextBuffer(),
+            callback: (n) => this.#onRead(n)
+        };
+        if (url.protocol === 'https:') {
+            // tls.connect takes onread as net.connect does (its typings omit it).
+            const options = {
+                host,
+                port,
+                servername: require$$0.isIP(host) ? undefined : host,
+                ca: opts.ca ? [...tls.rootCertificates, opts.ca] : undefined,
+                rejectUnauthorized: !opts.insecure,
+                ALPNProtocols: ['http/1.1'],
+                onread
+            };
+            this.socket = tls.connect(options);
+        }
+        else {
+            this.socket = require$$0.connect({ host, port, onread });
+        }
+        this.socket.setNoDelay(true);
+        this.socket.setTimeout(opts.timeoutMs, () => this.socket.destroy(netError(`${url.host}: no answer for ${Math.round(opts.timeoutMs / 1000)} s`, 'ETIMEDOUT')));
+        // With onread no 'data' is emitted, but a listener keeps the stream flowing, so 'end' comes.
+        this.socket.on('data', () => undefined);
+        this.socket.on('error', (err) => this.#fail(err));
+        this.socket.on('end', () => this.#fail(netError('the connection was closed by the server')));
+        this.socket.on('close', () => {
+            this.#fail(netError('the connection was closed'));
+            onGone(this);
+        });
+    }
+    get alive() {
+        return this.#phase === 'idle' && !this.socket.destroyed;
+    }
+    /** Sends a GET; resolves once the answer's head is in. */
+    send(head) {
+        this.#reused = this.socket.bytesWritten > 0;
+        this.#gotBytes = false;
+        this.#phase = 'head';
+        this.#headLen = 0;
+        return new Promise((resolve, reject) => {
+            this.#onHead = { resolve, reject };
+            this.socket.write(head, 'latin1');
+            this.socket.resume();
+        });
+    }
+    /** True when a reused connection died before answering at all: send again on a fresh one. */
+    get stale() {
+        return this.#reused && !this.#gotBytes;
+    }
+    #nextBuffer() {
+        if (this.#phase === 'body' && this.#body)
+            return this.#body.landingRegion();
+        if (this.#headLen === this.#head.length) {
+            if (this.#head.length >= MAX_HEAD) {
+                this.#fail(netError(`answer head over ${MAX_HEAD} bytes`, 'HPE_INVALID_RESPONSE'));
+                return this.#head;
+            }
+            const bigger = Buffer.allocUnsafe(this.#head.length * 2);
+            this.#head.copy(bigger, 0, 0, this.#headLen);
+            this.#head = bigger;
+        }
+        return this.#head.subarray(this.#headLen);
+    }
+    /** Returns false to pause reading. */
+    #onRead(n) {
+        this.#gotBytes = true;
+        if (this.#phase === 'body' && this.#body) {
+            const more = this.#body.landed(n);
+            if (this.#body.complete)
+                this.#endBody();
+            return more;
+        }
+        if (this.#phase !== 'head') {
+            this.#fail(netError('the server sent bytes nobody asked for', 'HPE_INVALID_RESPONSE'));
+            return false;
+        }
+        const from = Math.max(0, this.#headLen - 3);
+        this.#headLen += n;
+        const end = this.#head.subarray(0, this.#headLen).indexOf('\r\n\r\n', from, 'latin1');
+        if (end < 0)
+            return true;
+        this.#parseHead(end);
+        return !this.#body?.full;
+    }
+    #parseHead(end) {
+        const onHead = this.#onHead;
+        this.#onHead = undefined;
+        let parsed;
+        try {
+            parsed = parseHead(this.#head.toString('latin1', 0, end));
+        }
+        catch (err) {
+            this.#fail(err);
+            onHead?.reject(err);
+            return;
+        }
+        if (parsed.status >= 100 && parsed.status < 200) {
+            // An interim answer: the real one follows.
+            this.#head.copy(this.#head, 0, end + 4, this.#headLen);
+            this.#headLen -= end + 4;
+            this.#onHead = onHead;
+            const next = this.#head.subarray(0, this.#headLen).indexOf('\r\n\r\n', 0, 'latin1');
+            if (next >= 0)
+                this.#parseHead(next);
+            return;
+        }
+        const extra = this.#head.subarray(end + 4, this.#headLen);
+        const body = new RawBody(this, parsed.length, parsed.keep && extra.length <= parsed.length);
+        this.#body = body;
+        this.#phase = 'body';
+        body.landed(0, extra);
+        if (body.complete)
+            this.#endBody();
+        onHead?.resolve({ status: parsed.status, headers: parsed.headers, chunks: body });
+    }
+    #endBody() {
+        const body = this.#body;
+        this.#body = undefined;
+        if (body?.reusable && !this.socket.destroyed) {
+            this.#phase = 'idle';
+            this.#headLen = 0;
+        }
+        else {
+            this.#phase = 'dead';
+            this.socket.destroy();
+        }
+    }
+    #fail(err) {
+        if (this.#phase === 'dead' && this.#error)
+            return;
+        this.#error ??= err;
+        this.#phase = 'dead';
+        this.#onHead?.reject(err);
+        this.#onHead = undefined;
+        this.#body?.fail(err);
+        this.#body = undefined;
+        if (!this.socket.destroyed)
+            this.socket.destroy();
+    }
+    resume() {
+        if (!this.socket.destroyed)
+            this.socket.resume();
+    }
+    close() {
+        this.#phase = 'dead';
+        this.socket.destroy();
+    }
+}
 /** Keep-alive connections per origin, for the raw GETs of one transport. */
 class RawGetter {
     #opts;
@@ -32832,13 +32823,7 @@ class RawGetter {
     }
     /** Sends a GET; a reused connection that dies before answering is replaced once. */
     async get(url, headers) {
-        const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`];
-        for (const [name, value] of Object.entries(headers)) {
-            if (!TOKEN.test(name) || /[\r\n\0]/.test(value))
-                throw new Error(`refusing to send header ${JSON.stringify(name)}: invalid characters`);
-            lines.push(`${name}: ${value}`);
-        }
-        const head = `${lines.join('\r\n')}\r\n\r\n`;
+        const head = requestHead(url, headers);
         for (let fresh = false;; fresh = true) {
             const conn = (!fresh && this.#takeIdle(url.origin)) || this.#connect(url);
             try {
@@ -32903,6 +32888,10 @@ class RawGetter {
     }
 }
 
+/** Whether the environment turned the slab-landing GET off. */
+function rawGetDisabled(env = process.env) {
+    return env.OCI_LAYOUT_RAW_GET === '0' || env.OCI_LAYOUT_RAW_GET === 'false';
+}
 /**
  * The base transport. @actions/http-client supplies the connection agent (keep-alive, proxy
  * settings from the environment); requests are sent with node's http directly because the
@@ -32915,11 +32904,13 @@ class HttpTransport {
     #raw;
     constructor(opts = {}) {
         this.#opts = opts;
-        this.#raw = new RawGetter({
-            ca: opts.ca,
-            insecure: opts.insecure,
-            timeoutMs: opts.timeoutMs ?? 120_000
-        });
+        if (opts.rawGet ?? !rawGetDisabled()) {
+            this.#raw = new RawGetter({
+                ca: opts.ca,
+                insecure: opts.insecure,
+                timeoutMs: opts.timeoutMs ?? 120_000
+            });
+        }
         this.#client = new HttpClient(opts.userAgent ?? 'oci-layout-action', [], {
             keepAlive: true,
             allowRedirects: false,
@@ -32938,7 +32929,7 @@ class HttpTransport {
      */
     async sendForChunks(req) {
         const { url } = req;
-        if (req.method === 'GET' && !req.body && !getProxyUrl(url.href)) {
+        if (this.#raw && req.method === 'GET' && !req.body && !getProxyUrl(url.href)) {
             try {
                 const res = await this.#raw.get(url, this.#headers(req));
                 return {
@@ -33024,7 +33015,7 @@ class HttpTransport {
     }
     close() {
         this.#client.dispose();
-        this.#raw.close();
+        this.#raw?.close();
     }
 }
 /**
@@ -33694,6 +33685,7 @@ function retryOverride(opts) {
 const FALLBACK_CHUNK = 16 * 1024 * 1024;
 /** GHCR's 416 text: "... exceeds the maximum permissible limit of 4.00MiB". */
 const LIMIT_TEXT = /maximum permissible limit of ([\d.]+)\s*([KMG]i?B)/i;
+/** The limit, in bytes, that a refusal's text names (GHCR says it in its 416). */
 function limitIn(text) {
     const m = LIMIT_TEXT.exec(text);
     if (!m)
@@ -33702,6 +33694,7 @@ function limitIn(text) {
     const n = Math.floor(Number(m[1]) * unit);
     return n > 0 ? n : undefined;
 }
+
 /**
  * Resolves an upload Location: absolute, host-relative or query-only, against the URL that
  * answered. A Location naming the same host without a port keeps the request's port (some

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Command-line entry: the same engine outside GitHub Actions.
-import { describeError } from './content/errors.js'
+import { describeError } from './errors/errors.js'
 import type { CopyEvent } from './copy/copy.js'
 import { engineOptions, readSettings, type InputName } from './inputs.js'
 import { pull } from './pull.js'

@@ -1,4 +1,4 @@
-import { InputError } from './content/errors.js'
+import { InputError } from './errors/errors.js'
 import type { RegistryOptions } from './push.js'
 import type { PlainHttp } from './registry/client.js'
 

@@ -1,6 +1,6 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import * as path from 'node:path'
-import { InputError, LayoutError, NotFoundError } from './content/errors.js'
+import { InputError, LayoutError, NotFoundError } from './errors/errors.js'
 import { readAll } from './content/target.js'
 import { copyGraph } from './copy/copy.js'
 import { imagePlatforms } from './copy/platforms.js'

@@ -1,4 +1,4 @@
-import { InputError } from './content/errors.js'
+import { InputError } from './errors/errors.js'
 import { copyGraph } from './copy/copy.js'
 import { imagePlatforms } from './copy/platforms.js'
 import { copyReferrers } from './copy/referrers.js'

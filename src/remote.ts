@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { InputError } from './content/errors.js'
+import { InputError } from './errors/errors.js'
 import type { CopyEvent } from './copy/copy.js'
 import type { Descriptor } from './oci/types.js'
 import type { SecretSink } from './registry/auth.js'

@@ -2,11 +2,38 @@
 import { Header } from 'tar'
 
 export type MemberType =
-  'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'CharacterDevice' | 'BlockDevice' | 'FIFO'
+  | 'File'
+  | 'ContiguousFile'
+  | 'Directory'
+  | 'SymbolicLink'
+  | 'Link'
+  | 'CharacterDevice'
+  | 'BlockDevice'
+  | 'FIFO'
+  | 'SparseFile'
+
+/** Headers whose body describes the next member (or, global, all that follow). */
+export type ExtensionType =
+  | 'ExtendedHeader'
+  | 'GlobalExtendedHeader'
+  | 'NextFileHasLongPath'
+  | 'OldGnuLongPath'
+  | 'NextFileHasLongLinkpath'
+
+/** The member types that carry a body. */
+const WITH_BODY = new Set<string>([
+  'File',
+  'ContiguousFile',
+  'ExtendedHeader',
+  'GlobalExtendedHeader',
+  'NextFileHasLongPath',
+  'OldGnuLongPath',
+  'NextFileHasLongLinkpath'
+])
 
 export interface Member {
   path: string
-  type?: MemberType | 'NextFileHasLongPath'
+  type?: MemberType | ExtensionType
   linkpath?: string
   body?: Buffer
   /** PAX records written in an `x` header before the member. */
@@ -29,15 +56,12 @@ export function makeTar(members: Member[]): Buffer {
   const parts: Buffer[] = []
   const expanded = members.flatMap((m): Member[] =>
     m.pax
-      ? [{ path: 'PaxHeader/x', type: 'ExtendedHeader' as MemberType, body: paxBody(m.pax) }, m]
+      ? [{ path: 'PaxHeader/x', type: 'ExtendedHeader' as const, body: paxBody(m.pax) }, m]
       : [m]
   )
   for (const m of expanded) {
     const type = m.type ?? 'File'
-    const body =
-      type === 'File' || (type as string) === 'ExtendedHeader' || type === 'NextFileHasLongPath'
-        ? (m.body ?? Buffer.alloc(0))
-        : Buffer.alloc(0)
+    const body = WITH_BODY.has(type) ? (m.body ?? Buffer.alloc(0)) : Buffer.alloc(0)
     const header = new Header({
       path: m.path,
       type,

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream'
 import { parseDigest } from '../oci/digest.js'
-import { DigestMismatchError, OciError, SizeMismatchError } from './errors.js'
+import { DigestMismatchError, OciError, SizeMismatchError } from '../errors/errors.js'
 import { createHasher, type FileWrite, type Hasher } from './slab-thread.js'
 import { slabs, SLABS_PER_TRANSFER } from './slabs.js'
 
@@ -262,7 +262,7 @@ export class BlobCursor {
           lent.delete(p)
           slabs.give(chunk)
           const rejected = [h, s].find((r) => r.status === 'rejected')
-          if (rejected) failure ??= { err: (rejected as PromiseRejectedResult).reason }
+          if (rejected) failure ??= { err: rejected.reason }
         })
         lent.add(p)
       }

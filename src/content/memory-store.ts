@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { NotFoundError } from './errors.js'
+import { NotFoundError } from '../errors/errors.js'
 import { contentBytes, type Content, type PushOutcome, type Target } from './target.js'
 import type { Descriptor } from '../oci/types.js'
 

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { OciError } from './errors.js'
+import { OciError } from '../errors/errors.js'
+import type { FromSlabThread, SlabThreadData, ToSlabThread } from './slab-messages.js'
 
 /**
  * Work on slabs off the main thread. Large blobs are hashed, and written to files, on a worker
@@ -55,6 +58,9 @@ export const WORKER_MIN_BYTES = 4 * 1024 * 1024
  */
 export const WRITE_PIECE = 32 * 1024
 
+/** Beside this module in the sources, beside the bundles in dist/ (rollup.config.js puts it there). */
+const WORKER_SCRIPT = new URL('./slab-worker.js', import.meta.url)
+
 /** Slab threads: two keep both cores of a small runner busy beside the main thread. */
 const THREADS = 2
 
@@ -76,50 +82,10 @@ export function createHasher(algorithm: Algorithm, size: number): Hasher {
   }
 }
 
-// The worker's code, run as a CommonJS script: hashes and writes slabs by id, in the order asked.
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads')
-const { createHash } = require('node:crypto')
-const { writeSync } = require('node:fs')
-const PIECE = ${WRITE_PIECE}
-const slabs = new Map()
-const jobs = new Map()
-function write(view, fd, position) {
-  for (let off = 0; off < view.length; ) {
-    const n = writeSync(fd, view, off, Math.min(PIECE, view.length - off), position + off)
-    if (n === 0) throw Object.assign(new Error('the file took no bytes'), { code: 'EIO' })
-    off += n
-  }
-}
-parentPort.on('message', (m) => {
-  if (m.op === 'slab') return slabs.set(m.id, Buffer.from(m.sab))
-  if (m.op === 'start') return jobs.set(m.job, createHash(m.alg))
-  if (m.op === 'drop') return jobs.delete(m.job)
-  if (m.op === 'digest') {
-    const hash = jobs.get(m.job)
-    jobs.delete(m.job)
-    return parentPort.postMessage({ op: 'digest', job: m.job, hex: hash.digest('hex') })
-  }
-  const view = slabs.get(m.slab).subarray(m.off, m.off + m.len)
-  let error
-  try {
-    if (m.op === 'update') jobs.get(m.job)?.update(view)
-    if (m.fd !== undefined) write(view, m.fd, m.pos)
-  } catch (err) {
-    error = { message: err.message, code: err.code }
-  }
-  parentPort.postMessage({ op: 'done', job: m.job, error })
-})
-`
-
 interface Pending {
   resolve: (hex?: string) => void
   reject: (err: unknown) => void
 }
-
-type WorkerMessage =
-  | { op: 'done'; job: number; error?: { message: string; code?: string } }
-  | { op: 'digest'; job: number; hex: string }
 
 /**
  * Slab threads, started on first use; a job goes to the one with the fewest jobs. A thread keeps
@@ -138,6 +104,8 @@ class SlabThread {
     if (idle) return idle
     if (threads.length < THREADS) {
       try {
+        // A bundle copied without its slab-worker.js hashes on this thread instead.
+        if (!existsSync(fileURLToPath(WORKER_SCRIPT))) throw new Error('no slab-worker.js')
         threads.push(new SlabThread())
       } catch {
         SlabThread.#broken = true
@@ -161,8 +129,9 @@ class SlabThread {
   #failure?: Error
 
   private constructor() {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true })
-    this.#worker.on('message', (m: WorkerMessage) => {
+    const workerData: SlabThreadData = { piece: WRITE_PIECE }
+    this.#worker = new Worker(WORKER_SCRIPT, { workerData })
+    this.#worker.on('message', (m: FromSlabThread) => {
       const queue = this.#pending.get(m.job)
       const next = queue?.shift()
       if (queue && !queue.length) this.#pending.delete(m.job)
@@ -184,6 +153,10 @@ class SlabThread {
     this.#worker.unref()
   }
 
+  #post(m: ToSlabThread): void {
+    this.#worker.postMessage(m)
+  }
+
   #expect(job: number): Promise<string | undefined> {
     if (this.#failure) return Promise.reject(this.#failure)
     if (this.#outstanding++ === 0) this.#worker.ref()
@@ -199,7 +172,7 @@ class SlabThread {
     if (id === undefined) {
       id = this.#nextSlab++
       this.#ids.set(sab, id)
-      this.#worker.postMessage({ op: 'slab', id, sab })
+      this.#post({ op: 'slab', id, sab })
     }
     return id
   }
@@ -210,7 +183,7 @@ class SlabThread {
         new OciError('internal: a chunk for the slab thread is not a pool slab')
       )
     const done = this.#expect(job)
-    this.#worker.postMessage({
+    this.#post({
       op,
       job,
       slab: this.#slabId(chunk.buffer),
@@ -230,20 +203,20 @@ class SlabThread {
       if (open) this.#jobs--
       open = false
     }
-    this.#worker.postMessage({ op: 'start', job, alg: algorithm })
+    this.#post({ op: 'start', job, alg: algorithm })
     return {
       writes: true,
       update: (chunk, file) => this.#send('update', job, chunk, file),
       write: (chunk, file) => this.#send('write', job, chunk, file),
       digest: async () => {
         const hex = this.#expect(job)
-        this.#worker.postMessage({ op: 'digest', job })
+        this.#post({ op: 'digest', job })
         end()
         return (await hex) as string
       },
       drop: () => {
         end()
-        this.#worker.postMessage({ op: 'drop', job })
+        this.#post({ op: 'drop', job })
       }
     }
   }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream'
 import { readCursor, type BlobCursor, type ChunkSource } from './blob-cursor.js'
-import { OciError } from './errors.js'
+import { OciError } from '../errors/errors.js'
 import type { Descriptor } from '../oci/types.js'
 
 /**

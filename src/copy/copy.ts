@@ -1,5 +1,5 @@
 import { BlobCursor, StreamSource } from '../content/blob-cursor.js'
-import { RegistryError } from '../content/errors.js'
+import { RegistryError } from '../errors/errors.js'
 import type { BlobContent, ReadOnlyTarget, Target } from '../content/target.js'
 import { isManifestType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'

@@ -3,7 +3,7 @@ import {
   NotFoundError,
   OciError,
   SizeMismatchError
-} from '../content/errors.js'
+} from '../errors/errors.js'
 import { readAll, type ReadOnlyTarget } from '../content/target.js'
 import { isDigest, verifyBuffer } from '../oci/digest.js'
 import { parseManifest, successors } from '../oci/manifest.js'

@@ -3,7 +3,7 @@ import { open, realpath, stat, type FileHandle } from 'node:fs/promises'
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
 import type { BlobReader } from '../content/blob-cursor.js'
-import { LayoutError } from '../content/errors.js'
+import { LayoutError } from '../errors/errors.js'
 import { fsReason, guardStream, normaliseName, rangeReader, type LayoutFiles } from './files.js'
 
 /** What a non-regular file is, for messages. */

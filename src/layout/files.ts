@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { PassThrough, type Readable } from 'node:stream'
 import type { BlobReader, ChunkSink } from '../content/blob-cursor.js'
 import { FileWriteError, WRITE_PIECE } from '../content/slab-thread.js'
-import { LayoutError, OciError } from '../content/errors.js'
+import { LayoutError, OciError } from '../errors/errors.js'
 import type { Content } from '../content/target.js'
 
 /**

@@ -1,4 +1,4 @@
-import { LayoutError } from '../content/errors.js'
+import { LayoutError } from '../errors/errors.js'
 import { checkDescriptor, describeValue } from '../oci/manifest.js'
 import { Annotation } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'

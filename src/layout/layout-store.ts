@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'nod
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { LayoutError } from '../content/errors.js'
+import { LayoutError } from '../errors/errors.js'
 import type { Content, PushOutcome, Target } from '../content/target.js'
 import { VerifyingStream } from '../oci/digest.js'
 import { Annotation, MediaType } from '../oci/media-types.js'
@@ -196,7 +196,7 @@ export class LayoutStore implements Target {
         mediaType: MediaType.OciIndex,
         ...json,
         manifests: []
-      } as LayoutIndex
+      }
     }
     return parseIndexJson(bytes, this.#dir)
   }

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { Header, Pax, type HeaderData } from 'tar'
 import type { BlobReader } from '../content/blob-cursor.js'
-import { LayoutError } from '../content/errors.js'
+import { LayoutError } from '../errors/errors.js'
 import { fsReason, guardStream, normaliseName, rangeReader, type LayoutFiles } from './files.js'
 
 const BLOCK = 512
@@ -288,8 +288,8 @@ async function indexTar(location: string, file: string): Promise<Map<string, Tar
           { hint: 'a layout tar names its files relative to its root; refusing the archive' }
         )
       switch (header.type) {
+        // node-tar reads the old type '\0' as 'File'.
         case 'File':
-        case 'OldFile':
         case 'ContiguousFile':
           entries.set(name, { kind: 'file', offset: dataStart, size })
           break

@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import { Header } from 'tar'
-import { LayoutError, OciError, SizeMismatchError } from '../content/errors.js'
+import { LayoutError, OciError, SizeMismatchError } from '../errors/errors.js'
 import type { Content, PushOutcome, Target } from '../content/target.js'
 import { parseDigest } from '../oci/digest.js'
 import { Annotation, MediaType } from '../oci/media-types.js'

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto'
 import { Transform, type TransformCallback } from 'node:stream'
-import { DigestMismatchError, OciError, SizeMismatchError } from '../content/errors.js'
+import { DigestMismatchError, OciError, SizeMismatchError } from '../errors/errors.js'
 
 const HEX_LENGTH: Record<string, number> = { sha256: 64, sha512: 128 }
 

@@ -1,4 +1,4 @@
-import { OciError } from '../content/errors.js'
+import { OciError } from '../errors/errors.js'
 import { MediaType, isIndexType, isManifestType } from './media-types.js'
 import type { Descriptor, ImageIndex, ImageManifest } from './types.js'
 
@@ -71,7 +71,7 @@ export function checkDescriptor(v: unknown, where: string): Descriptor {
     throw new OciError(`${where}: not a valid descriptor (${problem})`, {
       hint: 'a descriptor needs a string mediaType, a digest and a non-negative integer size'
     })
-  return v as unknown as Descriptor
+  return v as Descriptor
 }
 
 /**

@@ -1,4 +1,4 @@
-import { InputError } from '../content/errors.js'
+import { InputError } from '../errors/errors.js'
 import type { Descriptor, Platform } from './types.js'
 
 interface Wanted {

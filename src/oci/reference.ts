@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { InputError } from '../content/errors.js'
+import { InputError } from '../errors/errors.js'
 import { isDigest } from './digest.js'
 
 const REPO_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*'

@@ -1,9 +1,9 @@
-import { AuthError, RegistryError } from '../content/errors.js'
+import { AuthError, RegistryError } from '../errors/errors.js'
 import { isLoopbackHost } from '../oci/reference.js'
 import { readBody, type HttpResponse, type HttpTransport } from '../transport/http.js'
 import { parseChallenge, type Challenge } from './challenge.js'
 import type { Credentials } from './credentials.js'
-import { parseErrorBody } from './errors.js'
+import { parseErrorBody } from './error-body.js'
 
 export type { Credentials } from './credentials.js'
 

@@ -1,4 +1,4 @@
-import { ConnectionError, RegistryError } from '../content/errors.js'
+import { ConnectionError, RegistryError } from '../errors/errors.js'
 import { apiHost, isLoopbackHost } from '../oci/reference.js'
 import {
   drain,
@@ -19,8 +19,8 @@ import {
 } from '../transport/retry.js'
 import { Authenticator, type SecretSink } from './auth.js'
 import type { Credentials } from './credentials.js'
-import { parseErrorBody } from './errors.js'
-import type { UploadLimits } from './upload.js'
+import { parseErrorBody } from './error-body.js'
+import type { UploadLimits } from './upload-limits.js'
 
 export type PlainHttp = 'auto' | 'true' | 'false'
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { AuthError } from '../content/errors.js'
+import { AuthError } from '../errors/errors.js'
 import { isDockerHub } from '../oci/reference.js'
 
 /** What a registry is given to prove who we are. */

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { StreamSource, type ChunkSource } from '../content/blob-cursor.js'
 import { SLAB_SIZE } from '../content/slabs.js'
-import { NotFoundError, OciError, REGISTRY_MISMATCH_HINT } from '../content/errors.js'
+import { NotFoundError, OciError, REGISTRY_MISMATCH_HINT } from '../errors/errors.js'
 import {
   contentBytes,
   readAll,

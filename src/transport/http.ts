@@ -4,8 +4,9 @@ import type { Readable } from 'node:stream'
 import * as tls from 'node:tls'
 import { getProxyUrl, HttpClient } from '@actions/http-client'
 import type { ChunkSink, ChunkSource } from '../content/blob-cursor.js'
-import { ConnectionError } from '../content/errors.js'
-import { NotRawError, RawGetter } from './raw-get.js'
+import { ConnectionError } from '../errors/errors.js'
+import { NotRawError } from './http-head.js'
+import { RawGetter } from './raw-get.js'
 
 /**
  * A body its producer sends in chunks it lends to the request (see ChunkSink), from the start
@@ -42,6 +43,16 @@ export interface TransportOptions {
   insecure?: boolean
   /** Socket idle timeout in ms. */
   timeoutMs?: number
+  /**
+   * Read blob downloads straight off the socket (raw-get.ts). Default: on, unless the environment
+   * sets OCI_LAYOUT_RAW_GET=0, the way out in the field should a server's answers trip it.
+   */
+  rawGet?: boolean
+}
+
+/** Whether the environment turned the slab-landing GET off. */
+export function rawGetDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.OCI_LAYOUT_RAW_GET === '0' || env.OCI_LAYOUT_RAW_GET === 'false'
 }
 
 /**
@@ -53,15 +64,17 @@ export interface TransportOptions {
 export class HttpTransport {
   readonly #client: HttpClient
   readonly #opts: TransportOptions
-  readonly #raw: RawGetter
+  readonly #raw?: RawGetter
 
   constructor(opts: TransportOptions = {}) {
     this.#opts = opts
-    this.#raw = new RawGetter({
-      ca: opts.ca,
-      insecure: opts.insecure,
-      timeoutMs: opts.timeoutMs ?? 120_000
-    })
+    if (opts.rawGet ?? !rawGetDisabled()) {
+      this.#raw = new RawGetter({
+        ca: opts.ca,
+        insecure: opts.insecure,
+        timeoutMs: opts.timeoutMs ?? 120_000
+      })
+    }
     this.#client = new HttpClient(opts.userAgent ?? 'oci-layout-action', [], {
       keepAlive: true,
       allowRedirects: false,
@@ -82,7 +95,7 @@ export class HttpTransport {
    */
   async sendForChunks(req: HttpRequest): Promise<HttpResponse> {
     const { url } = req
-    if (req.method === 'GET' && !req.body && !getProxyUrl(url.href)) {
+    if (this.#raw && req.method === 'GET' && !req.body && !getProxyUrl(url.href)) {
       try {
         const res = await this.#raw.get(url, this.#headers(req))
         return {
@@ -169,7 +182,7 @@ export class HttpTransport {
 
   close(): void {
     this.#client.dispose()
-    this.#raw.close()
+    this.#raw?.close()
   }
 }
 

@@ -1,4 +1,4 @@
-import { ConnectionError, RegistryError } from '../content/errors.js'
+import { ConnectionError, RegistryError } from '../errors/errors.js'
 
 /** How failed requests and transfers are tried again. */
 export interface RetryPolicy {

@@ -1,4 +1,4 @@
-import type { RegistryErrorDetail } from '../content/errors.js'
+import type { RegistryErrorDetail } from '../errors/errors.js'
 
 /** Reads the distribution-spec `{"errors":[{code,message,detail}]}` body; anything else yields none. */
 export function parseErrorBody(body: Buffer): RegistryErrorDetail[] {

@@ -1,0 +1,72 @@
+// @ts-check
+// A slab thread (see slab-thread.ts): hashes slabs, and writes them to files, by id, in the order
+// asked. Plain JavaScript, type-checked (checkJs) and linted like the rest: a worker is a file
+// Node runs as it is, from the sources under test as from dist/, where the build puts it beside
+// the bundles.
+import { createHash } from 'node:crypto'
+import { writeSync } from 'node:fs'
+import { parentPort, workerData } from 'node:worker_threads'
+
+/** @typedef {import('./slab-messages.js').ToSlabThread} ToSlabThread */
+/** @typedef {import('./slab-messages.js').FromSlabThread} FromSlabThread */
+
+const port = parentPort
+if (!port) throw new Error('slab-worker.js runs as a worker thread only')
+const { piece } = /** @type {import('./slab-messages.js').SlabThreadData} */ (workerData)
+
+/** @type {Map<number, Buffer>} */
+const slabs = new Map()
+/** @type {Map<number, import('node:crypto').Hash>} */
+const jobs = new Map()
+
+/**
+ * Writes a view at a position in pieces, going on after a short write.
+ * @param {Buffer} view
+ * @param {number} fd
+ * @param {number} position
+ */
+function write(view, fd, position) {
+  for (let off = 0; off < view.length;) {
+    const n = writeSync(fd, view, off, Math.min(piece, view.length - off), position + off)
+    if (n === 0) throw Object.assign(new Error('the file took no bytes'), { code: 'EIO' })
+    off += n
+  }
+}
+
+/** @param {FromSlabThread} m */
+const answer = (m) => port.postMessage(m)
+
+port.on('message', (/** @type {ToSlabThread} */ m) => {
+  switch (m.op) {
+    case 'slab':
+      slabs.set(m.id, Buffer.from(m.sab))
+      return
+    case 'start':
+      jobs.set(m.job, createHash(m.alg))
+      return
+    case 'drop':
+      jobs.delete(m.job)
+      return
+    case 'digest': {
+      const hash = jobs.get(m.job)
+      // A digest of a job never started is a bug on the other side: the thread fails with it.
+      if (!hash) throw new Error(`no job ${m.job}`)
+      jobs.delete(m.job)
+      answer({ op: 'digest', job: m.job, hex: hash.digest('hex') })
+      return
+    }
+  }
+  /** @type {{ message: string, code?: string } | undefined} */
+  let error
+  try {
+    const slab = slabs.get(m.slab)
+    if (!slab) throw new Error(`no slab ${m.slab}`)
+    const view = slab.subarray(m.off, m.off + m.len)
+    if (m.op === 'update') jobs.get(m.job)?.update(view)
+    if (m.fd !== undefined) write(view, m.fd, m.pos ?? 0)
+  } catch (err) {
+    const e = /** @type {NodeJS.ErrnoException} */ (err)
+    error = { message: e.message, code: e.code }
+  }
+  answer({ op: 'done', job: m.job, error })
+})
