@@ -21,9 +21,9 @@ const entry = (input, file) => ({
   }
 })
 
-// The slab thread's script goes beside the bundles, where slab-thread.ts looks for it.
+// The slab thread's script goes beside the bundles, where src/slabs/thread.ts looks for it.
 export default [
   entry('src/index.ts', `${dir}/index.js`),
   entry('src/cli.ts', `${dir}/cli.js`),
-  entry('src/content/slab-worker.js', `${dir}/slab-worker.js`)
+  entry('src/slabs/slab-worker.js', `${dir}/slab-worker.js`)
 ]

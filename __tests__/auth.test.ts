@@ -2,8 +2,8 @@
 // with a token server written in the tests, credential sources, TLS, and secrecy of it all.
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { pull } from '../src/pull.js'
-import { push } from '../src/push.js'
+import { pull } from '../src/transfer/pull.js'
+import { push } from '../src/transfer/push.js'
 import { findCredentials } from '../src/registry/credentials.js'
 import { runAction } from './helpers/action.js'
 import { startProxy } from './helpers/proxy.js'

@@ -12,7 +12,7 @@ import {
   type ChunkSource
 } from '../src/content/blob-cursor.js'
 import { DigestMismatchError, OciError, SizeMismatchError } from '../src/errors/errors.js'
-import { SLAB_SIZE, SLABS_PER_TRANSFER } from '../src/content/slabs.js'
+import { SLAB_SIZE, SLABS_PER_TRANSFER } from '../src/slabs/pool.js'
 
 const digestOf = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
 const bytes = (n: number, seed = 1): Buffer =>

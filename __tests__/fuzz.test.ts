@@ -11,7 +11,7 @@ import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { Header } from 'tar'
 import { OciError } from '../src/errors/errors.js'
-import { MemoryStore } from '../src/content/memory-store.js'
+import { MemoryStore } from './helpers/memory-store.js'
 import { copyGraph } from '../src/copy/copy.js'
 import { LayoutSource } from '../src/layout/layout-source.js'
 import { digestOf, parseDigest } from '../src/oci/digest.js'
@@ -541,7 +541,7 @@ async function readMutant(location: string, tempDir: string, r: Rng): Promise<bo
       try {
         const root = await src.resolve(ref)
         const dst = new MemoryStore()
-        const result = await copyGraph(src, root, dst, { tags: ['fuzz'], concurrency: 3 })
+        const result = await copyGraph(src, root, dst, { concurrency: 3 })
         // A success must be right: every stored blob hashes to its name, the whole graph is there.
         for (const [digest, bytes] of dst.blobs) {
           if (digestOf(bytes, parseDigest(digest).algorithm) !== digest)
@@ -549,7 +549,6 @@ async function readMutant(location: string, tempDir: string, r: Rng): Promise<bo
         }
         if (dst.blobs.size !== result.nodes || !dst.blobs.has(root.digest))
           throw new Untyped(`copied ${dst.blobs.size} blobs for a graph of ${result.nodes}`)
-        if (dst.tags.get('fuzz')?.digest !== root.digest) throw new Untyped('tag not written')
         tally.copiesOk++
         any = true
       } catch (err) {

@@ -23,13 +23,13 @@ import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { describeError, LayoutError, OciError } from '../src/errors/errors.js'
 import { ACTION_BUNDLE } from './helpers/action.js'
-import { MemoryStore } from '../src/content/memory-store.js'
+import { MemoryStore } from './helpers/memory-store.js'
 import { copyGraph } from '../src/copy/copy.js'
 import { loadGraph, MAX_GRAPH_DEPTH } from '../src/copy/graph.js'
 import { LayoutSource } from '../src/layout/layout-source.js'
 import { MediaType } from '../src/oci/media-types.js'
 import type { Descriptor } from '../src/oci/types.js'
-import { push } from '../src/push.js'
+import { push } from '../src/transfer/push.js'
 import {
   makeImageLayout,
   sha256,

@@ -2,7 +2,7 @@
 import { copyFile, rm, truncate, writeFile, readFile, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { push } from '../src/push.js'
+import { push } from '../src/transfer/push.js'
 import { headStatus, startRegistry, type TestRegistry } from './helpers/registry.js'
 import { copyToOciDir, remoteDigest, tmpDir } from './helpers/skopeo.js'
 import { fixtureCopy, makeImageLayout, readJson, type Desc } from './helpers/layouts.js'

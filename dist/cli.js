@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import ro, { readdir, stat, rm, realpath, open, mkdtemp, mkdir, rename, writeFile, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import path__default, { win32, posix, basename, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -7,6 +6,7 @@ import require$$0$1, { Transform, PassThrough, Readable } from 'node:stream';
 import u, { existsSync, constants as constants$5, createReadStream, createWriteStream } from 'node:fs';
 import require$$1$3, { fileURLToPath } from 'node:url';
 import require$$1$1, { Worker } from 'node:worker_threads';
+import ro, { readdir, stat, rm, realpath, open, mkdtemp, mkdir, rename, writeFile, readFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import * as os$1 from 'node:os';
 import { tmpdir } from 'node:os';
@@ -312,6 +312,79 @@ function splitTags(value) {
         .filter(Boolean);
 }
 
+/**
+ * Fixed-size buffers that blob transfers fill, hand on and get back, instead of a new buffer per
+ * chunk. A GiB moved through fresh buffers leaves a GiB of backing stores, and V8 counts them
+ * against the old generation's limit: with this program's small heap that means a full marking
+ * of the heap every few MiB. Through slabs, a transfer allocates nothing per chunk. Slabs are
+ * SharedArrayBuffers, so the hashing thread reads them where they are.
+ */
+class SlabPool {
+    slabSize;
+    #free = [];
+    #keep;
+    /** @param keep how many free slabs to hold on to; more than that are left to the GC */
+    constructor(slabSize, keep) {
+        this.slabSize = slabSize;
+        this.#keep = keep;
+    }
+    take() {
+        return Buffer.from(this.#free.pop() ?? new SharedArrayBuffer(this.slabSize));
+    }
+    /** Takes back a slab, or any view of one; other buffers are ignored. */
+    give(chunk) {
+        const sab = chunk.buffer;
+        if (!(sab instanceof SharedArrayBuffer) || sab.byteLength !== this.slabSize)
+            return;
+        if (this.#free.length < this.#keep)
+            this.#free.push(sab);
+    }
+}
+/**
+ * 256 KiB: a read, its hash and its send touch memory still in the core's cache (larger slabs
+ * are no faster: docs/benchmark.md). Each transfer keeps up to SLABS_PER_TRANSFER of them busy.
+ */
+const SLAB_SIZE = 256 * 1024;
+const SLABS_PER_TRANSFER = 4;
+const slabs = new SlabPool(SLAB_SIZE, 64);
+
+/** Small content (a manifest, a config) whole, refusing more than `limit` bytes; not verified. */
+async function readContent(src, desc, limit, what) {
+    if (desc.size > limit)
+        throw new OciError(`${what} is larger than ${limit} bytes`);
+    const chunks = await src.open(desc);
+    const parts = [];
+    let total = 0;
+    try {
+        // One byte past the limit tells enough; the caller checks the size against the descriptor.
+        for (let c = await chunks.next(limit + 1); c; c = await chunks.next(limit + 1 - total)) {
+            parts.push(Buffer.from(c));
+            total += c.length;
+            slabs.give(c);
+            if (total > limit)
+                throw new OciError(`${what} is larger than ${limit} bytes`);
+        }
+    }
+    finally {
+        await chunks.close();
+    }
+    return Buffer.concat(parts, total);
+}
+/** A whole stream (a manifest's HTTP body, a layout file), refusing more than `limit` bytes. */
+async function readAll(stream, limit, what) {
+    const chunks = [];
+    let total = 0;
+    for await (const chunk of stream) {
+        total += chunk.length;
+        if (total > limit) {
+            stream.destroy();
+            throw new OciError(`${what} is larger than ${limit} bytes`);
+        }
+        chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, total);
+}
+
 const HEX_LENGTH = { sha256: 64, sha512: 128 };
 /** Parses `alg:hex`, refusing algorithms we cannot verify and anything that could escape a path. */
 function parseDigest(digest) {
@@ -386,11 +459,8 @@ class FileWriteError extends Error {
 /** Content at least this large goes to the worker; below, a message round trip costs more than it saves. */
 const WORKER_MIN_BYTES = 4 * 1024 * 1024;
 /**
- * Bytes per write call. Linux (6.x, ext4) gives a write page-cache folios as large as the write:
- * a 256 KiB write takes high-order pages, and on a VM whose freed memory goes back to the host
- * those are the pages the host must supply afresh. Writing a GiB into a new file then measured
- * 2.4-3.4 s of kernel time in 256 KiB writes and 0.6-1.1 s in 32 KiB ones (16 KiB: no better),
- * against 0.2-0.3 s either way on memory touched recently.
+ * Bytes per write call: small writes take small page-cache folios, which a VM that gives freed
+ * memory back to its host supplies far more cheaply than large ones (docs/benchmark.md).
  */
 const WRITE_PIECE = 32 * 1024;
 /** Beside this module in the sources, beside the bundles in dist/ (rollup.config.js puts it there). */
@@ -552,42 +622,6 @@ class SlabThread {
 }
 
 /**
- * Fixed-size buffers that blob transfers fill, hand on and get back, instead of a new buffer per
- * chunk. A GiB moved through fresh buffers leaves a GiB of backing stores, and V8 counts them
- * against the old generation's limit: with this program's small heap that means a full marking
- * of the heap every few MiB. Through slabs, a transfer allocates nothing per chunk. Slabs are
- * SharedArrayBuffers, so the hashing thread reads them where they are.
- */
-class SlabPool {
-    slabSize;
-    #free = [];
-    #keep;
-    /** @param keep how many free slabs to hold on to; more than that are left to the GC */
-    constructor(slabSize, keep) {
-        this.slabSize = slabSize;
-        this.#keep = keep;
-    }
-    take() {
-        return Buffer.from(this.#free.pop() ?? new SharedArrayBuffer(this.slabSize));
-    }
-    /** Takes back a slab, or any view of one; other buffers are ignored. */
-    give(chunk) {
-        const sab = chunk.buffer;
-        if (!(sab instanceof SharedArrayBuffer) || sab.byteLength !== this.slabSize)
-            return;
-        if (this.#free.length < this.#keep)
-            this.#free.push(sab);
-    }
-}
-/**
- * 256 KiB: a read, its hash and its send touch memory still in the core's cache; larger slabs
- * measured no faster. Each transfer keeps up to SLABS_PER_TRANSFER of them busy.
- */
-const SLAB_SIZE = 256 * 1024;
-const SLABS_PER_TRANSFER = 4;
-const slabs = new SlabPool(SLAB_SIZE, 64);
-
-/**
  * A pool slab filled by `fill` with up to `max` bytes, cut to what it got; undefined (the slab
  * given back) when it got nothing. The slab goes back on failure too.
  */
@@ -626,6 +660,14 @@ function readerSource(reader) {
         rest: async () => 0,
         close: () => reader.close()
     };
+}
+/** Bytes already in memory (a manifest read earlier) as a source, slab by slab. */
+function bufferSource(bytes) {
+    return readerSource({
+        size: bytes.length,
+        read: async (buf, position) => bytes.copy(buf, 0, position),
+        close: async () => undefined
+    });
 }
 /**
  * Copies a stream's chunks into slabs as they arrive, pausing the stream while nobody waits, so
@@ -855,26 +897,6 @@ async function readCursor(cursor, size, limit, what) {
     return out;
 }
 
-/** The whole content as bytes, refusing more than `limit`. */
-async function contentBytes(content, limit, what) {
-    if (Buffer.isBuffer(content))
-        return content;
-    return readCursor(await content.open(), content.size, limit, what);
-}
-async function readAll(stream, limit, what) {
-    const chunks = [];
-    let total = 0;
-    for await (const chunk of stream) {
-        total += chunk.length;
-        if (total > limit) {
-            stream.destroy();
-            throw new OciError(`${what} is larger than ${limit} bytes`);
-        }
-        chunks.push(chunk);
-    }
-    return Buffer.concat(chunks, total);
-}
-
 /** Media types the copy engine needs to tell manifests from blobs. */
 const MediaType = {
     OciIndex: 'application/vnd.oci.image.index.v1+json',
@@ -883,10 +905,7 @@ const MediaType = {
     DockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
     OciLayoutHeader: 'application/vnd.oci.layout.header.v1+json'
 };
-const INDEX_TYPES = new Set([
-    MediaType.OciIndex,
-    MediaType.DockerManifestList
-]);
+const INDEX_TYPES = new Set([MediaType.OciIndex, MediaType.DockerManifestList]);
 const IMAGE_MANIFEST_TYPES = new Set([
     MediaType.OciManifest,
     MediaType.DockerManifest
@@ -942,7 +961,7 @@ const NETWORK_CODES = new Set([
     'UND_ERR_SOCKET'
 ]);
 /** A connection that failed or a body that was cut: the same request may well succeed. */
-function isNetworkError$1(err) {
+function isNetworkError(err) {
     // Not `instanceof Error`: errors from node's own modules may come from another realm (jest's vm).
     if (typeof err !== 'object' || err === null)
         return false;
@@ -958,7 +977,7 @@ function isNetworkError$1(err) {
 function isRetryableTransferError(err) {
     if (err instanceof RegistryError || err instanceof ConnectionError)
         return err.retryable;
-    return isNetworkError$1(err);
+    return isNetworkError(err);
 }
 /** Milliseconds to wait before try `attempt` (1-based): Retry-After when given, else jittered exponential. */
 function backoff(attempt, policy, retryAfter) {
@@ -1151,7 +1170,7 @@ async function loadGraph(src, root, opts = {}) {
     const load = async (desc, depth, what) => {
         if (desc.size > MAX_MANIFEST_BYTES)
             throw new OciError(`${what} is ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte manifest limit`);
-        const bytes = await readAll(await src.fetch(desc), MAX_MANIFEST_BYTES, what);
+        const bytes = await readContent(src, desc, MAX_MANIFEST_BYTES, what);
         verifyBuffer(bytes, desc, what, src.mismatchHint);
         const parsed = parseManifest(bytes, desc.mediaType, what);
         const node = { desc: { ...desc, mediaType: parsed.mediaType }, bytes, children: [] };
@@ -1278,6 +1297,12 @@ const DEFAULT_CONCURRENCY = 8;
 /** Blobs this large get progress lines while they move, at most one per interval. */
 const PROGRESS_MIN_BYTES = 64 * 1024 * 1024;
 const PROGRESS_INTERVAL_MS = 10_000;
+/**
+ * Copies the graph under `rootDesc` from a source to a sink: push is layout → registry, pull is
+ * registry → layout. The source graph is read and checked first; then blobs move in parallel
+ * (skipping what the destination has), each manifest only after everything it names. Tags are
+ * the caller's, written once every destination holds the whole image.
+ */
 async function copyGraph(src, rootDesc, dst, opts = {}) {
     const emit = opts.onEvent ?? (() => { });
     const graph = await loadGraph(src, rootDesc);
@@ -1295,10 +1320,6 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
     const rootAbsent = opts.skipExistingRoot && !(await dst.exists(graph.root.desc));
     if (opts.skipExistingRoot && !rootAbsent) {
         emit({ type: 'manifest', desc: graph.root.desc, outcome: 'exists', ms: 0 });
-        for (const tag of opts.tags ?? []) {
-            await dst.tag(graph.root.desc, tag);
-            emit({ type: 'tag', desc: graph.root.desc, tag });
-        }
         return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent: 0 };
     }
     const limit = createLimiter(Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY));
@@ -1402,10 +1423,6 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
         await Promise.allSettled([...inFlight]);
         throw failed ?? err;
     }
-    for (const tag of opts.tags ?? []) {
-        await dst.tag(graph.root.desc, tag);
-        emit({ type: 'tag', desc: graph.root.desc, tag });
-    }
     return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent };
 }
 /** A manifest refused because the registry lacks a blob it names. */
@@ -1414,8 +1431,8 @@ function isBlobUnknown(err) {
         err.errors.some((e) => e.code === 'MANIFEST_BLOB_UNKNOWN' || e.code === 'BLOB_UNKNOWN'));
 }
 /**
- * A blob of the source as content to push: each open reads it afresh, straight into slabs where
- * the source allows (else from its stream), and checks it against the descriptor.
+ * A blob of the source as content to push: each open reads it afresh into slabs and checks it
+ * against the descriptor.
  */
 class SourceContent {
     #src;
@@ -1432,9 +1449,7 @@ class SourceContent {
     async open(start = 0) {
         const desc = this.#desc;
         const what = `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${this.#src.name}`;
-        const source = this.#src.openChunks
-            ? await this.#src.openChunks(desc)
-            : new StreamSource(await this.#src.fetch(desc));
+        const source = await this.#src.open(desc);
         let last = Date.now();
         const report = this.#onProgress;
         const cursor = new BlobCursor(source, desc, what, report &&
@@ -1476,7 +1491,7 @@ async function imagePlatforms(src, root) {
     if (config.size > 1 << 20 || !/config|container\.image/.test(config.mediaType))
         return [];
     try {
-        const bytes = await readAll(await src.fetch(config), 1 << 20, config.digest);
+        const bytes = await readContent(src, config, 1 << 20, config.digest);
         verifyBuffer(bytes, config, `config ${config.digest}`);
         const json = JSON.parse(bytes.toString('utf8'));
         if (typeof json.os !== 'string' || typeof json.architecture !== 'string')
@@ -1512,7 +1527,7 @@ async function copyReferrers(src, dst, graph, opts = {}) {
                 if (seen.has(r.digest))
                     continue;
                 seen.add(r.digest);
-                const result = await copyGraph(src, r, dst, { ...opts, tags: [] });
+                const result = await copyGraph(src, r, dst, opts);
                 if (depth + 1 < MAX_REFERRER_DEPTH)
                     await visit(result.graph, depth + 1);
             }
@@ -1639,9 +1654,8 @@ function rangeReader(fh, offset, size, what) {
  *
  * `inOrder`: one write at a time, slabs that queued meanwhile going out right after.
  * Concurrent writes to one file contend for its inode lock, and past its end each also extends
- * it: on ext4 that measured several times the CPU of writing the same file front to back. A file
- * of its own takes `inOrder`; regions of a shared file (a tar written in place) are written as
- * they come.
+ * it, at several times the CPU of writing front to back (docs/benchmark.md). A file of its own
+ * takes `inOrder`; regions of a shared file (a tar written in place) are written as they come.
  */
 async function writeContentAt(fh, content, position, what, opts = {}) {
     const failed = (err) => {
@@ -2298,7 +2312,7 @@ function blobPath(digest) {
     const { algorithm, hex } = parseDigest(digest);
     return `blobs/${algorithm}/${hex}`;
 }
-/** An OCI image layout (directory, tar or gzip tar) as a read-only target. */
+/** An OCI image layout (directory, tar or gzip tar) as a copy's source. */
 class LayoutSource {
     name;
     index;
@@ -2400,14 +2414,8 @@ class LayoutSource {
         const parsed = parseManifest(bytes, undefined, `blob ${shortDigest(digest)} of ${this.name}`);
         return { mediaType: parsed.mediaType, digest, size };
     }
-    async fetch(desc) {
-        const name = blobPath(desc.digest);
-        if ((await this.#files.size(name)) === undefined) {
-            throw new NotFoundError(`blob ${desc.digest} is missing from ${this.name}`);
-        }
-        return this.#files.open(name);
-    }
-    async openChunks(desc) {
+    /** A blob file read in place (from its byte range, in a tar), refusing one of the wrong size. */
+    async open(desc) {
         const name = blobPath(desc.digest);
         if ((await this.#files.size(name)) === undefined) {
             throw new NotFoundError(`blob ${desc.digest} is missing from ${this.name}`);
@@ -2528,7 +2536,6 @@ const LOCK_WAIT_MS = 60_000;
 class LayoutStore {
     name;
     #dir;
-    #reader;
     constructor(dir) {
         this.#dir = dir;
         this.name = dir;
@@ -2551,16 +2558,6 @@ class LayoutStore {
     }
     get directory() {
         return this.#dir;
-    }
-    async #source() {
-        this.#reader ??= await LayoutSource.open(this.#dir);
-        return this.#reader;
-    }
-    async resolve(reference) {
-        return (await this.#source()).resolve(reference);
-    }
-    async fetch(desc) {
-        return createReadStream(path.join(this.#dir, blobPath(desc.digest)));
     }
     /** Present means present with the right size and bytes: a blob left damaged is fetched again. */
     async exists(desc) {
@@ -2653,7 +2650,6 @@ class LayoutStore {
             await writeFile(temp, JSON.stringify(index));
             await rename(temp, path.join(this.#dir, 'index.json'));
         });
-        this.#reader = undefined;
         return replaced;
     }
     async #readIndex() {
@@ -2844,12 +2840,6 @@ class TarStore {
         }
         await Promise.all(writes);
     }
-    async resolve(reference) {
-        throw new LayoutError(`${this.name} is being written; ${reference} cannot be read from it yet`);
-    }
-    async fetch(desc) {
-        throw new LayoutError(`${this.name} is being written; ${desc.digest} cannot be read from it yet`);
-    }
     /** A new tar holds nothing until it is written. */
     async exists() {
         return false;
@@ -2897,6 +2887,122 @@ class TarStore {
     }
     async close() {
         await this.#fh.close().catch(() => undefined);
+    }
+}
+
+function kindOf(file) {
+    const lower = file.toLowerCase();
+    if (lower.endsWith('.tar'))
+        return { kind: 'tar', gzip: false };
+    if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz'))
+        return { kind: 'tar', gzip: true };
+    return { kind: 'dir' };
+}
+/**
+ * Checks where a pull will write before anything is fetched: a tar's parent directories are
+ * created (as a directory pull creates its directory), a directory in a tar's place is refused,
+ * and what killed runs left beside it is removed.
+ */
+async function checkLayoutDestination(location) {
+    if (kindOf(location).kind !== 'tar')
+        return;
+    const parent = path.dirname(path.resolve(location));
+    try {
+        await mkdir(parent, { recursive: true });
+    }
+    catch (err) {
+        throw new LayoutError(`cannot create ${parent} for ${location} (${err.code ?? String(err)})`, { hint: 'check the layout input: its directory must be creatable and writable' });
+    }
+    const st = await stat(location).catch(() => undefined);
+    if (st?.isDirectory())
+        throw new LayoutError(`${location} is a directory, not a tar file`, {
+            hint: 'name a file ending in .tar, or a directory path without the .tar suffix'
+        });
+    await removeLeftovers(parent, `${path.basename(location)}.`);
+}
+/**
+ * The layout a pull writes: a directory (merged into), a tar written in place, or a gzip tar
+ * packed from a directory built beside it. A tar appears at its path only on `commit`; `close`
+ * removes whatever a pull that stopped short left beside it.
+ */
+class LayoutSink {
+    name;
+    #location;
+    #store;
+    /** A tar's temporary file (renamed into place on commit), and its directory for a gzip tar. */
+    #scratch;
+    #gzip;
+    constructor(location, store, tar) {
+        this.name = store.name;
+        this.#location = location;
+        this.#store = store;
+        this.#scratch = tar?.scratch;
+        this.#gzip = tar?.gzip ?? false;
+    }
+    /**
+     * Opens the destination of `root` (checked first by checkLayoutDestination): a plain tar is
+     * written in place when every name fits a ustar header (sha256 content), else through a directory.
+     */
+    static async open(location, root) {
+        const kind = kindOf(location);
+        if (kind.kind === 'dir')
+            return new LayoutSink(location, await LayoutStore.open(location));
+        const scratch = partialName(location);
+        const direct = !kind.gzip && root.digest.startsWith('sha256:');
+        try {
+            const store = direct
+                ? await TarStore.create(scratch, location)
+                : await LayoutStore.open(`${scratch}.d`);
+            return new LayoutSink(location, store, { scratch, gzip: kind.gzip });
+        }
+        catch (err) {
+            await rm(scratch, { force: true });
+            await rm(`${scratch}.d`, { recursive: true, force: true });
+            throw err;
+        }
+    }
+    exists(desc) {
+        return this.#store.exists(desc);
+    }
+    push(desc, content) {
+        return this.#store.push(desc, content);
+    }
+    tag(desc, tag) {
+        return this.#store.tag(desc, tag);
+    }
+    async prepare(descs) {
+        if (this.#store instanceof TarStore)
+            await this.#store.prepare(descs);
+    }
+    addReferrers(subject, referrers) {
+        return this.#store.addReferrers(subject, referrers);
+    }
+    /**
+     * Records the pulled root in index.json with its annotations (with the referrers carried), and
+     * makes the layout whole at its path: a tar is finished, or packed, and renamed into place.
+     * Returns the tags of index.json that now name another digest.
+     */
+    async commit(root, annotations) {
+        const replaced = await this.#store.addEntry(root, annotations);
+        const scratch = this.#scratch;
+        if (scratch === undefined)
+            return replaced;
+        if (this.#store instanceof TarStore)
+            await this.#store.finish();
+        else
+            await packLayout(this.#store.directory, scratch, this.#gzip);
+        await rename(scratch, this.#location);
+        return replaced;
+    }
+    async close() {
+        if (this.#store instanceof TarStore)
+            await this.#store.close();
+        const scratch = this.#scratch;
+        if (scratch !== undefined)
+            await Promise.all([
+                rm(scratch, { force: true }),
+                rm(`${scratch}.d`, { recursive: true, force: true })
+            ]);
     }
 }
 
@@ -33046,9 +33152,10 @@ function lendTo(r, stopped) {
 }
 /** A network fault before any answer, as a ConnectionError that says what happened; others as they are. */
 function asConnectionError(err, url) {
-    return err instanceof ConnectionError || !isNetworkError(err) ? err : toConnectionError(err, url);
+    return err instanceof ConnectionError || !isSystemError(err) ? err : toConnectionError(err, url);
 }
-function isNetworkError(err) {
+/** An error of the OS or of node's sockets (it has a code), not one of ours or an assertion's. */
+function isSystemError(err) {
     return typeof err.code === 'string' && !('expected' in err);
 }
 function toConnectionError(err, url) {
@@ -33076,8 +33183,11 @@ function toConnectionError(err, url) {
         cause: err
     });
 }
-/** Reads a response body up to a limit. */
-async function readBody(res, limit) {
+/**
+ * The first `limit` bytes of a body (an error answer's text, a token service's answer); the rest
+ * is dropped. Content that must be whole is read with readAll, which refuses more than its limit.
+ */
+async function readBodyStart(res, limit) {
     const chunks = [];
     let total = 0;
     for await (const chunk of res.body) {
@@ -33291,7 +33401,7 @@ class Authenticator {
             res = await this.#tokenGet(url, service, scopes, this.#creds ? basic(this.#creds.username, this.#creds.password) : undefined);
         }
         if (res.status !== 200) {
-            const errors = parseErrorBody(await readBody(res, 64 * 1024));
+            const errors = parseErrorBody(await readBodyStart(res, 64 * 1024));
             if (res.status === 401 || res.status === 403) {
                 throw new AuthError(this.#refusal(errors.map((e) => e.message || e.code).join('; ') || `HTTP ${res.status}`), {
                     hint: this.#creds ? this.#rejectedHint : this.#missingHint
@@ -33303,7 +33413,7 @@ class Authenticator {
         }
         let json;
         try {
-            json = JSON.parse((await readBody(res, 1024 * 1024)).toString('utf8'));
+            json = JSON.parse((await readBodyStart(res, 1024 * 1024)).toString('utf8'));
         }
         catch {
             throw new AuthError(`token service ${url.origin} answered with something other than JSON`);
@@ -33352,7 +33462,7 @@ class Authenticator {
         });
         if (res.status !== 404)
             return res;
-        await readBody(res, 64 * 1024);
+        await readBodyStart(res, 64 * 1024);
         return this.#tokenGet(realm, service, scopes, basic(this.#creds?.username ?? '<token>', refreshToken));
     }
     get #rejectedHint() {
@@ -33469,7 +33579,7 @@ class RegistryClient {
                 const cause = err instanceof ConnectionError ? err.cause : err;
                 // A refused first connection is retried too, briefly: a registry service container may
                 // still be starting. The policy's backoff bounds it (about 3 to 6 s by default).
-                const transient = isNetworkError$1(cause);
+                const transient = isNetworkError(cause);
                 if (transient && canRetry) {
                     const starting = !this.#connected && cause.code === 'ECONNREFUSED'
                         ? ' (the registry may still be starting)'
@@ -33561,7 +33671,7 @@ class RegistryClient {
     }
     /** Turns an unexpected answer into a typed error carrying the registry's codes. */
     async fail(res, method, action) {
-        const body = await readBody(res, 64 * 1024);
+        const body = await readBodyStart(res, 64 * 1024);
         if (res.status === 401 || res.status === 403) {
             const repo = /^\/v2\/(.+?)\/(?:blobs|manifests|tags|referrers)\//.exec(res.url.pathname)?.[1];
             const verb = method === 'GET' || method === 'HEAD' ? 'pull from' : 'push to';
@@ -33581,6 +33691,11 @@ class RegistryClient {
         err.retryAfter = header(res, 'retry-after');
         throw err;
     }
+}
+
+/** The retry policy fields the options change (only the count), or none. */
+function retryOverride(opts) {
+    return opts.retries === undefined ? undefined : { retries: opts.retries };
 }
 
 /** One client per registry for a run; closes them all. */
@@ -33676,9 +33791,12 @@ async function credentialHints(opts, registry, source) {
             : 'set the username and password inputs, or log in first (docker/login-action)'
     };
 }
-/** The retry policy fields the options change (only the count), or none. */
-function retryOverride(opts) {
-    return opts.retries === undefined ? undefined : { retries: opts.retries };
+
+/** The whole content as bytes, refusing more than `limit`. */
+async function contentBytes(content, limit, what) {
+    if (Buffer.isBuffer(content))
+        return content;
+    return readCursor(await content.open(), content.size, limit, what);
 }
 
 /** Chunk size after a one-request upload was refused: under every CDN limit, above ECR's 5 MiB minimum. */
@@ -34013,7 +34131,7 @@ async function heldBytes(opts, location, desc) {
 }
 
 const ACCEPT = MANIFEST_TYPES.join(', ');
-/** A repository on a registry, as a copy target: blobs and manifests by digest, tags by name. */
+/** A repository on a registry, as a copy's source or sink: blobs and manifests by digest, tags by name. */
 class RegistryRepository {
     name;
     mismatchHint = REGISTRY_MISMATCH_HINT;
@@ -34099,14 +34217,14 @@ class RegistryRepository {
         }
         return this.#client.fail(res, 'GET', `reading ${desc.digest}`);
     }
-    async fetch(desc) {
+    /**
+     * Content in slabs: a manifest read this run from memory, large blobs straight off the socket,
+     * the rest from the response stream.
+     */
+    async open(desc) {
         const known = this.#manifests.get(desc.digest);
         if (known && isManifestType(desc.mediaType))
-            return Readable.from([known]);
-        return (await this.#get(desc, false)).body;
-    }
-    /** A blob's body in slabs; large blobs are read straight off the socket. */
-    async openChunks(desc) {
+            return bufferSource(known);
         const res = await this.#get(desc, desc.size >= SLAB_SIZE);
         return res.chunks ?? new StreamSource(res.body);
     }
@@ -34235,14 +34353,6 @@ class RegistryRepository {
     }
 }
 
-function destinationKind(file) {
-    const lower = file.toLowerCase();
-    if (lower.endsWith('.tar'))
-        return { kind: 'tar', gzip: false };
-    if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz'))
-        return { kind: 'tar', gzip: true };
-    return { kind: 'dir' };
-}
 /**
  * Pulls an image, index or artifact into an OCI layout. A directory is merged into; a tar is
  * built beside its destination and renamed into place only when complete.
@@ -34254,23 +34364,16 @@ async function pull(opts) {
     const ref = parseReference(opts.reference, opts.registry);
     const target = ref.digest ?? ref.tag ?? 'latest';
     const tag = spec.tag ?? (ref.digest ? undefined : (ref.tag ?? 'latest'));
-    const dest = destinationKind(spec.path);
     let client;
-    let tarStore;
-    const scratch = dest.kind === 'tar' ? partialName(spec.path) : undefined;
+    let store;
     try {
-        if (scratch)
-            await prepareTarDestination(spec.path);
+        await checkLayoutDestination(spec.path);
         client = await openClient(opts, ref.registry);
         const repo = new RegistryRepository(client, ref.repository, { push: false });
         let root = await repo.resolve(target);
         if (opts.platform)
             root = await pickPlatform(repo, root, opts.platform);
-        // A plain tar is written in place; a gzip tar is packed from a directory built beside it.
-        const direct = dest.kind === 'tar' && !dest.gzip && root.digest.startsWith('sha256:');
-        const store = direct
-            ? (tarStore = await TarStore.create(scratch, spec.path))
-            : await LayoutStore.open(scratch ? `${scratch}.d` : spec.path);
+        store = await LayoutSink.open(spec.path, root);
         const result = await copyGraph(repo, root, store, {
             concurrency: opts.concurrency,
             onEvent: opts.onEvent,
@@ -34291,16 +34394,8 @@ async function pull(opts) {
         const annotations = { [Annotation.ContainerdName]: pulled };
         if (tag)
             annotations[Annotation.RefName] = tag;
-        for (const r of await store.addEntry(result.root, annotations))
+        for (const r of await store.commit(result.root, annotations))
             opts.onNotice?.(`${spec.path}: tag ${r.tag} moved from ${r.was} to ${result.root.digest}`);
-        if (store instanceof TarStore) {
-            await store.finish();
-            await rename(scratch, spec.path);
-        }
-        else if (scratch && dest.kind === 'tar') {
-            await packLayout(store.directory, scratch, dest.gzip);
-            await rename(scratch, spec.path);
-        }
         return {
             digest: result.root.digest,
             mediaType: result.root.mediaType,
@@ -34319,16 +34414,11 @@ async function pull(opts) {
     }
     finally {
         client?.close();
-        await tarStore?.close();
-        if (scratch)
-            await Promise.all([
-                rm(scratch, { force: true }),
-                rm(`${scratch}.d`, { recursive: true, force: true })
-            ]);
+        await store?.close();
     }
 }
 async function pickPlatform(repo, root, platform) {
-    const bytes = await readAll(await repo.fetch(root), MAX_MANIFEST_BYTES, root.digest);
+    const bytes = await readContent(repo, root, MAX_MANIFEST_BYTES, root.digest);
     verifyBuffer(bytes, root, `manifest ${root.digest} of ${repo.name}`, repo.mismatchHint);
     const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${repo.name}`);
     if (parsed.kind !== 'index') {
@@ -34358,22 +34448,6 @@ async function pickPlatform(repo, root, platform) {
 function toPlatform(spec) {
     const [os, architecture, variant] = spec.split('/');
     return variant ? { os, architecture, variant } : { os, architecture };
-}
-/** Creates a tar's parent directories, as a directory pull does, and clears a killed run's leftovers. */
-async function prepareTarDestination(file) {
-    const parent = path.dirname(path.resolve(file));
-    try {
-        await mkdir(parent, { recursive: true });
-    }
-    catch (err) {
-        throw new LayoutError(`cannot create ${parent} for ${file} (${err.code ?? String(err)})`, { hint: 'check the layout input: its directory must be creatable and writable' });
-    }
-    const st = await stat(file).catch(() => undefined);
-    if (st?.isDirectory())
-        throw new LayoutError(`${file} is a directory, not a tar file`, {
-            hint: 'name a file ending in .tar, or a directory path without the .tar suffix'
-        });
-    await removeLeftovers(parent, `${path.basename(file)}.`);
 }
 
 /** Groups the reference and extra tags by repository, the reference's first. */
@@ -34431,6 +34505,7 @@ function mountSources(entries, defaultRegistry, targets) {
     }
     return out;
 }
+
 /** Pushes the selected image of a layout, with everything under it, and tags it last. */
 async function push(opts) {
     const spec = parseLayoutSpec(opts.layout);

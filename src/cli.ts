@@ -3,8 +3,8 @@
 import { describeError } from './errors/errors.js'
 import type { CopyEvent } from './copy/copy.js'
 import { engineOptions, readSettings, type InputName } from './inputs.js'
-import { pull } from './pull.js'
-import { push } from './push.js'
+import { pull } from './transfer/pull.js'
+import { push } from './transfer/push.js'
 import { TransferReport } from './report.js'
 import { VERSION } from './version.js'
 

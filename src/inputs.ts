@@ -1,5 +1,5 @@
 import { InputError } from './errors/errors.js'
-import type { RegistryOptions } from './push.js'
+import type { RegistryOptions } from './transfer/options.js'
 import type { PlainHttp } from './registry/client.js'
 
 /** The action's inputs, named as in action.yml; the CLI takes the same names as flags. */

@@ -4,9 +4,9 @@ import { describeError, LayoutError } from './errors/errors.js'
 import type { CopyEvent } from './copy/copy.js'
 import { engineOptions, readSettings, type InputName } from './inputs.js'
 import { parseLayoutSpec } from './oci/reference.js'
-import { pull } from './pull.js'
-import { push } from './push.js'
-import type { TransferResult } from './remote.js'
+import { pull } from './transfer/pull.js'
+import { push } from './transfer/push.js'
+import type { TransferResult } from './transfer/result.js'
 import { metadata, TransferReport } from './report.js'
 
 /** The action's adapter: the only module that talks to the runner. */
@@ -87,10 +87,7 @@ export async function run(): Promise<void> {
     if (result.layout) core.setOutput('layout', result.layout)
     for (const line of result.rateLimits) core.info(line)
     for (const line of report.closing(result)) core.info(line)
-    if (
-      core.getInput('summary').trim().toLowerCase() !== 'false' &&
-      process.env.GITHUB_STEP_SUMMARY
-    ) {
+    if (settings.summary && process.env.GITHUB_STEP_SUMMARY) {
       // The work is done; a summary that cannot be written is worth a warning, not a failure.
       await core.summary
         .addRaw(report.summary(result))

@@ -1,7 +1,7 @@
 import type { CopyEvent, TransferOutcome } from './copy/copy.js'
 import { formatBytes } from './format.js'
 import { shortDigest } from './oci/types.js'
-import type { TransferResult } from './remote.js'
+import type { TransferResult } from './transfer/result.js'
 
 /** One manifest or blob as it ended up at a destination. */
 export interface ReportRow {

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream'
 import { parseDigest } from '../oci/digest.js'
 import { DigestMismatchError, OciError, SizeMismatchError } from '../errors/errors.js'
-import { createHasher, type FileWrite, type Hasher } from './slab-thread.js'
-import { slabs, SLABS_PER_TRANSFER } from './slabs.js'
+import { createHasher, type FileWrite, type Hasher } from '../slabs/thread.js'
+import { slabs, SLABS_PER_TRANSFER } from '../slabs/pool.js'
 
 /**
  * Takes a chunk of a blob. The chunk is lent: the sink may hold it (queued on a socket, being
@@ -72,6 +72,15 @@ export function readerSource(reader: BlobReader): ChunkSource {
     rest: async () => 0,
     close: () => reader.close()
   }
+}
+
+/** Bytes already in memory (a manifest read earlier) as a source, slab by slab. */
+export function bufferSource(bytes: Buffer): ChunkSource {
+  return readerSource({
+    size: bytes.length,
+    read: async (buf, position) => bytes.copy(buf, 0, position),
+    close: async () => undefined
+  })
 }
 
 /**

@@ -1,6 +1,7 @@
-import { BlobCursor, StreamSource } from '../content/blob-cursor.js'
+import { BlobCursor } from '../content/blob-cursor.js'
 import { RegistryError } from '../errors/errors.js'
-import type { BlobContent, ReadOnlyTarget, Target } from '../content/target.js'
+import type { BlobContent, Sink } from '../content/sink.js'
+import type { Source } from '../content/source.js'
 import { isManifestType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
 import {
@@ -26,8 +27,6 @@ export type CopyEvent =
 export interface CopyOptions {
   /** How many blobs move at once. */
   concurrency?: number
-  /** Tags to point at the root once everything under it is in place. */
-  tags?: string[]
   onEvent?: (event: CopyEvent) => void
   /**
    * Skip the whole graph when the destination has its root: right for registries, which accept a
@@ -38,7 +37,7 @@ export interface CopyOptions {
   retry?: Partial<RetryPolicy>
 }
 
-export const DEFAULT_CONCURRENCY = 8
+const DEFAULT_CONCURRENCY = 8
 /** Blobs this large get progress lines while they move, at most one per interval. */
 const PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 const PROGRESS_INTERVAL_MS = 10_000
@@ -54,25 +53,15 @@ export interface CopyResult {
 }
 
 /**
- * Copies the graph under `srcRef` from one target to another: push is layout → registry, pull
- * is registry → layout. The source graph is read and checked first; then blobs move in parallel
- * (skipping what the destination has), each manifest only after everything it names, and tags
- * last, so a failure never leaves a tag on an incomplete image.
+ * Copies the graph under `rootDesc` from a source to a sink: push is layout → registry, pull is
+ * registry → layout. The source graph is read and checked first; then blobs move in parallel
+ * (skipping what the destination has), each manifest only after everything it names. Tags are
+ * the caller's, written once every destination holds the whole image.
  */
-export async function copy(
-  src: ReadOnlyTarget,
-  srcRef: string,
-  dst: Target,
-  opts: CopyOptions = {}
-): Promise<CopyResult> {
-  const rootDesc = await src.resolve(srcRef)
-  return copyGraph(src, rootDesc, dst, opts)
-}
-
 export async function copyGraph(
-  src: ReadOnlyTarget,
+  src: Source,
   rootDesc: Descriptor,
-  dst: Target,
+  dst: Sink,
   opts: CopyOptions = {}
 ): Promise<CopyResult> {
   const emit = opts.onEvent ?? (() => {})
@@ -92,10 +81,6 @@ export async function copyGraph(
   const rootAbsent = opts.skipExistingRoot && !(await dst.exists(graph.root.desc))
   if (opts.skipExistingRoot && !rootAbsent) {
     emit({ type: 'manifest', desc: graph.root.desc, outcome: 'exists', ms: 0 })
-    for (const tag of opts.tags ?? []) {
-      await dst.tag(graph.root.desc, tag)
-      emit({ type: 'tag', desc: graph.root.desc, tag })
-    }
     return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent: 0 }
   }
 
@@ -194,10 +179,6 @@ export async function copyGraph(
     throw failed ?? err
   }
 
-  for (const tag of opts.tags ?? []) {
-    await dst.tag(graph.root.desc, tag)
-    emit({ type: 'tag', desc: graph.root.desc, tag })
-  }
   return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent }
 }
 
@@ -210,15 +191,15 @@ function isBlobUnknown(err: unknown): boolean {
 }
 
 /**
- * A blob of the source as content to push: each open reads it afresh, straight into slabs where
- * the source allows (else from its stream), and checks it against the descriptor.
+ * A blob of the source as content to push: each open reads it afresh into slabs and checks it
+ * against the descriptor.
  */
 class SourceContent implements BlobContent {
-  readonly #src: ReadOnlyTarget
+  readonly #src: Source
   readonly #desc: Descriptor
   readonly #onProgress?: (bytes: number) => void
 
-  constructor(src: ReadOnlyTarget, desc: Descriptor, onProgress?: (bytes: number) => void) {
+  constructor(src: Source, desc: Descriptor, onProgress?: (bytes: number) => void) {
     this.#src = src
     this.#desc = desc
     this.#onProgress = onProgress
@@ -231,9 +212,7 @@ class SourceContent implements BlobContent {
   async open(start = 0): Promise<BlobCursor> {
     const desc = this.#desc
     const what = `${isManifestType(desc.mediaType) ? 'manifest' : 'blob'} ${desc.digest} in ${this.#src.name}`
-    const source = this.#src.openChunks
-      ? await this.#src.openChunks(desc)
-      : new StreamSource(await this.#src.fetch(desc))
+    const source = await this.#src.open(desc)
     let last = Date.now()
     const report = this.#onProgress
     const cursor = new BlobCursor(

@@ -4,7 +4,7 @@ import {
   OciError,
   SizeMismatchError
 } from '../errors/errors.js'
-import { readAll, type ReadOnlyTarget } from '../content/target.js'
+import { readContent, type Source } from '../content/source.js'
 import { isDigest, verifyBuffer } from '../oci/digest.js'
 import { parseManifest, successors } from '../oci/manifest.js'
 import { MAX_MANIFEST_BYTES, isManifestType } from '../oci/media-types.js'
@@ -60,7 +60,7 @@ interface Edge {
  * document order whatever the timing, detects cycles, and measures the nesting depth.
  */
 export async function loadGraph(
-  src: ReadOnlyTarget,
+  src: Source,
   root: Descriptor,
   opts: LoadGraphOptions = {}
 ): Promise<Graph> {
@@ -117,7 +117,7 @@ export async function loadGraph(
       throw new OciError(
         `${what} is ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte manifest limit`
       )
-    const bytes = await readAll(await src.fetch(desc), MAX_MANIFEST_BYTES, what)
+    const bytes = await readContent(src, desc, MAX_MANIFEST_BYTES, what)
     verifyBuffer(bytes, desc, what, src.mismatchHint)
     const parsed = parseManifest(bytes, desc.mediaType, what)
     const node: GraphNode = { desc: { ...desc, mediaType: parsed.mediaType }, bytes, children: [] }
@@ -215,7 +215,7 @@ function annotate(err: unknown, parent: GraphNode): unknown {
 }
 
 function partialIndexError(
-  src: ReadOnlyTarget,
+  src: Source,
   missing: { desc: Descriptor; parent: GraphNode }[]
 ): OciError {
   const parent = missing[0].parent

@@ -1,4 +1,5 @@
-import type { ReadOnlyTarget, Target } from '../content/target.js'
+import type { Sink } from '../content/sink.js'
+import type { Source } from '../content/source.js'
 import { isManifestType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
 import { copyGraph, type CopyOptions } from './copy.js'
@@ -18,8 +19,8 @@ const MAX_REFERRER_DEPTH = 8
  * referrers API, untagged index.json entries in a layout). Returns the referrers copied.
  */
 export async function copyReferrers(
-  src: ReadOnlyTarget,
-  dst: Target,
+  src: Source,
+  dst: Sink,
   graph: Graph,
   opts: ReferrerOptions = {}
 ): Promise<Descriptor[]> {
@@ -38,7 +39,7 @@ export async function copyReferrers(
         // A referrer that is also part of what was copied (a cycle through `subject`) is recorded, not copied again.
         if (seen.has(r.digest)) continue
         seen.add(r.digest)
-        const result = await copyGraph(src, r, dst, { ...opts, tags: [] })
+        const result = await copyGraph(src, r, dst, opts)
         if (depth + 1 < MAX_REFERRER_DEPTH) await visit(result.graph, depth + 1)
       }
       if (found.length && dst.addReferrers) await dst.addReferrers(subject.desc, found)

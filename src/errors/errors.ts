@@ -32,7 +32,7 @@ export class MissingContentError extends NotFoundError {
 }
 
 /** What to do about bytes that contradict their descriptor, by where they came from. */
-export const LAYOUT_MISMATCH_HINT =
+const LAYOUT_MISMATCH_HINT =
   'the layout is corrupt or was modified after it was written; rebuild it'
 export const REGISTRY_MISMATCH_HINT =
   'the registry (or a proxy in front of it) answered with other bytes than the digest names: try again, and if it persists report it to whoever runs the registry'

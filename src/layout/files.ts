@@ -1,9 +1,9 @@
 import type { FileHandle } from 'node:fs/promises'
 import { PassThrough, type Readable } from 'node:stream'
 import type { BlobReader, ChunkSink } from '../content/blob-cursor.js'
-import { FileWriteError, WRITE_PIECE } from '../content/slab-thread.js'
+import { FileWriteError, WRITE_PIECE } from '../slabs/thread.js'
 import { LayoutError, OciError } from '../errors/errors.js'
-import type { Content } from '../content/target.js'
+import type { Content } from '../content/sink.js'
 
 /**
  * Read access to the files of an OCI layout, wherever they are stored (a directory, or a tar
@@ -97,9 +97,8 @@ export function rangeReader(
  *
  * `inOrder`: one write at a time, slabs that queued meanwhile going out right after.
  * Concurrent writes to one file contend for its inode lock, and past its end each also extends
- * it: on ext4 that measured several times the CPU of writing the same file front to back. A file
- * of its own takes `inOrder`; regions of a shared file (a tar written in place) are written as
- * they come.
+ * it, at several times the CPU of writing front to back (docs/benchmark.md). A file of its own
+ * takes `inOrder`; regions of a shared file (a tar written in place) are written as they come.
  */
 export async function writeContentAt(
   fh: FileHandle,

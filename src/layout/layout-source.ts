@@ -1,9 +1,8 @@
 import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import type { Readable } from 'node:stream'
 import { readerSource, type ChunkSource } from '../content/blob-cursor.js'
 import { LayoutError, NotFoundError, OciError, SizeMismatchError } from '../errors/errors.js'
-import { readAll, type ReadOnlyTarget } from '../content/target.js'
+import { readAll, type Source } from '../content/source.js'
 import { isDigest, parseDigest, verifyBuffer } from '../oci/digest.js'
 import { describeValue, parseManifest } from '../oci/manifest.js'
 import { Annotation, isIndexType, isManifestType, MAX_MANIFEST_BYTES } from '../oci/media-types.js'
@@ -19,8 +18,8 @@ export function blobPath(digest: string): string {
   return `blobs/${algorithm}/${hex}`
 }
 
-/** An OCI image layout (directory, tar or gzip tar) as a read-only target. */
-export class LayoutSource implements ReadOnlyTarget {
+/** An OCI image layout (directory, tar or gzip tar) as a copy's source. */
+export class LayoutSource implements Source {
   readonly name: string
   readonly index: LayoutIndex
   readonly #files: LayoutFiles
@@ -128,15 +127,8 @@ export class LayoutSource implements ReadOnlyTarget {
     return { mediaType: parsed.mediaType, digest, size }
   }
 
-  async fetch(desc: Descriptor): Promise<Readable> {
-    const name = blobPath(desc.digest)
-    if ((await this.#files.size(name)) === undefined) {
-      throw new NotFoundError(`blob ${desc.digest} is missing from ${this.name}`)
-    }
-    return this.#files.open(name)
-  }
-
-  async openChunks(desc: Descriptor): Promise<ChunkSource> {
+  /** A blob file read in place (from its byte range, in a tar), refusing one of the wrong size. */
+  async open(desc: Descriptor): Promise<ChunkSource> {
     const name = blobPath(desc.digest)
     if ((await this.#files.size(name)) === undefined) {
       throw new NotFoundError(`blob ${desc.digest} is missing from ${this.name}`)

@@ -1,17 +1,16 @@
 import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import * as path from 'node:path'
-import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { LayoutError } from '../errors/errors.js'
-import type { Content, PushOutcome, Target } from '../content/target.js'
+import type { Content, PushOutcome, Sink } from '../content/sink.js'
 import { VerifyingStream } from '../oci/digest.js'
 import { Annotation, MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
 import { fsReason, writeContentAt } from './files.js'
 import { partialName, removeLeftovers } from './leftovers.js'
 import { indexEntry, parseIndexJson, referrerEntry, type LayoutIndex } from './index-file.js'
-import { blobPath, LayoutSource } from './layout-source.js'
+import { blobPath } from './layout-source.js'
 
 const LOCK_WAIT_MS = 60_000
 
@@ -26,10 +25,9 @@ export interface ReplacedTag {
  * place, and index.json is replaced last by rename under a lock, so an interrupted or
  * concurrent write never leaves a layout that looks complete but is not.
  */
-export class LayoutStore implements Target {
+export class LayoutStore implements Sink {
   readonly name: string
   readonly #dir: string
-  #reader?: LayoutSource
 
   private constructor(dir: string) {
     this.#dir = dir
@@ -53,19 +51,6 @@ export class LayoutStore implements Target {
 
   get directory(): string {
     return this.#dir
-  }
-
-  async #source(): Promise<LayoutSource> {
-    this.#reader ??= await LayoutSource.open(this.#dir)
-    return this.#reader
-  }
-
-  async resolve(reference: string): Promise<Descriptor> {
-    return (await this.#source()).resolve(reference)
-  }
-
-  async fetch(desc: Descriptor): Promise<Readable> {
-    return createReadStream(path.join(this.#dir, blobPath(desc.digest)))
   }
 
   /** Present means present with the right size and bytes: a blob left damaged is fetched again. */
@@ -163,7 +148,6 @@ export class LayoutStore implements Target {
       await writeFile(temp, JSON.stringify(index))
       await rename(temp, path.join(this.#dir, 'index.json'))
     })
-    this.#reader = undefined
     return replaced
   }
 

@@ -1,8 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises'
-import type { Readable } from 'node:stream'
 import { Header } from 'tar'
 import { LayoutError, OciError, SizeMismatchError } from '../errors/errors.js'
-import type { Content, PushOutcome, Target } from '../content/target.js'
+import type { Content, PushOutcome, Sink } from '../content/sink.js'
 import { parseDigest } from '../oci/digest.js'
 import { Annotation, MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
@@ -37,7 +36,7 @@ const padded = (n: number): number => Math.ceil(n / BLOCK) * BLOCK
  * PAX headers); the caller picks another way for others. The file is a temporary one the caller
  * renames when complete.
  */
-export class TarStore implements Target {
+export class TarStore implements Sink {
   readonly name: string
   readonly #fh: FileHandle
   readonly #regions = new Map<string, number>()
@@ -88,16 +87,6 @@ export class TarStore implements Target {
       this.#end += padded(d.size)
     }
     await Promise.all(writes)
-  }
-
-  async resolve(reference: string): Promise<Descriptor> {
-    throw new LayoutError(`${this.name} is being written; ${reference} cannot be read from it yet`)
-  }
-
-  async fetch(desc: Descriptor): Promise<Readable> {
-    throw new LayoutError(
-      `${this.name} is being written; ${desc.digest} cannot be read from it yet`
-    )
   }
 
   /** A new tar holds nothing until it is written. */

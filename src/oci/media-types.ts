@@ -7,11 +7,8 @@ export const MediaType = {
   OciLayoutHeader: 'application/vnd.oci.layout.header.v1+json'
 } as const
 
-export const INDEX_TYPES: ReadonlySet<string> = new Set([
-  MediaType.OciIndex,
-  MediaType.DockerManifestList
-])
-export const IMAGE_MANIFEST_TYPES: ReadonlySet<string> = new Set([
+const INDEX_TYPES: ReadonlySet<string> = new Set([MediaType.OciIndex, MediaType.DockerManifestList])
+const IMAGE_MANIFEST_TYPES: ReadonlySet<string> = new Set([
   MediaType.OciManifest,
   MediaType.DockerManifest
 ])

@@ -24,11 +24,6 @@ export interface Reference {
   digest?: string
 }
 
-/** What to address on the registry: the digest when there is one, else the tag. */
-export function referenceTarget(ref: Reference): string | undefined {
-  return ref.digest ?? ref.tag
-}
-
 export function formatReference(ref: Reference): string {
   let s = `${ref.registry}/${ref.repository}`
   if (ref.tag) s += `:${ref.tag}`

@@ -1,6 +1,6 @@
 import { AuthError, RegistryError } from '../errors/errors.js'
 import { isLoopbackHost } from '../oci/reference.js'
-import { readBody, type HttpResponse, type HttpTransport } from '../transport/http.js'
+import { readBodyStart, type HttpResponse, type HttpTransport } from '../transport/http.js'
 import { parseChallenge, type Challenge } from './challenge.js'
 import type { Credentials } from './credentials.js'
 import { parseErrorBody } from './error-body.js'
@@ -186,7 +186,7 @@ export class Authenticator {
       )
     }
     if (res.status !== 200) {
-      const errors = parseErrorBody(await readBody(res, 64 * 1024))
+      const errors = parseErrorBody(await readBodyStart(res, 64 * 1024))
       if (res.status === 401 || res.status === 403) {
         throw new AuthError(
           this.#refusal(errors.map((e) => e.message || e.code).join('; ') || `HTTP ${res.status}`),
@@ -206,7 +206,7 @@ export class Authenticator {
       refresh_token?: unknown
     }
     try {
-      json = JSON.parse((await readBody(res, 1024 * 1024)).toString('utf8')) as typeof json
+      json = JSON.parse((await readBodyStart(res, 1024 * 1024)).toString('utf8')) as typeof json
     } catch {
       throw new AuthError(`token service ${url.origin} answered with something other than JSON`)
     }
@@ -260,7 +260,7 @@ export class Authenticator {
       body: Buffer.from(form.toString())
     })
     if (res.status !== 404) return res
-    await readBody(res, 64 * 1024)
+    await readBodyStart(res, 64 * 1024)
     return this.#tokenGet(
       realm,
       service,

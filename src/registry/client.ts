@@ -3,7 +3,7 @@ import { apiHost, isLoopbackHost } from '../oci/reference.js'
 import {
   drain,
   header,
-  readBody,
+  readBodyStart,
   HttpTransport,
   type HttpResponse,
   type PumpBody,
@@ -46,7 +46,7 @@ export interface RegistryClientOptions extends TransportOptions {
  * registry takes (GHCR refuses PATCHes over 4 MiB, ECR parts under 5 MiB). A registry that refuses
  * a large PUT (413) gets chunks from then on (see UploadLimits).
  */
-export const DEFAULT_CHUNK_SIZE = 0
+const DEFAULT_CHUNK_SIZE = 0
 
 export interface RegistryRequest {
   method: string
@@ -247,7 +247,7 @@ export class RegistryClient {
 
   /** Turns an unexpected answer into a typed error carrying the registry's codes. */
   async fail(res: HttpResponse, method: string, action: string): Promise<never> {
-    const body = await readBody(res, 64 * 1024)
+    const body = await readBodyStart(res, 64 * 1024)
     if (res.status === 401 || res.status === 403) {
       const repo = /^\/v2\/(.+?)\/(?:blobs|manifests|tags|referrers)\//.exec(res.url.pathname)?.[1]
       const verb = method === 'GET' || method === 'HEAD' ? 'pull from' : 'push to'

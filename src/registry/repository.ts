@@ -1,14 +1,8 @@
-import { Readable } from 'node:stream'
-import { StreamSource, type ChunkSource } from '../content/blob-cursor.js'
-import { SLAB_SIZE } from '../content/slabs.js'
+import { bufferSource, StreamSource, type ChunkSource } from '../content/blob-cursor.js'
+import { SLAB_SIZE } from '../slabs/pool.js'
 import { NotFoundError, OciError, REGISTRY_MISMATCH_HINT } from '../errors/errors.js'
-import {
-  contentBytes,
-  readAll,
-  type Content,
-  type PushOutcome,
-  type Target
-} from '../content/target.js'
+import { contentBytes, type Content, type PushOutcome, type Sink } from '../content/sink.js'
+import { readAll, type Source } from '../content/source.js'
 import { digestOf, isDigest, verifyBuffer } from '../oci/digest.js'
 import { parseManifest } from '../oci/manifest.js'
 import {
@@ -25,8 +19,8 @@ import { uploadBlob } from './upload.js'
 
 const ACCEPT = MANIFEST_TYPES.join(', ')
 
-/** A repository on a registry, as a copy target: blobs and manifests by digest, tags by name. */
-export class RegistryRepository implements Target {
+/** A repository on a registry, as a copy's source or sink: blobs and manifests by digest, tags by name. */
+export class RegistryRepository implements Source, Sink {
   readonly name: string
   readonly mismatchHint = REGISTRY_MISMATCH_HINT
   readonly #client: RegistryClient
@@ -127,14 +121,13 @@ export class RegistryRepository implements Target {
     return this.#client.fail(res, 'GET', `reading ${desc.digest}`)
   }
 
-  async fetch(desc: Descriptor): Promise<Readable> {
+  /**
+   * Content in slabs: a manifest read this run from memory, large blobs straight off the socket,
+   * the rest from the response stream.
+   */
+  async open(desc: Descriptor): Promise<ChunkSource> {
     const known = this.#manifests.get(desc.digest)
-    if (known && isManifestType(desc.mediaType)) return Readable.from([known])
-    return (await this.#get(desc, false)).body
-  }
-
-  /** A blob's body in slabs; large blobs are read straight off the socket. */
-  async openChunks(desc: Descriptor): Promise<ChunkSource> {
+    if (known && isManifestType(desc.mediaType)) return bufferSource(known)
     const res = await this.#get(desc, desc.size >= SLAB_SIZE)
     return res.chunks ?? new StreamSource(res.body)
   }

@@ -1,6 +1,6 @@
 import type { BlobCursor } from '../content/blob-cursor.js'
 import { OciError, RegistryError } from '../errors/errors.js'
-import type { Content } from '../content/target.js'
+import type { Content } from '../content/sink.js'
 import type { Descriptor } from '../oci/types.js'
 import { drain, header, type HttpResponse, type PumpBody } from '../transport/http.js'
 import { backoff, isRetryableTransferError, sleep, type RetryPolicy } from '../transport/retry.js'
@@ -32,7 +32,7 @@ interface Session {
  * answered. A Location naming the same host without a port keeps the request's port (some
  * registries behind proxies drop it).
  */
-export function resolveLocation(location: string, base: URL): URL {
+function resolveLocation(location: string, base: URL): URL {
   const url = new URL(location, base)
   if (
     /^[a-z]+:\/\//i.test(location) &&

@@ -26,7 +26,7 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number
   headers: http.IncomingHttpHeaders
-  /** The body stream; consume it (readBody) or drain it. */
+  /** The body stream; consume it (readBodyStart) or drain it. */
   body: Readable
   /** The body in slabs, when it was read straight off the socket (see sendForChunks); then use this, not `body`. */
   chunks?: ChunkSource
@@ -213,10 +213,11 @@ function lendTo(r: http.ClientRequest, stopped: () => boolean): ChunkSink {
 
 /** A network fault before any answer, as a ConnectionError that says what happened; others as they are. */
 function asConnectionError(err: Error, url: URL): Error {
-  return err instanceof ConnectionError || !isNetworkError(err) ? err : toConnectionError(err, url)
+  return err instanceof ConnectionError || !isSystemError(err) ? err : toConnectionError(err, url)
 }
 
-function isNetworkError(err: Error): boolean {
+/** An error of the OS or of node's sockets (it has a code), not one of ours or an assertion's. */
+function isSystemError(err: Error): boolean {
   return typeof (err as NodeJS.ErrnoException).code === 'string' && !('expected' in err)
 }
 
@@ -247,8 +248,11 @@ function toConnectionError(err: Error, url: URL): ConnectionError {
   })
 }
 
-/** Reads a response body up to a limit. */
-export async function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
+/**
+ * The first `limit` bytes of a body (an error answer's text, a token service's answer); the rest
+ * is dropped. Content that must be whole is read with readAll, which refuses more than its limit.
+ */
+export async function readBodyStart(res: HttpResponse, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = []
   let total = 0
   for await (const chunk of res.body as AsyncIterable<Buffer>) {

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import type { ChunkSource } from '../content/blob-cursor.js'
-import { slabs } from '../content/slabs.js'
+import { slabs } from '../slabs/pool.js'
 import { netError } from './http-head.js'
 
 /** Slabs a connection may hold filled before the reader takes them. */

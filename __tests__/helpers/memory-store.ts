@@ -1,10 +1,11 @@
-import { Readable } from 'node:stream'
-import { NotFoundError } from '../errors/errors.js'
-import { contentBytes, type Content, type PushOutcome, type Target } from './target.js'
-import type { Descriptor } from '../oci/types.js'
+// A source and sink held in memory, for tests of the copy engine: what was pushed and tagged, in order.
+import { bufferSource, type ChunkSource } from '../../src/content/blob-cursor.js'
+import { contentBytes, type Content, type PushOutcome, type Sink } from '../../src/content/sink.js'
+import type { Source } from '../../src/content/source.js'
+import { NotFoundError } from '../../src/errors/errors.js'
+import type { Descriptor } from '../../src/oci/types.js'
 
-/** A target held in memory: for tests of the copy engine and for small in-process graphs. */
-export class MemoryStore implements Target {
+export class MemoryStore implements Source, Sink {
   readonly name: string
   readonly blobs = new Map<string, Buffer>()
   readonly tags = new Map<string, Descriptor>()
@@ -21,10 +22,10 @@ export class MemoryStore implements Target {
     return desc
   }
 
-  async fetch(desc: Descriptor): Promise<Readable> {
+  async open(desc: Descriptor): Promise<ChunkSource> {
     const bytes = this.blobs.get(desc.digest)
     if (!bytes) throw new NotFoundError(`${this.name}: ${desc.digest} not found`)
-    return Readable.from([bytes])
+    return bufferSource(bytes)
   }
 
   async exists(desc: Descriptor): Promise<boolean> {

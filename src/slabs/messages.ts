@@ -1,4 +1,4 @@
-/** The messages between the slab threads (slab-worker.js) and the thread that runs them (slab-thread.ts). */
+/** The messages between the slab threads (slab-worker.js) and the thread that runs them (thread.ts). */
 
 /** To a slab thread. Jobs are answered in the order they were asked. */
 export type ToSlabThread =

@@ -29,8 +29,8 @@ export class SlabPool {
 }
 
 /**
- * 256 KiB: a read, its hash and its send touch memory still in the core's cache; larger slabs
- * measured no faster. Each transfer keeps up to SLABS_PER_TRANSFER of them busy.
+ * 256 KiB: a read, its hash and its send touch memory still in the core's cache (larger slabs
+ * are no faster: docs/benchmark.md). Each transfer keeps up to SLABS_PER_TRANSFER of them busy.
  */
 export const SLAB_SIZE = 256 * 1024
 export const SLABS_PER_TRANSFER = 4

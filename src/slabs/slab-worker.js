@@ -1,5 +1,5 @@
 // @ts-check
-// A slab thread (see slab-thread.ts): hashes slabs, and writes them to files, by id, in the order
+// A slab thread (see thread.ts): hashes slabs, and writes them to files, by id, in the order
 // asked. Plain JavaScript, type-checked (checkJs) and linted like the rest: a worker is a file
 // Node runs as it is, from the sources under test as from dist/, where the build puts it beside
 // the bundles.
@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto'
 import { writeSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 
-/** @typedef {import('./slab-messages.js').ToSlabThread} ToSlabThread */
-/** @typedef {import('./slab-messages.js').FromSlabThread} FromSlabThread */
+/** @typedef {import('./messages.js').ToSlabThread} ToSlabThread */
+/** @typedef {import('./messages.js').FromSlabThread} FromSlabThread */
 
 const port = parentPort
 if (!port) throw new Error('slab-worker.js runs as a worker thread only')
-const { piece } = /** @type {import('./slab-messages.js').SlabThreadData} */ (workerData)
+const { piece } = /** @type {import('./messages.js').SlabThreadData} */ (workerData)
 
 /** @type {Map<number, Buffer>} */
 const slabs = new Map()

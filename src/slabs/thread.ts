@@ -3,14 +3,14 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { OciError } from '../errors/errors.js'
-import type { FromSlabThread, SlabThreadData, ToSlabThread } from './slab-messages.js'
+import type { FromSlabThread, SlabThreadData, ToSlabThread } from './messages.js'
 
 /**
  * Work on slabs off the main thread. Large blobs are hashed, and written to files, on a worker
- * thread that reads the slabs where they lie (they are SharedArrayBuffers). On two cores sha256
- * (about 0.6 s per GiB) then runs beside the thread that moves the bytes; and a file gets its
- * bytes in small synchronous writes (see WRITE_PIECE) without a thread-pool round trip for each,
- * which on this VM cost the main thread about 20 µs a write in wake-ups.
+ * thread that reads the slabs where they lie (they are SharedArrayBuffers): on two cores the hash
+ * runs beside the thread that moves the bytes, and a file gets its bytes in small synchronous
+ * writes without a thread-pool round trip for each (docs/benchmark.md, "Measurements behind the
+ * constants").
  */
 export interface Hasher {
   /**
@@ -50,11 +50,8 @@ export type Algorithm = 'sha256' | 'sha512'
 export const WORKER_MIN_BYTES = 4 * 1024 * 1024
 
 /**
- * Bytes per write call. Linux (6.x, ext4) gives a write page-cache folios as large as the write:
- * a 256 KiB write takes high-order pages, and on a VM whose freed memory goes back to the host
- * those are the pages the host must supply afresh. Writing a GiB into a new file then measured
- * 2.4-3.4 s of kernel time in 256 KiB writes and 0.6-1.1 s in 32 KiB ones (16 KiB: no better),
- * against 0.2-0.3 s either way on memory touched recently.
+ * Bytes per write call: small writes take small page-cache folios, which a VM that gives freed
+ * memory back to its host supplies far more cheaply than large ones (docs/benchmark.md).
  */
 export const WRITE_PIECE = 32 * 1024
 

@@ -1,68 +1,8 @@
 import { readFile } from 'node:fs/promises'
-import { InputError } from './errors/errors.js'
-import type { CopyEvent } from './copy/copy.js'
-import type { Descriptor } from './oci/types.js'
-import type { SecretSink } from './registry/auth.js'
-import { findCredentials, nearMissCredentials, type Credentials } from './registry/credentials.js'
-import { RegistryClient, type PlainHttp } from './registry/client.js'
-
-/** What push and pull share: where the registry is and how to talk to it. */
-export interface RegistryOptions {
-  /** `host[:port]`; may be empty when `reference` is fully qualified. */
-  registry?: string
-  /** `REPOSITORY[:TAG][@DIGEST]`, or `host/REPOSITORY[:TAG]`. */
-  reference: string
-  /** Explicit credentials; when absent they are looked up (see findCredentials). */
-  credentials?: Credentials
-  /** Inputs for the credential lookup. */
-  username?: string
-  password?: string
-  githubToken?: string
-  githubActor?: string
-  /** Environment for the lookup (docker config, podman auth file); default process.env. */
-  env?: NodeJS.ProcessEnv
-  plainHttp?: PlainHttp
-  concurrency?: number
-  /** Tries after the first for a failed request or transfer (default 5). */
-  retries?: number
-  /** Blobs above this size go up in resumable chunks of it (0: never). */
-  chunkSize?: number
-  /** Carry referrers (signatures, SBOMs, attestations) along with the image. */
-  referrers?: boolean
-  /** With referrers on a pull: only referrers of this artifact type. */
-  artifactType?: string
-  /** PEM bundle trusted in addition to the default CAs (contents, or a path in caFile). */
-  ca?: string
-  caFile?: string
-  insecure?: boolean
-  onEvent?: (event: CopyEvent) => void
-  onSecret?: SecretSink
-  onTrace?: (line: string) => void
-  /** Informational lines (where credentials came from, retries, notices). */
-  onNotice?: (line: string) => void
-  /** Lines about inputs that surprise: set but without effect, or read otherwise than written. */
-  onWarning?: (line: string) => void
-}
-
-export interface TransferResult {
-  digest: string
-  mediaType: string
-  size: number
-  /** `host/repository@digest`. */
-  reference: string
-  /** Full references of the tags written. */
-  tags: string[]
-  bytesTotal: number
-  bytesSent: number
-  /** `os/arch[/variant]` of each image (an index's platforms, attestations left out). */
-  platforms: string[]
-  /** Every repository written, with its tags. */
-  destinations: { reference: string; tags: string[] }[]
-  /** Referrers carried along (with `referrers: true`). */
-  referrers: Descriptor[]
-  /** Rate limits the registries reported (Docker Hub's pulls left), one line each. */
-  rateLimits: string[]
-}
+import { InputError } from '../errors/errors.js'
+import { findCredentials, nearMissCredentials } from '../registry/credentials.js'
+import { RegistryClient } from '../registry/client.js'
+import { retryOverride, type RegistryOptions } from './options.js'
 
 /** One client per registry for a run; closes them all. */
 export class ClientPool {
@@ -170,9 +110,4 @@ async function credentialHints(
       ? `${near.file} holds credentials for ${near.host}, not for ${registry}: name the registry as it was logged in to, or log in to ${registry}`
       : 'set the username and password inputs, or log in first (docker/login-action)'
   }
-}
-
-/** The retry policy fields the options change (only the count), or none. */
-export function retryOverride(opts: RegistryOptions): { retries: number } | undefined {
-  return opts.retries === undefined ? undefined : { retries: opts.retries }
 }

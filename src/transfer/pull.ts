@@ -1,23 +1,21 @@
-import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import * as path from 'node:path'
-import { InputError, LayoutError, NotFoundError } from './errors/errors.js'
-import { readAll } from './content/target.js'
-import { copyGraph } from './copy/copy.js'
-import { imagePlatforms } from './copy/platforms.js'
-import { copyReferrers } from './copy/referrers.js'
-import { partialName, removeLeftovers } from './layout/leftovers.js'
-import { LayoutStore } from './layout/layout-store.js'
-import { packLayout } from './layout/tar-export.js'
-import { TarStore } from './layout/tar-store.js'
-import { verifyBuffer } from './oci/digest.js'
-import { parseManifest } from './oci/manifest.js'
-import { Annotation, MAX_MANIFEST_BYTES } from './oci/media-types.js'
-import { selectPlatform } from './oci/platform.js'
-import { formatReference, parseLayoutSpec, parseReference } from './oci/reference.js'
-import { formatPlatform, type Descriptor, type Platform } from './oci/types.js'
-import { openClient, retryOverride, type RegistryOptions, type TransferResult } from './remote.js'
-import type { RegistryClient } from './registry/client.js'
-import { RegistryRepository } from './registry/repository.js'
+import { readContent } from '../content/source.js'
+import { InputError, NotFoundError } from '../errors/errors.js'
+import { copyGraph } from '../copy/copy.js'
+import { imagePlatforms } from '../copy/platforms.js'
+import { copyReferrers } from '../copy/referrers.js'
+import { checkLayoutDestination, LayoutSink } from '../layout/layout-sink.js'
+import { verifyBuffer } from '../oci/digest.js'
+import { parseManifest } from '../oci/manifest.js'
+import { Annotation, MAX_MANIFEST_BYTES } from '../oci/media-types.js'
+import { selectPlatform } from '../oci/platform.js'
+import { formatReference, parseLayoutSpec, parseReference } from '../oci/reference.js'
+import { formatPlatform, type Descriptor, type Platform } from '../oci/types.js'
+import { openClient } from './clients.js'
+import { retryOverride, type RegistryOptions } from './options.js'
+import type { TransferResult } from './result.js'
+import type { RegistryClient } from '../registry/client.js'
+import { RegistryRepository } from '../registry/repository.js'
 
 export interface PullOptions extends RegistryOptions {
   /** Destination: a directory, or a path ending in .tar / .tar.gz / .tgz, with an optional `:TAG`. */
@@ -31,15 +29,6 @@ export interface PullResult extends TransferResult {
   layout: string
   /** What was pulled, as named on the registry (`host/org/app:v1`, or by digest). */
   pulled: string
-}
-
-type Destination = { kind: 'dir' } | { kind: 'tar'; gzip: boolean }
-
-function destinationKind(file: string): Destination {
-  const lower = file.toLowerCase()
-  if (lower.endsWith('.tar')) return { kind: 'tar', gzip: false }
-  if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz')) return { kind: 'tar', gzip: true }
-  return { kind: 'dir' }
 }
 
 /**
@@ -56,21 +45,15 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
   const ref = parseReference(opts.reference, opts.registry)
   const target = ref.digest ?? ref.tag ?? 'latest'
   const tag = spec.tag ?? (ref.digest ? undefined : (ref.tag ?? 'latest'))
-  const dest = destinationKind(spec.path)
   let client: RegistryClient | undefined
-  let tarStore: TarStore | undefined
-  const scratch = dest.kind === 'tar' ? partialName(spec.path) : undefined
+  let store: LayoutSink | undefined
   try {
-    if (scratch) await prepareTarDestination(spec.path)
+    await checkLayoutDestination(spec.path)
     client = await openClient(opts, ref.registry)
     const repo = new RegistryRepository(client, ref.repository, { push: false })
     let root = await repo.resolve(target)
     if (opts.platform) root = await pickPlatform(repo, root, opts.platform)
-    // A plain tar is written in place; a gzip tar is packed from a directory built beside it.
-    const direct = dest.kind === 'tar' && !dest.gzip && root.digest.startsWith('sha256:')
-    const store = direct
-      ? (tarStore = await TarStore.create(scratch as string, spec.path))
-      : await LayoutStore.open(scratch ? `${scratch}.d` : spec.path)
+    store = await LayoutSink.open(spec.path, root)
     const result = await copyGraph(repo, root, store, {
       concurrency: opts.concurrency,
       onEvent: opts.onEvent,
@@ -92,15 +75,8 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     )
     const annotations: Record<string, string> = { [Annotation.ContainerdName]: pulled }
     if (tag) annotations[Annotation.RefName] = tag
-    for (const r of await store.addEntry(result.root, annotations))
+    for (const r of await store.commit(result.root, annotations))
       opts.onNotice?.(`${spec.path}: tag ${r.tag} moved from ${r.was} to ${result.root.digest}`)
-    if (store instanceof TarStore) {
-      await store.finish()
-      await rename(scratch as string, spec.path)
-    } else if (scratch && dest.kind === 'tar') {
-      await packLayout(store.directory, scratch, dest.gzip)
-      await rename(scratch, spec.path)
-    }
     return {
       digest: result.root.digest,
       mediaType: result.root.mediaType,
@@ -118,12 +94,7 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     }
   } finally {
     client?.close()
-    await tarStore?.close()
-    if (scratch)
-      await Promise.all([
-        rm(scratch, { force: true }),
-        rm(`${scratch}.d`, { recursive: true, force: true })
-      ])
+    await store?.close()
   }
 }
 
@@ -132,7 +103,7 @@ async function pickPlatform(
   root: Descriptor,
   platform: string
 ): Promise<Descriptor> {
-  const bytes = await readAll(await repo.fetch(root), MAX_MANIFEST_BYTES, root.digest)
+  const bytes = await readContent(repo, root, MAX_MANIFEST_BYTES, root.digest)
   verifyBuffer(bytes, root, `manifest ${root.digest} of ${repo.name}`, repo.mismatchHint)
   const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${repo.name}`)
   if (parsed.kind !== 'index') {
@@ -163,23 +134,4 @@ async function pickPlatform(
 function toPlatform(spec: string): Platform {
   const [os, architecture, variant] = spec.split('/')
   return variant ? { os, architecture, variant } : { os, architecture }
-}
-
-/** Creates a tar's parent directories, as a directory pull does, and clears a killed run's leftovers. */
-async function prepareTarDestination(file: string): Promise<void> {
-  const parent = path.dirname(path.resolve(file))
-  try {
-    await mkdir(parent, { recursive: true })
-  } catch (err) {
-    throw new LayoutError(
-      `cannot create ${parent} for ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-      { hint: 'check the layout input: its directory must be creatable and writable' }
-    )
-  }
-  const st = await stat(file).catch(() => undefined)
-  if (st?.isDirectory())
-    throw new LayoutError(`${file} is a directory, not a tar file`, {
-      hint: 'name a file ending in .tar, or a directory path without the .tar suffix'
-    })
-  await removeLeftovers(parent, `${path.basename(file)}.`)
 }
