@@ -3,7 +3,8 @@ export default {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
   resolver: 'ts-jest-resolver',
-  roots: ['<rootDir>/__tests__'],
+  // Unit tests sit beside their module in src/; integration and adversarial suites in __tests__/.
+  roots: ['<rootDir>/src', '<rootDir>/__tests__'],
   globalSetup: '<rootDir>/__tests__/setup/global.mjs',
   globalTeardown: '<rootDir>/__tests__/setup/teardown.mjs',
   setupFilesAfterEnv: ['<rootDir>/__tests__/setup/each-file.ts'],

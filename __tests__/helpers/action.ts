@@ -16,10 +16,20 @@ export const ACTION_BUNDLE = path.resolve(
 export const CLI_BUNDLE = path.resolve(process.env.CLI_BUNDLE ?? path.join(BUNDLE_DIR, 'cli.js'))
 
 export interface ActionRun {
-  code: number
+  /** The exit code, or `killed (SIGNAL): a hang` when the time limit killed it. */
+  code: number | string
   stdout: string
   stderr: string
   outputs: Record<string, string>
+  /** The `::error` lines of stdout. */
+  errors: string[]
+}
+
+export interface RunOptions {
+  /** The working directory (default: this process's). */
+  cwd?: string
+  /** Killed (SIGKILL) after this long; a hang shows in `code`. Default 120 s. */
+  timeoutMs?: number
 }
 
 /** Parses the `name<<DELIM\nvalue\nDELIM` blocks @actions/core writes to GITHUB_OUTPUT. */
@@ -38,15 +48,17 @@ export function parseOutputFile(text: string): Record<string, string> {
 
 export async function runAction(
   inputs: Record<string, string>,
-  env: Record<string, string> = {}
+  env: Record<string, string> = {},
+  opts: RunOptions = {}
 ): Promise<ActionRun> {
-  return (await startAction(inputs, env)).done
+  return (await startAction(inputs, env, opts)).done
 }
 
 /** Starts the action without waiting, so a test can kill it mid-way (`child.kill('SIGKILL')`). */
 export async function startAction(
   inputs: Record<string, string>,
-  env: Record<string, string> = {}
+  env: Record<string, string> = {},
+  opts: RunOptions = {}
 ): Promise<{ child: ChildProcess; done: Promise<ActionRun> }> {
   const dir = await tmpDir('action-run-')
   const outputFile = path.join(dir, 'output')
@@ -63,17 +75,21 @@ export async function startAction(
       process.execPath,
       [ACTION_BUNDLE],
       {
+        cwd: opts.cwd,
         env: { ...clean, ...inputEnv, GITHUB_OUTPUT: outputFile, RUNNER_TEMP: dir, ...env },
-        timeout: 120_000
+        timeout: opts.timeoutMs ?? 120_000,
+        killSignal: 'SIGKILL'
       },
       (err, stdout, stderr) => {
+        const e = err as { code?: number | string; killed?: boolean; signal?: string } | null
         void readFile(outputFile, 'utf8').then(async (text) => {
           await rm(dir, { recursive: true, force: true })
           resolve({
-            code: err ? ((err as { code?: number }).code ?? 1) : 0,
+            code: e ? (e.killed ? `killed (${e.signal}): a hang` : (e.code ?? 1)) : 0,
             stdout,
             stderr,
-            outputs: parseOutputFile(text)
+            outputs: parseOutputFile(text),
+            errors: stdout.split('\n').filter((l) => l.startsWith('::error'))
           })
         })
       }

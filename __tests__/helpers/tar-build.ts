@@ -40,19 +40,32 @@ export interface Member {
   pax?: Record<string, string>
 }
 
-export function paxBody(records: Record<string, string>): Buffer {
-  let out = ''
-  for (const [key, value] of Object.entries(records)) {
-    const body = ` ${key}=${value}\n`
-    let len = Buffer.byteLength(body) + 1
-    while (String(len).length + Buffer.byteLength(body) !== len)
-      len = String(len).length + Buffer.byteLength(body)
-    out += `${len}${body}`
-  }
-  return Buffer.from(out)
+/** One PAX record, `LEN key=value\n`, whose length counts its own digits. */
+export function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`
+  let len = Buffer.byteLength(body) + 1
+  while (String(len).length + Buffer.byteLength(body) !== len)
+    len = String(len).length + Buffer.byteLength(body)
+  return `${len}${body}`
 }
 
-export function makeTar(members: Member[]): Buffer {
+export function paxBody(records: Record<string, string>): Buffer {
+  return Buffer.from(
+    Object.entries(records)
+      .map(([k, v]) => paxRecord(k, v))
+      .join('')
+  )
+}
+
+/** A PAX extended header (`x`) block with its body, padded, to put before a member. */
+export function paxBlock(records: string): Buffer {
+  return makeTar([{ path: 'PaxHeader/x', type: 'ExtendedHeader', body: Buffer.from(records) }], {
+    end: false
+  })
+}
+
+/** A tar of `members` (with the end-of-archive blocks unless `end: false`). */
+export function makeTar(members: Member[], opts: { end?: boolean } = {}): Buffer {
   const parts: Buffer[] = []
   const expanded = members.flatMap((m): Member[] =>
     m.pax
@@ -78,6 +91,14 @@ export function makeTar(members: Member[]): Buffer {
     parts.push(header.block as Buffer)
     if (body.length) parts.push(body, Buffer.alloc((512 - (body.length % 512)) % 512))
   }
-  parts.push(Buffer.alloc(1024))
+  if (opts.end !== false) parts.push(Buffer.alloc(1024))
   return Buffer.concat(parts)
+}
+
+/** Recomputes the checksum of the ustar header at `at` after a byte was changed on purpose. */
+export function fixChecksum(tar: Buffer, at: number): void {
+  tar.fill(0x20, at + 148, at + 156)
+  let sum = 0
+  for (let i = 0; i < 512; i++) sum += tar[at + i]
+  tar.write(`${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 8, 'latin1')
 }

@@ -18,7 +18,7 @@ async function sourceFiles(dir) {
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name)
     if (e.isDirectory()) out.push(...(await sourceFiles(p)))
-    else out.push(p)
+    else if (!e.name.endsWith('.test.ts')) out.push(p) // tests beside the sources are not built
   }
   return out.sort()
 }

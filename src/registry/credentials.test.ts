@@ -3,10 +3,10 @@
 // token; the near-miss hint; the WWW-Authenticate parser.
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { AuthError } from '../src/errors/errors.js'
-import { parseChallenge } from '../src/registry/challenge.js'
-import { findCredentials, nearMissCredentials } from '../src/registry/credentials.js'
-import { tmpDir } from './helpers/skopeo.js'
+import { AuthError } from '../errors/errors.js'
+import { parseChallenge } from './challenge.js'
+import { findCredentials, nearMissCredentials } from './credentials.js'
+import { tmpDir } from '../../__tests__/helpers/skopeo.js'
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64')
 

@@ -2,12 +2,12 @@
 import { readFile, readdir, rm, stat } from 'node:fs/promises'
 import http from 'node:http'
 import path from 'node:path'
-import { pull } from '../src/transfer/pull.js'
-import { push } from '../src/transfer/push.js'
-import { startProxy } from './helpers/proxy.js'
-import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { pushWithSkopeo, remoteDigest, skopeo, tmpDir } from './helpers/skopeo.js'
-import { checkLayout, extractTar, listFiles, ociImageToolValidate } from './helpers/verify.js'
+import { pull } from '../../src/transfer/pull.js'
+import { push } from '../../src/transfer/push.js'
+import { startProxy } from '../helpers/proxy.js'
+import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { pushWithSkopeo, remoteDigest, skopeo, tmpDir } from '../helpers/skopeo.js'
+import { checkLayout, extractTar, listFiles, ociImageToolValidate } from '../helpers/verify.js'
 import {
   BUILDX,
   BUILDX_DIGEST,
@@ -18,7 +18,7 @@ import {
   MADE,
   present,
   type Corpus
-} from './helpers/corpus.js'
+} from '../helpers/corpus.js'
 
 const REF_NAME = 'org.opencontainers.image.ref.name'
 const CTR_NAME = 'io.containerd.image.name'

@@ -5,12 +5,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import net from 'node:net'
 import tls from 'node:tls'
-import { BlobCursor } from '../src/content/blob-cursor.js'
-import { slabs } from '../src/slabs/pool.js'
-import { ConnectionError } from '../src/errors/errors.js'
-import { HttpTransport } from '../src/transport/http.js'
-import { isNetworkError } from '../src/transport/retry.js'
-import { makeTestCa, type TestCa } from './helpers/tls.js'
+import { BlobCursor } from '../content/blob-cursor.js'
+import { slabs } from '../slabs/pool.js'
+import { ConnectionError } from '../errors/errors.js'
+import { HttpTransport } from './http.js'
+import { isNetworkError } from './retry.js'
+import { makeTestCa, type TestCa } from '../../__tests__/helpers/tls.js'
 
 type Answer = (socket: net.Socket, request: string, n: number) => void | Promise<void>
 

@@ -1,9 +1,9 @@
 // The copy engine between in-memory sources and sinks: order, skipping, failure semantics.
-import { MemoryStore } from './helpers/memory-store.js'
-import { copyGraph, type CopyOptions } from '../src/copy/copy.js'
-import { digestOf } from '../src/oci/digest.js'
-import { MediaType } from '../src/oci/media-types.js'
-import type { Descriptor } from '../src/oci/types.js'
+import { MemoryStore } from '../../__tests__/helpers/memory-store.js'
+import { copyGraph, type CopyOptions } from './copy.js'
+import { digestOf } from '../oci/digest.js'
+import { MediaType } from '../oci/media-types.js'
+import type { Descriptor } from '../oci/types.js'
 
 function put(store: MemoryStore, mediaType: string, bytes: Buffer): Descriptor {
   const desc = { mediaType, digest: digestOf(bytes), size: bytes.length }

@@ -10,9 +10,9 @@ import {
   StreamSource,
   type BlobReader,
   type ChunkSource
-} from '../src/content/blob-cursor.js'
-import { DigestMismatchError, OciError, SizeMismatchError } from '../src/errors/errors.js'
-import { SLAB_SIZE, SLABS_PER_TRANSFER } from '../src/slabs/pool.js'
+} from './blob-cursor.js'
+import { DigestMismatchError, OciError, SizeMismatchError } from '../errors/errors.js'
+import { SLAB_SIZE, SLABS_PER_TRANSFER } from '../slabs/pool.js'
 
 const digestOf = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
 const bytes = (n: number, seed = 1): Buffer =>

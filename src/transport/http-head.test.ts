@@ -1,8 +1,8 @@
 // The HTTP/1.1 head parser of the slab-landing GET on its own (pure, in-process): what it takes,
 // what it leaves to node:http, and what it refuses as a strict reader would. What a server sends
 // is what an attacker controls, so each refusal is pinned down.
-import { netError, NotRawError, parseHead, requestHead } from '../src/transport/http-head.js'
-import { rawGetDisabled } from '../src/transport/http.js'
+import { netError, NotRawError, parseHead, requestHead } from './http-head.js'
+import { rawGetDisabled } from './http.js'
 
 const head = (...lines: string[]): string => lines.join('\r\n')
 const refused = (text: string): { code?: string; message: string } => {

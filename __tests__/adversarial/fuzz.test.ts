@@ -10,14 +10,15 @@ import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { Header } from 'tar'
-import { OciError } from '../src/errors/errors.js'
-import { MemoryStore } from './helpers/memory-store.js'
-import { copyGraph } from '../src/copy/copy.js'
-import { LayoutSource } from '../src/layout/layout-source.js'
-import { digestOf, parseDigest } from '../src/oci/digest.js'
-import { MediaType } from '../src/oci/media-types.js'
-import { BUILDX, CORPORA, layoutIn, present } from './helpers/corpus.js'
-import { tmpDir } from './helpers/skopeo.js'
+import { OciError } from '../../src/errors/errors.js'
+import { MemoryStore } from '../helpers/memory-store.js'
+import { copyGraph } from '../../src/copy/copy.js'
+import { LayoutSource } from '../../src/layout/layout-source.js'
+import { digestOf, parseDigest } from '../../src/oci/digest.js'
+import { MediaType } from '../../src/oci/media-types.js'
+import { BUILDX, CORPORA, layoutIn, present } from '../helpers/corpus.js'
+import { tmpDir } from '../helpers/skopeo.js'
+import { fixChecksum, paxBlock, paxRecord } from '../helpers/tar-build.js'
 
 const BASE_SEED = Number(process.env.FUZZ_SEED ?? 0x5eed0005)
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1)
@@ -109,13 +110,6 @@ function members(tar: Buffer): TarMember[] {
   return out
 }
 
-function fixChecksum(tar: Buffer, offset: number): void {
-  tar.fill(0x20, offset + 148, offset + 156)
-  let sum = 0
-  for (let i = offset; i < offset + 512; i++) sum += tar[i]
-  tar.write(`${sum.toString(8).padStart(6, '0')}\0 `, offset + 148, 8, 'latin1')
-}
-
 function setField(tar: Buffer, offset: number, at: number, len: number, value: Buffer): void {
   tar.fill(0, offset + at, offset + at + len)
   value.copy(tar, offset + at, 0, Math.min(len, value.length))
@@ -134,28 +128,6 @@ function base256(n: bigint, width: number): Buffer {
   }
   buf[0] = n < 0n ? 0xff : 0x80
   return buf
-}
-
-function paxRecord(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`
-  let len = Buffer.byteLength(body) + 1
-  while (String(len).length + Buffer.byteLength(body) !== len)
-    len = String(len).length + Buffer.byteLength(body)
-  return `${len}${body}`
-}
-
-/** A PAX extended header (`x`) block and its body, to put before a member. */
-function paxBlock(records: string): Buffer {
-  const body = Buffer.from(records)
-  const h = new Header({
-    path: 'PaxHeader/x',
-    type: 'ExtendedHeader',
-    size: body.length,
-    mode: 0o644,
-    mtime: new Date(0)
-  })
-  h.encode()
-  return Buffer.concat([h.block as Buffer, body, Buffer.alloc((512 - (body.length % 512)) % 512)])
 }
 
 /** Replaces a member's data (index.json) with new bytes, fixing its size and checksum. */

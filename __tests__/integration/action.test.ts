@@ -1,8 +1,8 @@
 // The bundled action, run as the runner runs it.
-import { runAction } from './helpers/action.js'
-import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { remoteDigest } from './helpers/skopeo.js'
-import { BUILDX, BUILDX_DIGEST } from './helpers/corpus.js'
+import { runAction } from '../helpers/action.js'
+import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { remoteDigest } from '../helpers/skopeo.js'
+import { BUILDX, BUILDX_DIGEST } from '../helpers/corpus.js'
 
 describe('the bundled action (node index.js)', () => {
   let reg: TestRegistry

@@ -2,16 +2,16 @@
 // with a token server written in the tests, credential sources, TLS, and secrecy of it all.
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { pull } from '../src/transfer/pull.js'
-import { push } from '../src/transfer/push.js'
-import { findCredentials } from '../src/registry/credentials.js'
-import { runAction } from './helpers/action.js'
-import { startProxy } from './helpers/proxy.js'
-import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { tmpDir } from './helpers/skopeo.js'
-import { makeTestCa, type TestCa } from './helpers/tls.js'
-import { startTokenServer, type TokenServer } from './helpers/token-server.js'
-import { BUILDX as BUILDX_TAR, BUILDX_DIGEST } from './helpers/corpus.js'
+import { pull } from '../../src/transfer/pull.js'
+import { push } from '../../src/transfer/push.js'
+import { findCredentials } from '../../src/registry/credentials.js'
+import { runAction } from '../helpers/action.js'
+import { startProxy } from '../helpers/proxy.js'
+import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { tmpDir } from '../helpers/skopeo.js'
+import { makeTestCa, type TestCa } from '../helpers/tls.js'
+import { startTokenServer, type TokenServer } from '../helpers/token-server.js'
+import { BUILDX as BUILDX_TAR, BUILDX_DIGEST } from '../helpers/corpus.js'
 
 const BUILDX = `${BUILDX_TAR}:v1`
 const SECRETS = ['alice-password-1', 'bob-password-2', 'refresh-token-abc123']

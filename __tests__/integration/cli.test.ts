@@ -2,12 +2,12 @@
 import { execFile } from 'node:child_process'
 import { copyFile, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { INPUT_NAMES } from '../src/inputs.js'
-import { CLI_BUNDLE } from './helpers/action.js'
-import { BUILDX, BUILDX_DIGEST } from './helpers/corpus.js'
-import { imageWithArtifacts } from './helpers/layouts.js'
-import { headStatus, startRegistry, type TestRegistry } from './helpers/registry.js'
-import { remoteDigest, tmpDir } from './helpers/skopeo.js'
+import { INPUT_NAMES } from '../../src/inputs.js'
+import { CLI_BUNDLE } from '../helpers/action.js'
+import { BUILDX, BUILDX_DIGEST } from '../helpers/corpus.js'
+import { imageWithArtifacts } from '../helpers/layouts.js'
+import { headStatus, startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { remoteDigest, tmpDir } from '../helpers/skopeo.js'
 
 const CLI = CLI_BUNDLE
 

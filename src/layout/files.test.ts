@@ -2,16 +2,21 @@
 // they belong however the file takes them, a file of its own is written front to back one write
 // at a time, and a disk that refuses bytes is one line naming the file.
 import { createHash } from 'node:crypto'
-import { open, readFile, type FileHandle } from 'node:fs/promises'
+import { lstatSync, statSync, type Stats } from 'node:fs'
+import { open, readFile, symlink, writeFile, type FileHandle } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { execFileSync } from 'node:child_process'
 import path from 'node:path'
-import { BlobCursor, readerSource, type BlobReader } from '../src/content/blob-cursor.js'
-import { LayoutError } from '../src/errors/errors.js'
-import { SLAB_SIZE } from '../src/slabs/pool.js'
-import { createHasher, WORKER_MIN_BYTES, WRITE_PIECE } from '../src/slabs/thread.js'
-import type { BlobContent } from '../src/content/sink.js'
-import { writeContentAt } from '../src/layout/files.js'
-import { tmpDir } from './helpers/skopeo.js'
-import { caught } from './helpers/settle.js'
+import { Readable } from 'node:stream'
+import { BlobCursor, readerSource, type BlobReader } from '../content/blob-cursor.js'
+import { LayoutError, OciError } from '../errors/errors.js'
+import { SLAB_SIZE } from '../slabs/pool.js'
+import { createHasher, WORKER_MIN_BYTES, WRITE_PIECE } from '../slabs/thread.js'
+import type { BlobContent } from '../content/sink.js'
+import { fileKind } from './dir-files.js'
+import { fsReason, guardStream, normaliseName, rangeReader, writeContentAt } from './files.js'
+import { tmpDir } from '../../__tests__/helpers/skopeo.js'
+import { caught, streamText } from '../../__tests__/helpers/settle.js'
 
 const bytes = (n: number, seed = 7): Buffer =>
   Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + seed) & 0xff))
@@ -141,5 +146,101 @@ describe('writeContentAt', () => {
       await fh.close()
     }
     expect((await readFile(file)).equals(data)).toBe(true)
+  })
+})
+
+describe('file helpers', () => {
+  it('normaliseName drops ./, leading / and backslashes, and refuses a climb out', () => {
+    expect(normaliseName('./blobs/sha256/aa')).toBe('blobs/sha256/aa')
+    expect(normaliseName('/index.json')).toBe('index.json')
+    expect(normaliseName('blobs\\sha256\\aa')).toBe('blobs/sha256/aa')
+    expect(normaliseName('a/b/../c')).toBe('a/c')
+    expect(normaliseName('a/../../c')).toBeUndefined()
+    expect(normaliseName('..')).toBeUndefined()
+    expect(normaliseName('./')).toBe('')
+  })
+
+  it('fsReason gives the code, else the message, else the value', () => {
+    expect(fsReason(Object.assign(new Error('boom'), { code: 'EIO' }))).toBe('EIO')
+    expect(fsReason(new Error('boom'))).toBe('boom')
+    expect(fsReason('plain')).toBe('plain')
+    expect(fsReason(undefined)).toBe('undefined')
+  })
+
+  it('fileKind names each kind of file', async () => {
+    expect(fileKind(statSync('/dev/null'))).toBe('a character device')
+    expect(fileKind(statSync('/'))).toBe('a directory')
+    const dir = await tmpDir('kinds-')
+    execFileSync('mkfifo', [path.join(dir, 'fifo')])
+    expect(fileKind(statSync(path.join(dir, 'fifo')))).toBe('a FIFO')
+    await symlink('fifo', path.join(dir, 'link'))
+    expect(fileKind(lstatSync(path.join(dir, 'link')))).toBe('a symbolic link')
+    const server = createServer()
+    await new Promise<void>((r) => server.listen(path.join(dir, 'sock'), r))
+    try {
+      expect(fileKind(statSync(path.join(dir, 'sock')))).toBe('a socket')
+    } finally {
+      await new Promise((r) => server.close(r))
+    }
+    // No block device can be counted on here: a stat that says so, and one that says nothing.
+    const kind = (which?: string): Stats => {
+      const is = (k: string) => () => k === which
+      return {
+        isDirectory: is('dir'),
+        isFIFO: is('fifo'),
+        isCharacterDevice: is('char'),
+        isBlockDevice: is('block'),
+        isSocket: is('socket'),
+        isSymbolicLink: is('link')
+      } as unknown as Stats
+    }
+    expect(fileKind(kind('block'))).toBe('a block device')
+    expect(fileKind(kind())).toBe('not a regular file')
+  })
+
+  it('guardStream names the file in a read error, and passes our own errors on', async () => {
+    const failing = new Readable({ read() {} })
+    const guarded = guardStream(failing, 'lay: blobs/sha256/aa')
+    failing.destroy(Object.assign(new Error('x'), { code: 'EIO' }))
+    const err = await caught(streamText(guarded))
+    expect(err).toBeInstanceOf(LayoutError)
+    expect(String(err)).toContain('lay: blobs/sha256/aa: cannot be read (EIO)')
+    expect(err).toMatchObject({ cause: expect.objectContaining({ code: 'EIO' }) })
+    const ours = new OciError('already said')
+    const source = new Readable({ read() {} })
+    const out = guardStream(source, 'w')
+    source.destroy(ours)
+    expect(await caught(streamText(out))).toBe(ours)
+    // Destroying what was handed out destroys the file stream under it.
+    const under = new Readable({ read() {} })
+    guardStream(under, 'w').destroy()
+    await new Promise((r) => setImmediate(r))
+    expect(under.destroyed).toBe(true)
+  })
+
+  it('rangeReader reads its range only, and names the file when a read fails', async () => {
+    const dir = await tmpDir('range-')
+    const file = path.join(dir, 'f')
+    await writeFile(file, '0123456789')
+    const fh = await open(file, 'r')
+    const r = rangeReader(fh, 2, 5, 'tar: member')
+    const buf = Buffer.alloc(10)
+    expect(await r.read(buf, 0)).toBe(5)
+    expect(buf.subarray(0, 5).toString()).toBe('23456')
+    expect(await r.read(buf, 3)).toBe(2)
+    expect(buf.subarray(0, 2).toString()).toBe('56')
+    expect(await r.read(buf, 5)).toBe(0)
+    expect(await r.read(buf, 9)).toBe(0)
+    await fh.close()
+    const err = await caught(r.read(buf, 0))
+    expect(err).toBeInstanceOf(LayoutError)
+    expect(String(err)).toMatch(/tar: member: cannot be read \(EBADF\)/)
+    expect(err).toMatchObject({ cause: expect.objectContaining({ code: 'EBADF' }) })
+    // At the end of the range nothing is read, so a closed handle does not matter.
+    expect(await r.read(buf, 5)).toBe(0)
+    await r.close() // closing twice is harmless
+    const fh2 = await open(file, 'r')
+    await rangeReader(fh2, 0, 10, 'f').close()
+    expect(fh2.fd).toBe(-1)
   })
 })

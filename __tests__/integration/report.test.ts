@@ -3,11 +3,11 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parse } from 'yaml'
-import { runAction, type ActionRun } from './helpers/action.js'
-import { BUILDX, BUILDX_DIGEST } from './helpers/corpus.js'
-import { imageWithArtifacts } from './helpers/layouts.js'
-import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { tmpDir } from './helpers/skopeo.js'
+import { runAction, type ActionRun } from '../helpers/action.js'
+import { BUILDX, BUILDX_DIGEST } from '../helpers/corpus.js'
+import { imageWithArtifacts } from '../helpers/layouts.js'
+import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { tmpDir } from '../helpers/skopeo.js'
 
 interface Group {
   title: string

@@ -3,13 +3,13 @@
 // sent about once, and no request repeated unchanged after a 4xx. Slow: ~300 MiB per persona.
 import { readdir, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { pull } from '../src/transfer/pull.js'
-import { push } from '../src/transfer/push.js'
-import { repeatedAfter4xx, type Exchange } from './helpers/exchanges.js'
-import { generateLayout } from './helpers/generate.js'
-import { PERSONAS, startPersona, type Persona } from './helpers/personas.js'
-import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { remoteDigest, tmpDir } from './helpers/skopeo.js'
+import { pull } from '../../src/transfer/pull.js'
+import { push } from '../../src/transfer/push.js'
+import { repeatedAfter4xx, type Exchange } from '../helpers/exchanges.js'
+import { generateLayout } from '../helpers/generate.js'
+import { PERSONAS, startPersona, type Persona } from '../helpers/personas.js'
+import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { remoteDigest, tmpDir } from '../helpers/skopeo.js'
 
 const MiB = 1024 * 1024
 /** Above the old 256 MiB chunk default, and not a multiple of any chunk size. */

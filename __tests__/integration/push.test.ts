@@ -2,10 +2,10 @@
 import { copyFile, rm, truncate, writeFile, readFile, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { push } from '../src/transfer/push.js'
-import { headStatus, startRegistry, type TestRegistry } from './helpers/registry.js'
-import { copyToOciDir, remoteDigest, tmpDir } from './helpers/skopeo.js'
-import { fixtureCopy, makeImageLayout, readJson, type Desc } from './helpers/layouts.js'
+import { push } from '../../src/transfer/push.js'
+import { headStatus, startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { copyToOciDir, remoteDigest, tmpDir } from '../helpers/skopeo.js'
+import { fixtureCopy, makeImageLayout, readJson, type Desc } from '../helpers/layouts.js'
 import {
   BUILDX,
   BUILDX_DIGEST,
@@ -15,7 +15,7 @@ import {
   MADE,
   present,
   type Corpus
-} from './helpers/corpus.js'
+} from '../helpers/corpus.js'
 
 const L = (name: string): string => layoutIn(MADE, name)
 

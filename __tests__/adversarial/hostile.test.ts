@@ -21,15 +21,15 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
-import { describeError, LayoutError, OciError } from '../src/errors/errors.js'
-import { ACTION_BUNDLE } from './helpers/action.js'
-import { MemoryStore } from './helpers/memory-store.js'
-import { copyGraph } from '../src/copy/copy.js'
-import { loadGraph, MAX_GRAPH_DEPTH } from '../src/copy/graph.js'
-import { LayoutSource } from '../src/layout/layout-source.js'
-import { MediaType } from '../src/oci/media-types.js'
-import type { Descriptor } from '../src/oci/types.js'
-import { push } from '../src/transfer/push.js'
+import { describeError, LayoutError, OciError } from '../../src/errors/errors.js'
+import { ACTION_BUNDLE, runAction as runBundled, type ActionRun } from '../helpers/action.js'
+import { MemoryStore } from '../helpers/memory-store.js'
+import { copyGraph } from '../../src/copy/copy.js'
+import { loadGraph, MAX_GRAPH_DEPTH } from '../../src/copy/graph.js'
+import { LayoutSource } from '../../src/layout/layout-source.js'
+import { MediaType } from '../../src/oci/media-types.js'
+import type { Descriptor } from '../../src/oci/types.js'
+import { push } from '../../src/transfer/push.js'
 import {
   makeImageLayout,
   sha256,
@@ -37,11 +37,11 @@ import {
   writeIndex,
   writeJsonBlob,
   type Desc
-} from './helpers/layouts.js'
-import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { CORPORA, itWith, layoutIn } from './helpers/corpus.js'
-import { makeTar, type Member } from './helpers/tar-build.js'
-import { tmpDir } from './helpers/skopeo.js'
+} from '../helpers/layouts.js'
+import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { CORPORA, itWith, layoutIn } from '../helpers/corpus.js'
+import { makeTar, type Member } from '../helpers/tar-build.js'
+import { tmpDir } from '../helpers/skopeo.js'
 
 const execFileP = promisify(execFile)
 
@@ -132,42 +132,11 @@ async function snapshot(dir: string): Promise<string[]> {
   return out
 }
 
-interface Run {
-  code: number | string
-  stdout: string
-  stderr: string
-  errors: string[]
-}
-
-function runAction(area: Area, inputs: Record<string, string>): Promise<Run> {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && k !== 'NODE_OPTIONS')
-  )
-  const inputEnv = Object.fromEntries(
-    Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])
-  )
+/** The action on a layout of the area, its temporary files kept inside the area. */
+function runAction(area: Area, inputs: Record<string, string>): Promise<ActionRun> {
   const temp = path.join(area.work, 'temp')
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [ACTION_BUNDLE],
-      {
-        cwd: area.work,
-        env: { ...clean, ...inputEnv, RUNNER_TEMP: temp, TMPDIR: temp, GITHUB_OUTPUT: '' },
-        timeout: 60_000,
-        killSignal: 'SIGKILL'
-      },
-      (err, stdout, stderr) => {
-        const e = err as { code?: number | string; killed?: boolean; signal?: string } | null
-        resolve({
-          code: e ? (e.killed ? `killed (${e.signal}): a hang` : (e.code ?? 1)) : 0,
-          stdout,
-          stderr,
-          errors: stdout.split('\n').filter((l) => l.startsWith('::error'))
-        })
-      }
-    )
-  })
+  const env = { RUNNER_TEMP: temp, TMPDIR: temp, GITHUB_OUTPUT: '' }
+  return runBundled(inputs, env, { cwd: area.work, timeoutMs: 60_000 })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -42,12 +42,12 @@ jest.unstable_mockModule('node:fs', () => ({
     realFs.createWriteStream(hooks.writeTo?.(String(file)) ?? file, opts)
 }))
 
-const { DirFiles } = await import('../src/layout/dir-files.js')
-const { TarFiles } = await import('../src/layout/tar-files.js')
-const { LayoutError } = await import('../src/errors/errors.js')
-const { tmpDir } = await import('./helpers/skopeo.js')
-const { caught, streamText } = await import('./helpers/settle.js')
-const { makeTar } = await import('./helpers/tar-build.js')
+const { DirFiles } = await import('./dir-files.js')
+const { TarFiles } = await import('./tar-files.js')
+const { LayoutError } = await import('../errors/errors.js')
+const { tmpDir } = await import('../../__tests__/helpers/skopeo.js')
+const { caught, streamText } = await import('../../__tests__/helpers/settle.js')
+const { makeTar } = await import('../../__tests__/helpers/tar-build.js')
 const { mkdir, readdir, rename, rm, symlink, writeFile } = realFsp
 
 afterEach(() => {

@@ -5,26 +5,26 @@
 import { createHash } from 'node:crypto'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { pull } from '../src/transfer/pull.js'
-import type { Descriptor } from '../src/oci/types.js'
-import { push } from '../src/transfer/push.js'
-import { RegistryRepository } from '../src/registry/repository.js'
-import { openClient } from '../src/transfer/clients.js'
-import { runAction } from './helpers/action.js'
-import { imageWithArtifacts } from './helpers/layouts.js'
-import { repeatedAfter4xx } from './helpers/exchanges.js'
+import { pull } from '../../src/transfer/pull.js'
+import type { Descriptor } from '../../src/oci/types.js'
+import { push } from '../../src/transfer/push.js'
+import { RegistryRepository } from '../../src/registry/repository.js'
+import { openClient } from '../../src/transfer/clients.js'
+import { runAction } from '../helpers/action.js'
+import { imageWithArtifacts } from '../helpers/layouts.js'
+import { repeatedAfter4xx } from '../helpers/exchanges.js'
 import {
   ECR_MISSING_PREFIX,
   PERSONAS,
   startPersona,
   type Persona,
   type PersonaName
-} from './helpers/personas.js'
-import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { remoteDigest, tmpDir } from './helpers/skopeo.js'
-import { startTokenServer } from './helpers/token-server.js'
-import { checkLayout } from './helpers/verify.js'
-import { generateLayout } from './helpers/generate.js'
+} from '../helpers/personas.js'
+import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { remoteDigest, tmpDir } from '../helpers/skopeo.js'
+import { startTokenServer } from '../helpers/token-server.js'
+import { checkLayout } from '../helpers/verify.js'
+import { generateLayout } from '../helpers/generate.js'
 
 const USER = 'ci'
 const PASS = 'persona-secret'

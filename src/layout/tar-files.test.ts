@@ -1,15 +1,19 @@
 // The tar reader in-process (mutation testing sees these): members are found by their byte range
 // without extracting, links are followed only inside the archive and not for ever, members that
 // are not files are refused when read, and a damaged archive is one line naming where.
+import { execFile } from 'node:child_process'
 import { readdirSync } from 'node:fs'
-import { readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
-import { LayoutError } from '../src/errors/errors.js'
-import { isGzipFile, TarFiles } from '../src/layout/tar-files.js'
-import { tmpDir } from './helpers/skopeo.js'
-import { makeTar, paxBody, type Member } from './helpers/tar-build.js'
-import { caught, streamText } from './helpers/settle.js'
+import { LayoutError } from '../errors/errors.js'
+import { readAll } from '../content/source.js'
+import { normaliseName } from './files.js'
+import { isGzipFile, TarFiles } from './tar-files.js'
+import { tmpDir } from '../../__tests__/helpers/skopeo.js'
+import { fixChecksum, makeTar, paxBody, type Member } from '../../__tests__/helpers/tar-build.js'
+import { caught, streamText } from '../../__tests__/helpers/settle.js'
 
 async function tarFile(bytes: Buffer, name = 'layout.tar'): Promise<string> {
   const file = path.join(await tmpDir('tarfiles-'), name)
@@ -305,14 +309,6 @@ describe('TarFiles, member by member', () => {
   })
 })
 
-/** Recomputes a ustar header's checksum after a byte was changed on purpose. */
-function fixChecksum(tar: Buffer, at: number): void {
-  tar.fill(0x20, at + 148, at + 156)
-  let sum = 0
-  for (let i = 0; i < 512; i++) sum += tar[at + i]
-  tar.write(sum.toString(8).padStart(6, '0') + '\0 ', at + 148, 8, 'latin1')
-}
-
 describe('gzip-compressed tars', () => {
   it('are told by their first bytes, read through a temporary copy, removed on close', async () => {
     const tar = makeTar([{ path: 'index.json', body: body('{}') }])
@@ -358,5 +354,55 @@ describe('gzip-compressed tars', () => {
       constructor: LayoutError,
       message: `layout ${missing} cannot be read (ENOENT)`
     })
+  })
+})
+
+const execFileP = promisify(execFile)
+
+describe('tar index', () => {
+  it('normalises member names', () => {
+    expect(normaliseName('./blobs/sha256/ab')).toBe('blobs/sha256/ab')
+    expect(normaliseName('/index.json')).toBe('index.json')
+    expect(normaliseName('../evil')).toBeUndefined()
+  })
+
+  it('reads PAX long names, GNU long names and in-layout symlinks in place', async () => {
+    const dir = await tmpDir('tar-unit-')
+    const src = path.join(dir, 'src')
+    const long = `${'d'.repeat(120)}/${'f'.repeat(120)}`
+    await mkdir(path.join(src, path.dirname(long)), { recursive: true })
+    await writeFile(path.join(src, long), 'long name content')
+    await writeFile(path.join(src, 'target'), 'target content')
+    await symlink('target', path.join(src, 'link'))
+    for (const format of ['pax', 'gnu']) {
+      const file = path.join(dir, `${format}.tar`)
+      await execFileP('tar', [`--format=${format}`, '-C', src, '-cf', file, '.'])
+      const tar = await TarFiles.open(file)
+      expect(await tar.size(long)).toBe(17)
+      expect((await readAll(await tar.open(long), 100, 'x')).toString()).toBe('long name content')
+      expect((await readAll(await tar.open('link'), 100, 'x')).toString()).toBe('target content')
+      expect(await tar.size('missing')).toBeUndefined()
+      await tar.close()
+    }
+  })
+
+  it('refuses a member that climbs out of the archive', async () => {
+    const dir = await tmpDir('tar-evil-')
+    await writeFile(path.join(dir, 'x'), 'x')
+    const file = path.join(dir, 'evil.tar')
+    await execFileP('tar', ['-C', dir, '--transform', 's,^x$,../../x,', '-P', '-cf', file, 'x'])
+    await expect(TarFiles.open(file)).rejects.toThrow(/points outside the archive/)
+  })
+
+  it('refuses a symlink that leaves the layout when it is read', async () => {
+    const dir = await tmpDir('tar-link-')
+    const src = path.join(dir, 'src')
+    await mkdir(src)
+    await symlink('/etc/passwd', path.join(src, 'index.json'))
+    const file = path.join(dir, 'link.tar')
+    await execFileP('tar', ['-C', src, '-cf', file, 'index.json'])
+    const tar = await TarFiles.open(file)
+    await expect(tar.size('index.json')).rejects.toThrow(/outside the layout/)
+    await tar.close()
   })
 })

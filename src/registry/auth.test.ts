@@ -4,11 +4,11 @@
 // renewed, and the one line each refusal becomes.
 import { jest } from '@jest/globals'
 import { Readable } from 'node:stream'
-import { AuthError, RegistryError } from '../src/errors/errors.js'
-import { Authenticator, scopeCovers, type AuthOptions } from '../src/registry/auth.js'
-import type { Credentials } from '../src/registry/credentials.js'
-import type { HttpRequest, HttpResponse, HttpTransport } from '../src/transport/http.js'
-import { caught } from './helpers/settle.js'
+import { AuthError, RegistryError } from '../errors/errors.js'
+import { Authenticator, scopeCovers, type AuthOptions } from './auth.js'
+import type { Credentials } from './credentials.js'
+import type { HttpRequest, HttpResponse, HttpTransport } from '../transport/http.js'
+import { caught } from '../../__tests__/helpers/settle.js'
 
 const HOST = 'reg.example'
 const REALM = 'https://auth.example/token'

@@ -7,12 +7,12 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { splitTags } from '../src/inputs.js'
-import { CLI_BUNDLE, runAction } from './helpers/action.js'
-import { startRegistry, type TestRegistry } from './helpers/registry.js'
-import { remoteDigest, tmpDir } from './helpers/skopeo.js'
-import { checkLayout } from './helpers/verify.js'
-import { BUILDX, BUILDX_DIGEST } from './helpers/corpus.js'
+import { splitTags } from '../../src/inputs.js'
+import { CLI_BUNDLE, runAction } from '../helpers/action.js'
+import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { remoteDigest, tmpDir } from '../helpers/skopeo.js'
+import { checkLayout } from '../helpers/verify.js'
+import { BUILDX, BUILDX_DIGEST } from '../helpers/corpus.js'
 
 const execFileP = promisify(execFile)
 
