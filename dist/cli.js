@@ -33311,7 +33311,7 @@ class Authenticator {
     /** The Authorization header for a request needing `scope`, or undefined when none is known yet. */
     async header(scope) {
         const ch = this.#challenge;
-        if (!ch || (!this.#creds && ch.scheme === 'basic'))
+        if (!ch)
             return undefined;
         if (ch.scheme === 'basic' && this.#creds) {
             const c = this.#creds;

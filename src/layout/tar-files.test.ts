@@ -200,12 +200,15 @@ describe('TarFiles, member by member', () => {
     const long = `blobs/sha256/${'e'.repeat(150)}`
     const { tar } = await open([
       { path: 'pax_global_header', type: 'GlobalExtendedHeader', body: paxBody({ comment: 'c' }) },
+      { path: 'plain', body: body('p') },
       { path: long, type: 'OldGnuLongPath', body: body(`${long}\0junk`) },
       { path: 'cut', body: body('old gnu') },
       { path: '././@LongLink', type: 'NextFileHasLongLinkpath', body: body(`${long}\0`) },
       { path: 'link', type: 'SymbolicLink', linkpath: 'cut' }
     ])
     expect(() => tar.check()).not.toThrow()
+    // The global header names no member: the one after it keeps its own name.
+    expect(await streamText(await tar.open('plain'))).toBe('p')
     expect(await streamText(await tar.open(long))).toBe('old gnu')
     expect(await streamText(await tar.open('link'))).toBe('old gnu')
     expect(await tar.size('cut')).toBeUndefined()
@@ -216,6 +219,7 @@ describe('TarFiles, member by member', () => {
       { path: 'blobs/sha256/aa', body: body('real') },
       { path: 'blobs/win', type: 'SymbolicLink', linkpath: 'sha256\\aa' },
       { path: 'empty', type: 'SymbolicLink', linkpath: '' },
+      { path: 'blobs/empty', type: 'SymbolicLink', linkpath: '' },
       { path: 'dot', type: 'SymbolicLink', linkpath: '.' },
       { path: 'blobs/up', type: 'SymbolicLink', linkpath: '..' }
     ])
@@ -223,6 +227,8 @@ describe('TarFiles, member by member', () => {
     await expect(tar.size('empty')).rejects.toThrow(
       `${file}: empty is a symbolic link to "" (outside the layout), not a regular file`
     )
+    // In a directory too: an empty target is not the directory it sits in.
+    await expect(tar.size('blobs/empty')).rejects.toThrow('blobs/empty is a symbolic link to ""')
     await expect(tar.size('dot')).rejects.toThrow('dot is a symbolic link to "."')
     await expect(tar.size('blobs/up')).rejects.toThrow('blobs/up is a symbolic link to ".."')
   })
@@ -280,6 +286,33 @@ describe('TarFiles, member by member', () => {
     })
   })
 
+  it('applies a global PAX record to every member after it, a local one to the next only', async () => {
+    // A size record shows it: the members' own headers say 2 bytes, the records 1.
+    const { tar } = await open([
+      { path: 'pax_global_header', type: 'GlobalExtendedHeader', body: paxBody({ size: '1' }) },
+      { path: 'a', body: body('aa') },
+      { path: 'b', body: body('bb') },
+      { path: 'c', pax: { size: '2' }, body: body('cc') },
+      { path: 'd', body: body('dd') }
+    ])
+    expect([
+      await tar.size('a'),
+      await tar.size('b'),
+      await tar.size('c'),
+      await tar.size('d')
+    ]).toEqual([1, 1, 2, 1])
+  })
+
+  it('a read that fails names the tar and the member', async () => {
+    const { file, tar } = await open([{ path: 'a', body: body('x') }])
+    const r = await tar.reader('a')
+    await r.close()
+    expect(await caught(r.read(Buffer.alloc(1), 0))).toMatchObject({
+      constructor: LayoutError,
+      message: `${file}: a: cannot be read (EBADF)`
+    })
+  })
+
   it('a tar removed after it was indexed is named when read', async () => {
     const { file, tar } = await open([{ path: 'a', body: body('x') }])
     await rm(file)
@@ -323,6 +356,7 @@ describe('gzip-compressed tars', () => {
     expect((await readdir(temp)).length).toBe(1)
     await files.close()
     expect(await readdir(temp)).toEqual([])
+    await files.close() // closing twice is harmless
   })
 
   it('name corrupt data, and leave no temporary copy behind', async () => {

@@ -77,6 +77,10 @@ describe('scopeCovers', () => {
     expect(scopeCovers('repository:h:5000/a:pull', 'repository:h:5000/b:pull')).toBe(false)
     expect(scopeCovers('', '')).toBe(true)
     expect(scopeCovers('', 'repository:a:pull')).toBe(false)
+    // Spaces around scopes are not scopes; names and actions are compared whole.
+    expect(scopeCovers('repository:a:pull', ' repository:a:pull  ')).toBe(true)
+    expect(scopeCovers('repository:ab:pull', 'repository:ba:pull')).toBe(false)
+    expect(scopeCovers('repository:a:delete', 'repository:a:led')).toBe(false)
   })
 })
 
@@ -89,6 +93,8 @@ describe('Authenticator', () => {
     expect(a.learn(basicChallenge(), 'repository:x:pull', undefined)).toBe(true)
     expect(a.knowsChallenge).toBe(true)
     expect(await a.header('repository:x:pull')).toBe(`Basic ${b64('alice:pw')}`)
+    // Sent without credentials: asking again with them may help.
+    expect(a.learn(basicChallenge(), 'repository:x:pull', undefined)).toBe(true)
     // Refused with the credentials sent: asking again will not help.
     expect(a.learn(basicChallenge(), 'repository:x:pull', `Basic ${b64('alice:pw')}`)).toBe(false)
     const id = auth(t, { identityToken: 'idt' })
@@ -139,9 +145,13 @@ describe('Authenticator', () => {
     const a = auth(t, undefined, { onSecret: (s) => secrets.push(s) })
     a.learn(response(401, '', { 'www-authenticate': `Bearer realm="${REALM}"` }), 's', undefined)
     expect(await a.header('s')).toBe('Bearer anon')
-    expect(t.requests[0].headers).toEqual({ Accept: 'application/json' })
+    expect(Object.keys(t.requests[0].headers ?? {})).toEqual(['Accept'])
     expect(t.requests[0].url.searchParams.has('service')).toBe(false)
     expect(secrets).toEqual(['anon', 'r'])
+    // Without a secret sink, a refresh token is simply not reported.
+    const quiet = auth(tokenService(response(200, { token: 'q', refresh_token: 'r' })))
+    quiet.learn(bearer(), 's', undefined)
+    expect(await quiet.header('s')).toBe('Bearer q')
   })
 
   it('fetches one token for concurrent requests of one scope', async () => {
@@ -166,7 +176,9 @@ describe('Authenticator', () => {
         [20, 9_999, 10_000], // half of 20 s
         [300, 269_999, 270_000], // 30 s early
         [undefined, 29_999, 30_000], // the spec's default of 60 s
-        [-5, 29_999, 30_000] // nonsense: the default
+        [-5, 29_999, 30_000], // nonsense: the default
+        [0, 29_999, 30_000],
+        ['300', 29_999, 30_000] // not a number: the default
       ] as const) {
         const t = tokenService(token('a', { expires_in: expiresIn }), token('b'))
         const a = auth(t, userPass)
@@ -227,6 +239,10 @@ describe('Authenticator', () => {
     expect(a.learn(elsewhere, 's', 'Bearer x')).toBe(true)
     expect(a.learn(basicChallenge(), 's', 'Bearer x')).toBe(true)
     expect(a.learn(bearer(), 's', 'Basic x')).toBe(true)
+    // The same realm under another scheme is a new challenge too.
+    expect(
+      a.learn(response(401, '', { 'www-authenticate': `Basic realm="${REALM}"` }), 's', 'Bearer x')
+    ).toBe(true)
     // Several challenges in one header list: the first is taken.
     const two = response(401, '', {})
     two.headers['www-authenticate'] = ['Basic realm="reg"', 'Bearer realm="x"'] as unknown as string
@@ -253,6 +269,8 @@ describe('Authenticator', () => {
       service: 'reg',
       scope: 'repository:x:pull repository:y:pull'
     })
+    // Answered: no GET after it.
+    expect(t.requests).toHaveLength(1)
     const t2 = tokenService(response(404, 'no'), token('t2'))
     const b = auth(t2, { identityToken: 'idt' })
     b.learn(response(401, '', { 'www-authenticate': `Bearer realm="${REALM}"` }), '', undefined)
@@ -302,10 +320,15 @@ describe('Authenticator', () => {
       a.learn(bearer(), 's', undefined)
       return caught(a.header('s'))
     }
-    const denied = response(401, { errors: [{ code: 'UNAUTHORIZED', message: 'bad password' }] })
+    const denied = response(401, {
+      errors: [
+        { code: 'UNAUTHORIZED', message: 'bad password' },
+        { code: 'UNAUTHORIZED', message: 'try again' }
+      ]
+    })
     expect(await refusal(denied, userPass)).toMatchObject({
       constructor: AuthError,
-      message: `registry ${HOST} rejected the credentials of user "alice" (bad password)`,
+      message: `registry ${HOST} rejected the credentials of user "alice" (bad password; try again)`,
       hint: 'check the username and password inputs'
     })
     expect(
@@ -379,10 +402,14 @@ describe('Authenticator', () => {
     expect(refused(scope, unauthorized, { identityToken: 'i' })).toMatchObject({
       message: `registry ${HOST}: user "<token>" may not push to org/app (insufficient_scope)`
     })
-    expect(
-      refused(response(401), { errors: [{ code: 'DENIED', message: 'no' }] }, undefined)
-    ).toMatchObject({
-      message: `registry ${HOST}: anonymous access may not push to org/app (DENIED: no)`,
+    const two = {
+      errors: [
+        { code: 'DENIED', message: 'no' },
+        { code: 'DENIED', message: 'never' }
+      ]
+    }
+    expect(refused(response(401), two, undefined)).toMatchObject({
+      message: `registry ${HOST}: anonymous access may not push to org/app (DENIED: no; DENIED: never)`,
       hint: 'set the username and password inputs, or log in first (docker/login-action)'
     })
   })

@@ -91,7 +91,7 @@ export class Authenticator {
   /** The Authorization header for a request needing `scope`, or undefined when none is known yet. */
   async header(scope: string): Promise<string | undefined> {
     const ch = this.#challenge
-    if (!ch || (!this.#creds && ch.scheme === 'basic')) return undefined
+    if (!ch) return undefined
     if (ch.scheme === 'basic' && this.#creds) {
       const c = this.#creds
       return c.password !== undefined
