@@ -34982,58 +34982,6 @@ async function copyReferrers(src, dst, graph, opts = {}) {
     return [...copied.values()];
 }
 
-// Temporary names carry the writer's pid, so a later run can tell a killed run's leftovers
-// from the files of a run still writing (two pulls into one directory are allowed).
-const PARTIAL = /\.(\d+)-[0-9a-f]{12}\.partial(?:\.d)?$/;
-// Names from before the pid was recorded: removed once they are clearly abandoned.
-const OLD_PARTIAL = /\.[0-9a-f]{12}\.partial(?:\.d)?$/;
-const OLD_AGE_MS = 10 * 60_000;
-/** A temporary name beside `final`, renamed into place when complete. */
-function partialName(final) {
-    return `${final}.${process.pid}-${randomBytes(6).toString('hex')}.partial`;
-}
-function alive(pid) {
-    if (pid === process.pid)
-        return true;
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (err) {
-        return err.code === 'EPERM';
-    }
-}
-/**
- * Removes what killed runs left in `dir`: partial files (and partial directories) whose writer
- * is gone; with `prefix`, only those named after it. Returns how many it removed.
- */
-async function removeLeftovers(dir, prefix = '') {
-    let names;
-    try {
-        names = await readdir$1(dir);
-    }
-    catch {
-        return 0;
-    }
-    let removed = 0;
-    for (const name of names) {
-        if (!name.startsWith(prefix))
-            continue;
-        const file = path$1.join(dir, name);
-        const m = PARTIAL.exec(name);
-        let abandoned = m !== null && !alive(Number(m[1]));
-        if (!m && OLD_PARTIAL.test(name)) {
-            const st = await stat$1(file).catch(() => undefined);
-            abandoned = st !== undefined && Date.now() - st.mtimeMs > OLD_AGE_MS;
-        }
-        if (!abandoned)
-            continue;
-        await rm$1(file, { recursive: true, force: true }).catch(() => undefined);
-        removed++;
-    }
-    return removed;
-}
-
 /** Normalises an archive member name: drops `./` and leading `/`, refuses `..` escapes. */
 function normaliseName(name) {
     const parts = [];
@@ -35178,6 +35126,58 @@ async function writeFully(fh, chunks, position) {
             at += bytesWritten;
         }
     }
+}
+
+// Temporary names carry the writer's pid, so a later run can tell a killed run's leftovers
+// from the files of a run still writing (two pulls into one directory are allowed).
+const PARTIAL = /\.(\d+)-[0-9a-f]{12}\.partial(?:\.d)?$/;
+// Names from before the pid was recorded: removed once they are clearly abandoned.
+const OLD_PARTIAL = /\.[0-9a-f]{12}\.partial(?:\.d)?$/;
+const OLD_AGE_MS = 10 * 60_000;
+/** A temporary name beside `final`, renamed into place when complete. */
+function partialName(final) {
+    return `${final}.${process.pid}-${randomBytes(6).toString('hex')}.partial`;
+}
+function alive(pid) {
+    if (pid === process.pid)
+        return true;
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (err) {
+        return err.code === 'EPERM';
+    }
+}
+/**
+ * Removes what killed runs left in `dir`: partial files (and partial directories) whose writer
+ * is gone; with `prefix`, only those named after it. Returns how many it removed.
+ */
+async function removeLeftovers(dir, prefix = '') {
+    let names;
+    try {
+        names = await readdir$1(dir);
+    }
+    catch {
+        return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+        if (!name.startsWith(prefix))
+            continue;
+        const file = path$1.join(dir, name);
+        const m = PARTIAL.exec(name);
+        let abandoned = m !== null && !alive(Number(m[1]));
+        if (!m && OLD_PARTIAL.test(name)) {
+            const st = await stat$1(file).catch(() => undefined);
+            abandoned = st !== undefined && Date.now() - st.mtimeMs > OLD_AGE_MS;
+        }
+        if (!abandoned)
+            continue;
+        await rm$1(file, { recursive: true, force: true }).catch(() => undefined);
+        removed++;
+    }
+    return removed;
 }
 
 function parseIndexJson(bytes, location) {
@@ -36354,7 +36354,9 @@ async function checkLayoutDestination(location) {
         await mkdir$1(parent, { recursive: true });
     }
     catch (err) {
-        throw new LayoutError(`cannot create ${parent} for ${location} (${err.code ?? String(err)})`, { hint: 'check the layout input: its directory must be creatable and writable' });
+        throw new LayoutError(`cannot create ${parent} for ${location} (${fsReason(err)})`, {
+            hint: 'check the layout input: its directory must be creatable and writable'
+        });
     }
     const st = await stat$1(location).catch(() => undefined);
     if (st?.isDirectory())
@@ -36399,8 +36401,7 @@ class LayoutSink {
             return new LayoutSink(location, store, { scratch, gzip: kind.gzip });
         }
         catch (err) {
-            await rm$1(scratch, { force: true });
-            await rm$1(`${scratch}.d`, { recursive: true, force: true });
+            await removeScratch(scratch);
             throw err;
         }
     }
@@ -36440,13 +36441,16 @@ class LayoutSink {
     async close() {
         if (this.#store instanceof TarStore)
             await this.#store.close();
-        const scratch = this.#scratch;
-        if (scratch !== undefined)
-            await Promise.all([
-                rm$1(scratch, { force: true }),
-                rm$1(`${scratch}.d`, { recursive: true, force: true })
-            ]);
+        if (this.#scratch !== undefined)
+            await removeScratch(this.#scratch);
     }
+}
+/** A tar's temporary file and the directory a gzip tar is built in, whichever exist. */
+async function removeScratch(scratch) {
+    await Promise.all([
+        rm$1(scratch, { force: true }),
+        rm$1(`${scratch}.d`, { recursive: true, force: true })
+    ]);
 }
 
 const ARCH_ALIASES = {

@@ -3,6 +3,7 @@ import * as path from 'node:path'
 import type { Content, PushOutcome, Sink } from '../content/sink.js'
 import { LayoutError } from '../errors/errors.js'
 import type { Descriptor } from '../oci/types.js'
+import { fsReason } from './files.js'
 import { partialName, removeLeftovers } from './leftovers.js'
 import { LayoutStore, type ReplacedTag } from './layout-store.js'
 import { packLayout } from './tar-export.js'
@@ -28,10 +29,9 @@ export async function checkLayoutDestination(location: string): Promise<void> {
   try {
     await mkdir(parent, { recursive: true })
   } catch (err) {
-    throw new LayoutError(
-      `cannot create ${parent} for ${location} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-      { hint: 'check the layout input: its directory must be creatable and writable' }
-    )
+    throw new LayoutError(`cannot create ${parent} for ${location} (${fsReason(err)})`, {
+      hint: 'check the layout input: its directory must be creatable and writable'
+    })
   }
   const st = await stat(location).catch(() => undefined)
   if (st?.isDirectory())
@@ -81,8 +81,7 @@ export class LayoutSink implements Sink {
         : await LayoutStore.open(`${scratch}.d`)
       return new LayoutSink(location, store, { scratch, gzip: kind.gzip })
     } catch (err) {
-      await rm(scratch, { force: true })
-      await rm(`${scratch}.d`, { recursive: true, force: true })
+      await removeScratch(scratch)
       throw err
     }
   }
@@ -124,11 +123,14 @@ export class LayoutSink implements Sink {
 
   async close(): Promise<void> {
     if (this.#store instanceof TarStore) await this.#store.close()
-    const scratch = this.#scratch
-    if (scratch !== undefined)
-      await Promise.all([
-        rm(scratch, { force: true }),
-        rm(`${scratch}.d`, { recursive: true, force: true })
-      ])
+    if (this.#scratch !== undefined) await removeScratch(this.#scratch)
   }
+}
+
+/** A tar's temporary file and the directory a gzip tar is built in, whichever exist. */
+async function removeScratch(scratch: string): Promise<void> {
+  await Promise.all([
+    rm(scratch, { force: true }),
+    rm(`${scratch}.d`, { recursive: true, force: true })
+  ])
 }
