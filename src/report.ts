@@ -109,8 +109,6 @@ export class TransferReport {
         return {
           line: `blob     ${shortDigest(e.desc.digest)}  ${formatBytes(e.bytes)} of ${formatBytes(e.desc.size)} (${Math.floor((100 * e.bytes) / e.desc.size)}%)`
         }
-      case 'retry':
-        return { line: `retry ${e.attempt} for ${shortDigest(e.desc.digest)}: ${e.error}` }
       case 'tag': {
         const target = e.target ?? this.#current?.target
         const d = this.destinations.find((x) => x.target === target)

@@ -132,7 +132,9 @@ export class StreamSource implements ChunkSource {
       this.#rest = got < this.#rest.length ? this.#rest.subarray(got) : undefined
     }
     if (got === max || this.#ended) return Promise.resolve(got)
-    if (this.#error !== undefined) return Promise.reject(this.#error)
+    // What arrived before a fault is passed on first, so a download that resumes asks for less.
+    if (this.#error !== undefined)
+      return got > 0 ? Promise.resolve(got) : Promise.reject(this.#error)
     return new Promise((resolve, reject) => {
       this.#want = { slab, max, got, resolve, reject }
       this.#stream.resume()
@@ -161,7 +163,7 @@ export class StreamSource implements ChunkSource {
     const want = this.#want
     if (!want) return
     this.#want = undefined
-    if (this.#ended) want.resolve(want.got)
+    if (this.#ended || want.got > 0) want.resolve(want.got)
     else want.reject(this.#error)
   }
 

@@ -4,13 +4,6 @@ import type { BlobContent, Sink } from '../content/sink.js'
 import type { Source } from '../content/source.js'
 import { isManifestType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
-import {
-  backoff,
-  DEFAULT_RETRY,
-  isRetryableTransferError,
-  sleep,
-  type RetryPolicy
-} from '../transport/retry.js'
 import { loadGraph, type Graph, type GraphNode } from './graph.js'
 import { createLimiter } from './limiter.js'
 
@@ -22,7 +15,6 @@ export type CopyEvent =
   | { type: 'blob' | 'manifest'; desc: Descriptor; outcome: TransferOutcome; ms: number }
   /** `target`: the repository tagged (`host/repository`, as in `graph`), when not the graph's. */
   | { type: 'tag'; desc: Descriptor; tag: string; target?: string }
-  | { type: 'retry'; desc: Descriptor; attempt: number; error: string }
 
 export interface CopyOptions {
   /** How many blobs move at once. */
@@ -33,8 +25,6 @@ export interface CopyOptions {
    * manifest only once everything it names is present.
    */
   skipExistingRoot?: boolean
-  /** How a failed blob or manifest transfer is tried again (network faults, cut bodies). */
-  retry?: Partial<RetryPolicy>
 }
 
 const DEFAULT_CONCURRENCY = 8
@@ -90,7 +80,6 @@ export async function copyGraph(
   let failed: unknown
   let bytesSent = 0
 
-  const retry = { ...DEFAULT_RETRY, ...opts.retry }
   /** Blobs skipped because the destination said it had them. */
   const skipped = new Set<string>()
   const send = (node: GraphNode): Promise<TransferOutcome> => {
@@ -127,25 +116,19 @@ export async function copyGraph(
     }
   }
 
+  // Faults worth trying again are tried again where they are met, by the registry side (its
+  // client, uploads and downloads): what reaches the engine is final.
   const transfer = async (node: GraphNode): Promise<void> => {
     const started = Date.now()
-    for (let attempt = 1; ; attempt++) {
-      if (failed !== undefined) throw failed
-      try {
-        const outcome = await transferOnce(node)
-        if (outcome === 'uploaded') bytesSent += node.desc.size
-        const type = node.bytes ? 'manifest' : 'blob'
-        emit({ type, desc: node.desc, outcome, ms: Date.now() - started })
-        return
-      } catch (err) {
-        if (attempt > retry.retries || !isRetryableTransferError(err)) {
-          failed ??= err
-          throw err
-        }
-        emit({ type: 'retry', desc: node.desc, attempt, error: (err as Error).message })
-        const retryAfter = err instanceof RegistryError ? err.retryAfter : undefined
-        await sleep(backoff(attempt, retry, retryAfter))
-      }
+    if (failed !== undefined) throw failed
+    try {
+      const outcome = await transferOnce(node)
+      if (outcome === 'uploaded') bytesSent += node.desc.size
+      const type = node.bytes ? 'manifest' : 'blob'
+      emit({ type, desc: node.desc, outcome, ms: Date.now() - started })
+    } catch (err) {
+      failed ??= err
+      throw err
     }
   }
 

@@ -71,22 +71,24 @@ export interface RegistryErrorDetail {
 
 /** A registry answered with a status we did not expect; carries its error codes. */
 export class RegistryError extends OciError {
-  /** The transfer may be tried again as a whole (the client did not retry this request itself). */
-  retryable = false
+  /** A transient fault (throttling, a server fault): the same request may succeed later. */
+  readonly retryable: boolean
   /** The registry's Retry-After, if it sent one. */
-  retryAfter?: string
+  readonly retryAfter?: string
 
   constructor(
     readonly method: string,
     readonly url: string,
     readonly status: number,
     readonly errors: RegistryErrorDetail[],
-    options: { hint?: string; message?: string } = {}
+    options: { hint?: string; message?: string; retryable?: boolean; retryAfter?: string } = {}
   ) {
     const detail = errors.length
       ? errors.map((e) => `${e.code}: ${e.message}`).join('; ')
       : `HTTP ${status}`
     super(options.message ?? `${method} ${url}: ${detail}`, { hint: options.hint })
+    this.retryable = options.retryable ?? false
+    this.retryAfter = options.retryAfter
   }
 
   get code(): string | undefined {
@@ -99,8 +101,16 @@ export class AuthError extends OciError {}
 
 /** The registry could not be reached, or the connection failed. */
 export class ConnectionError extends OciError {
-  /** The transfer may be tried again as a whole (the client did not retry this request itself). */
-  retryable = false
+  /** A network fault the same request may not meet again (a reset), unlike a refused certificate. */
+  readonly retryable: boolean
+
+  constructor(
+    message: string,
+    options: { hint?: string; cause?: unknown; retryable?: boolean } = {}
+  ) {
+    super(message, options)
+    this.retryable = options.retryable ?? false
+  }
 }
 
 /** Joins an error's message and hint into the single line users see. */

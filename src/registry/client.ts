@@ -10,11 +10,10 @@ import {
   type TransportOptions
 } from '../transport/http.js'
 import {
-  backoff,
   DEFAULT_RETRY,
-  isNetworkError,
   isRetryableStatus,
-  sleep,
+  isTransient,
+  Tries,
   type RetryPolicy
 } from '../transport/retry.js'
 import { Authenticator, type SecretSink } from './auth.js'
@@ -105,11 +104,12 @@ export class RegistryClient {
     })
   }
 
-  get retryPolicy(): RetryPolicy {
-    return this.#retry
+  /** Fresh tries of one piece of work under this registry's policy, told to the retry log. */
+  tries(): Tries {
+    return new Tries(this.#retry, this.#onRetry)
   }
 
-  /** Tells the retry log (for uploads that resume). */
+  /** Tells the retry log (an upload that changes its chunk size). */
   noteRetry(line: string): void {
     this.#onRetry?.(line)
   }
@@ -134,42 +134,32 @@ export class RegistryClient {
    */
   async request(req: RegistryRequest): Promise<HttpResponse> {
     const url = typeof req.url === 'string' ? new URL(req.url, this.origin) : req.url
-    const mayRetry = req.retry ?? (req.method === 'GET' || req.method === 'HEAD')
-    for (let tries = 0; ; tries++) {
-      const canRetry = mayRetry && tries < this.#retry.retries
+    // Only a request that can go again unchanged is retried here; the upload retries its own.
+    const resend = req.retry ?? (req.method === 'GET' || req.method === 'HEAD')
+    const tries = this.tries()
+    for (;;) {
       let res: HttpResponse
       try {
         res = await this.#authorised(req, url)
         this.#connected = true
       } catch (err) {
-        const cause = err instanceof ConnectionError ? err.cause : err
+        if (!resend || !isTransient(err)) throw err
         // A refused first connection is retried too, briefly: a registry service container may
         // still be starting. The policy's backoff bounds it (about 3 to 6 s by default).
-        const transient = isNetworkError(cause)
-        if (transient && canRetry) {
-          const starting =
-            !this.#connected && (cause as NodeJS.ErrnoException).code === 'ECONNREFUSED'
-              ? ' (the registry may still be starting)'
-              : ''
-          this.#onRetry?.(
-            `${req.method} ${url.pathname}: ${err instanceof ConnectionError ? err.message : (cause as Error).message}; retrying${starting}`
-          )
-          await sleep(backoff(tries + 1, this.#retry))
-          continue
-        }
-        if (err instanceof ConnectionError && !mayRetry) err.retryable = transient
+        const cause = err instanceof ConnectionError ? err.cause : err
+        const starting =
+          !this.#connected && (cause as NodeJS.ErrnoException).code === 'ECONNREFUSED'
+            ? ' (the registry may still be starting)'
+            : ''
+        const line = `${req.method} ${url.pathname}: ${(err as Error).message}; retrying${starting}`
+        if (await tries.again(line)) continue
         throw err
       }
-      if (isRetryableStatus(res.status)) {
-        const retryAfter = header(res, 'retry-after')
-        if (canRetry) {
-          await drain(res)
-          this.#onRetry?.(`${req.method} ${url.pathname}: HTTP ${res.status}; retrying`)
-          await sleep(backoff(tries + 1, this.#retry, retryAfter))
-          continue
-        }
-        // The caller may start the whole transfer over, unless this request's own retries are spent.
-        res.retryable = !mayRetry
+      if (resend && isRetryableStatus(res.status) && tries.canRetry) {
+        await drain(res)
+        const line = `${req.method} ${url.pathname}: HTTP ${res.status}; retrying`
+        await tries.again(line, header(res, 'retry-after'))
+        continue
       }
       return res
     }
@@ -256,15 +246,14 @@ export class RegistryClient {
     const errors = parseErrorBody(body)
     const pushing = method !== 'GET' && method !== 'HEAD'
     const noRepo = pushing && errors.some((e) => e.code === 'NAME_UNKNOWN')
-    const err = new RegistryError(method, res.url.origin + res.url.pathname, res.status, errors, {
+    throw new RegistryError(method, res.url.origin + res.url.pathname, res.status, errors, {
       // ECR (and registries set up like it) create no repository on push.
       hint: noRepo
         ? 'the repository does not exist and this registry does not create it on push: create it first (on ECR: aws ecr create-repository --repository-name NAME)'
         : undefined,
-      message: `${this.registry}: ${action} failed: ${errors.length ? errors.map((e) => `${e.code}: ${e.message}`).join('; ') : `HTTP ${res.status}`}`
+      message: `${this.registry}: ${action} failed: ${errors.length ? errors.map((e) => `${e.code}: ${e.message}`).join('; ') : `HTTP ${res.status}`}`,
+      retryable: isRetryableStatus(res.status),
+      retryAfter: header(res, 'retry-after')
     })
-    err.retryable = res.retryable === true
-    err.retryAfter = header(res, 'retry-after')
-    throw err
   }
 }

@@ -1,4 +1,4 @@
-import { bufferSource, StreamSource, type ChunkSource } from '../content/blob-cursor.js'
+import { bufferSource, type ChunkSource } from '../content/blob-cursor.js'
 import { SLAB_SIZE } from '../slabs/pool.js'
 import { NotFoundError, OciError, REGISTRY_MISMATCH_HINT } from '../errors/errors.js'
 import { contentBytes, type Content, type PushOutcome, type Sink } from '../content/sink.js'
@@ -15,6 +15,7 @@ import { fallbackTag, mergeReferrersIndex } from '../oci/referrers.js'
 import type { Descriptor } from '../oci/types.js'
 import { drain, header, type HttpResponse } from '../transport/http.js'
 import type { RegistryClient } from './client.js'
+import { download } from './download.js'
 import { uploadBlob } from './upload.js'
 
 const ACCEPT = MANIFEST_TYPES.join(', ')
@@ -98,22 +99,28 @@ export class RegistryRepository implements Source, Sink {
     })
   }
 
-  /** GET or HEAD of a blob or manifest by digest. */
-  #byDigest(method: 'GET' | 'HEAD', desc: Descriptor, chunks = false): Promise<HttpResponse> {
+  /** GET or HEAD of a blob or manifest by digest; a GET from `offset` on asks for a Range. */
+  #byDigest(
+    method: 'GET' | 'HEAD',
+    desc: Descriptor,
+    get: { chunks: boolean; offset: number } | undefined = undefined
+  ): Promise<HttpResponse> {
     const manifest = isManifestType(desc.mediaType)
+    const headers: Record<string, string> = manifest ? { Accept: ACCEPT } : {}
+    if (get?.offset) headers.Range = `bytes=${get.offset}-`
     return this.#client.request({
       method,
       url: this.#path(manifest ? 'manifests' : 'blobs', desc.digest),
-      headers: manifest ? { Accept: ACCEPT } : {},
+      headers,
       scope: this.#scope,
       followRedirects: true,
-      chunks
+      chunks: get?.chunks
     })
   }
 
-  async #get(desc: Descriptor, chunks: boolean): Promise<HttpResponse> {
-    const res = await this.#byDigest('GET', desc, chunks)
-    if (res.status === 200) return res
+  async #get(desc: Descriptor, chunks: boolean, offset: number): Promise<HttpResponse> {
+    const res = await this.#byDigest('GET', desc, { chunks, offset })
+    if (res.status === 200 || (res.status === 206 && offset > 0)) return res
     if (res.status === 404) {
       await drain(res)
       throw new NotFoundError(`${this.name}: ${desc.digest} not found`)
@@ -123,13 +130,14 @@ export class RegistryRepository implements Source, Sink {
 
   /**
    * Content in slabs: a manifest read this run from memory, large blobs straight off the socket,
-   * the rest from the response stream.
+   * the rest from the response stream; a body cut part way goes on from where it was cut.
    */
   async open(desc: Descriptor): Promise<ChunkSource> {
     const known = this.#manifests.get(desc.digest)
     if (known && isManifestType(desc.mediaType)) return bufferSource(known)
-    const res = await this.#get(desc, desc.size >= SLAB_SIZE)
-    return res.chunks ?? new StreamSource(res.body)
+    const chunks = desc.size >= SLAB_SIZE
+    const get = (offset: number): Promise<HttpResponse> => this.#get(desc, chunks, offset)
+    return download(get, `${desc.digest} from ${this.name}`, this.#client.tries())
   }
 
   async exists(desc: Descriptor): Promise<boolean> {
@@ -161,8 +169,6 @@ export class RegistryRepository implements Source, Sink {
         scope: this.#scope,
         chunkSize: this.#client.chunkSize,
         limits: this.#client.uploadLimits,
-        retry: this.#client.retryPolicy,
-        onRetry: (line: string) => this.#client.noteRetry(line),
         mountFrom: this.#mountFrom
       },
       desc,

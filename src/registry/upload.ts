@@ -3,48 +3,18 @@ import { OciError, RegistryError } from '../errors/errors.js'
 import type { Content } from '../content/sink.js'
 import type { Descriptor } from '../oci/types.js'
 import { drain, header, type HttpResponse, type PumpBody } from '../transport/http.js'
-import { backoff, isRetryableTransferError, sleep, type RetryPolicy } from '../transport/retry.js'
-import type { RegistryClient } from './client.js'
-import { FALLBACK_CHUNK, limitIn, type UploadLimits } from './upload-limits.js'
-
-export interface UploadOptions {
-  client: RegistryClient
-  repository: string
-  scope: string
-  /** Blobs larger than this go up in PATCH chunks of this size; 0 never chunks unless the registry insists. */
-  chunkSize: number
-  /** What this registry host has shown of its limits during the run; shared by its repositories. */
-  limits: UploadLimits
-  retry: RetryPolicy
-  onRetry?: (line: string) => void
-  /** Repositories of the same registry that may hold the blob already: mount it from the first that does. */
-  mountFrom?: string[]
-}
-
-interface Session {
-  location: URL
-  /** OCI-Chunk-Min-Length, when the registry announces one. */
-  minChunk: number
-}
-
-/**
- * Resolves an upload Location: absolute, host-relative or query-only, against the URL that
- * answered. A Location naming the same host without a port keeps the request's port (some
- * registries behind proxies drop it).
- */
-function resolveLocation(location: string, base: URL): URL {
-  const url = new URL(location, base)
-  if (
-    /^[a-z]+:\/\//i.test(location) &&
-    url.hostname === base.hostname &&
-    url.protocol === base.protocol &&
-    !url.port &&
-    base.port
-  ) {
-    url.port = base.port
-  }
-  return url
-}
+import { isTransient } from '../transport/retry.js'
+import { FALLBACK_CHUNK, limitIn } from './upload-limits.js'
+import {
+  heldBytes,
+  resolveLocation,
+  startSession,
+  cancelSession,
+  tryMount,
+  type Session,
+  type Upload,
+  type UploadOptions
+} from './upload-session.js'
 
 function withDigest(location: URL, digest: string): URL {
   const url = new URL(location)
@@ -89,23 +59,53 @@ class BlobBodies {
 /**
  * Uploads one blob: POST opens a session; a blob up to the chunk size goes in one PUT, a larger
  * one (or any, after a 413) in PATCH chunks. When a chunk fails, the registry is asked what it
- * holds (GET on the session gives `Range: 0-N`) and the upload resumes from there.
+ * holds (GET on the session gives `Range: 0-N`) and the upload resumes from there; a PUT of the
+ * whole blob that fails goes again, from a fresh read, in a new session. Each fault is tried
+ * again where the request that met it was sent: the client resends its own requests (POST, GET),
+ * the upload its bodies, under the blob's Tries; nothing retries around a retry.
  */
 export async function uploadBlob(
-  opts: UploadOptions,
+  options: UploadOptions,
   desc: Descriptor,
   content: Content
 ): Promise<'uploaded' | 'mounted'> {
   const bodies = new BlobBodies(content)
   try {
-    return await upload(opts, desc, bodies)
+    return await upload({ ...options, tries: options.client.tries() }, desc, bodies)
   } finally {
     await bodies.close()
   }
 }
 
+/** After a fault on a body the upload sent: whether to send again (after the backoff). */
+async function again(opts: Upload, err: unknown, line?: string): Promise<boolean> {
+  if (!isTransient(err)) return false
+  return opts.tries.again(line, err instanceof RegistryError ? err.retryAfter : undefined)
+}
+
+/** One PUT of the whole blob: 201, or 413 (too large for one request); anything else throws. */
+async function sendWhole(
+  opts: Upload,
+  desc: Descriptor,
+  session: Session,
+  bodies: BlobBodies
+): Promise<'uploaded' | 'too-large'> {
+  const res = await opts.client.request({
+    method: 'PUT',
+    url: withDigest(session.location, desc.digest),
+    headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
+    body: bodies.range(0, desc.size),
+    scope: opts.scope,
+    retry: false
+  })
+  if (res.status !== 201 && res.status !== 413)
+    return opts.client.fail(res, 'PUT', `uploading ${desc.digest}`)
+  await drain(res)
+  return res.status === 201 ? 'uploaded' : 'too-large'
+}
+
 async function upload(
-  opts: UploadOptions,
+  opts: Upload,
   desc: Descriptor,
   bodies: BlobBodies
 ): Promise<'uploaded' | 'mounted'> {
@@ -123,23 +123,21 @@ async function upload(
   const tooLarge = limits.maxBody !== undefined && desc.size > limits.maxBody
   const chunked = tooLarge || (opts.chunkSize > 0 && desc.size > opts.chunkSize)
   if (!chunked) {
-    const res = await opts.client.request({
-      method: 'PUT',
-      url: withDigest(session.location, desc.digest),
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
-      body: bodies.range(0, desc.size),
-      scope: opts.scope,
-      retry: false
-    })
-    if (res.status === 201) {
-      await drain(res)
-      return 'uploaded'
+    let sent: 'uploaded' | 'too-large'
+    for (;;) {
+      try {
+        sent = await sendWhole(opts, desc, session, bodies)
+        break
+      } catch (err) {
+        const line = `${desc.digest}: ${(err as Error).message}; sending it again`
+        if (!(await again(opts, err, line))) throw err
+      }
+      session = await startSession(opts, desc)
     }
+    if (sent === 'uploaded') return 'uploaded'
     // Too large for one request (a proxy's body limit): this host gets chunks from now on.
-    if (res.status !== 413) return opts.client.fail(res, 'PUT', `uploading ${desc.digest}`)
-    await drain(res)
     limits.maxBody = Math.min(limits.maxBody ?? Infinity, desc.size - 1)
-    opts.onRetry?.(
+    opts.client.noteRetry(
       `${opts.client.registry} refused ${desc.digest} in one request (HTTP 413); sending it in chunks of ${FALLBACK_CHUNK} bytes`
     )
     session = await startSession(opts, desc)
@@ -149,7 +147,7 @@ async function upload(
 }
 
 /** The chunk size to start with: the input's, or the fallback once one request was refused; never above a limit learned. */
-function chunkSizeFor(opts: UploadOptions, fallback: boolean): number {
+function chunkSizeFor(opts: Upload, fallback: boolean): number {
   const wanted = fallback
     ? Math.min(opts.chunkSize || FALLBACK_CHUNK, FALLBACK_CHUNK)
     : opts.chunkSize
@@ -160,7 +158,7 @@ function chunkSizeFor(opts: UploadOptions, fallback: boolean): number {
  * A PATCH refused for its size (413, or GHCR's 416 naming its limit): the size to use from now
  * on, learned for the host; undefined when the refusal says nothing about size.
  */
-function smallerChunk(opts: UploadOptions, err: RegistryError, length: number): number | undefined {
+function smallerChunk(opts: Upload, err: RegistryError, length: number): number | undefined {
   const named = limitIn(err.errors.map((e) => e.message).join(' ') + ' ' + err.message)
   let next: number | undefined
   if (named !== undefined && named < length) next = named
@@ -170,103 +168,8 @@ function smallerChunk(opts: UploadOptions, err: RegistryError, length: number): 
   return opts.limits.maxChunk
 }
 
-/**
- * Asks the registry to link a blob another repository of it already holds: 201 means done,
- * 202 opens an ordinary upload session. Any failure falls back to a plain upload.
- */
-async function tryMount(
-  opts: UploadOptions,
-  desc: Descriptor,
-  from: string
-): Promise<'mounted' | Session | undefined> {
-  const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin)
-  url.searchParams.set('mount', desc.digest)
-  url.searchParams.set('from', from)
-  try {
-    const res = await opts.client.request({
-      method: 'POST',
-      url,
-      body: Buffer.alloc(0),
-      // Reading the source repository needs its own pull scope.
-      scope: `${opts.scope} repository:${from}:pull`,
-      retry: true
-    })
-    await drain(res)
-    if (res.status === 201) return 'mounted'
-    const location = header(res, 'location')
-    if (res.status === 202 && location) {
-      return {
-        location: resolveLocation(location, res.url),
-        minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
-      }
-    }
-  } catch {
-    // A registry that cannot mount still takes an upload.
-  }
-  return undefined
-}
-
-/** Gives up an upload session nobody will use (best effort: the registry expires it anyway). */
-async function cancelSession(opts: UploadOptions, session: Session): Promise<void> {
-  try {
-    const res = await opts.client.request({
-      method: 'DELETE',
-      url: session.location,
-      scope: opts.scope,
-      retry: false
-    })
-    await drain(res)
-  } catch {
-    // Left to expire.
-  }
-}
-
-/**
- * Opens an upload session. The first one of a repository goes alone, so that a repository which
- * refuses uploads (ECR's "does not exist") is asked once, not once per blob in flight.
- */
-async function startSession(opts: UploadOptions, desc: Descriptor): Promise<Session> {
-  const first = (opts.limits.firstSession ??= new Map())
-  const gate = first.get(opts.repository)
-  if (gate) {
-    const refused = await gate
-    if (refused !== undefined) throw refused
-    return openSession(opts, desc)
-  }
-  let settle: (refused: unknown) => void = () => {}
-  first.set(opts.repository, new Promise((resolve) => (settle = resolve)))
-  try {
-    const session = await openSession(opts, desc)
-    settle(undefined)
-    return session
-  } catch (err) {
-    settle(isRetryableTransferError(err) ? undefined : err)
-    throw err
-  }
-}
-
-async function openSession(opts: UploadOptions, desc: Descriptor): Promise<Session> {
-  const res = await opts.client.request({
-    method: 'POST',
-    url: `/v2/${opts.repository}/blobs/uploads/`,
-    body: Buffer.alloc(0),
-    scope: opts.scope,
-    retry: true
-  })
-  if (res.status !== 202 && res.status !== 201)
-    return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`)
-  await drain(res)
-  const location = header(res, 'location')
-  if (!location)
-    throw new OciError(`${opts.client.registry}: the registry opened an upload without a Location`)
-  return {
-    location: resolveLocation(location, res.url),
-    minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
-  }
-}
-
 async function uploadChunked(
-  opts: UploadOptions,
+  opts: Upload,
   desc: Descriptor,
   session: Session,
   bodies: BlobBodies,
@@ -275,8 +178,34 @@ async function uploadChunked(
   let size = Math.max(chunkSize, session.minChunk)
   let location = session.location
   let offset = 0
-  let resumes = 0
-  while (offset < desc.size) {
+  /** Goes on from what the registry holds, or from byte 0 in a new session when it lost this one. */
+  const resume = async (): Promise<void> => {
+    const held = await heldBytes(opts, location, desc)
+    if ('offset' in held) {
+      ;({ location, offset } = held)
+      return
+    }
+    const line = `${desc.digest}: ${(held.lost as Error).message}; starting its upload over`
+    if (!(held.lost instanceof RegistryError) || !(await opts.tries.again(line))) throw held.lost
+    location = (await startSession(opts, desc)).location
+    offset = 0
+  }
+  for (;;) {
+    if (offset === desc.size) {
+      // The chunks are in: the PUT that names the digest closes the upload.
+      try {
+        await finish(opts, desc, location)
+        return
+      } catch (err) {
+        if (!(await again(opts, err))) throw err
+        const failedAt = offset
+        await resume()
+        opts.client.noteRetry(
+          `finishing ${desc.digest} failed (${(err as Error).message}); going on from ${failedAt === offset ? 'the end' : offset}`
+        )
+        continue
+      }
+    }
     const length = Math.min(size, desc.size - offset)
     let res: HttpResponse
     try {
@@ -308,34 +237,31 @@ async function uploadChunked(
         }
         // Not a fault: the next request differs (smaller), so it does not count as a retry.
         size = smaller
-        opts.onRetry?.(
+        opts.client.noteRetry(
           `${opts.client.registry} refused a chunk of ${length} bytes (HTTP ${(err as RegistryError).status}); sending chunks of ${size} bytes`
         )
-        const held = await heldBytes(opts, location, desc)
-        location = held.location
-        offset = held.offset
+        await resume()
         continue
       }
-      // 416: the registry holds another length than we thought; the whole blob starts over.
-      if (err instanceof RegistryError && err.status === 416) err.retryable = true
-      if (!isRetryableTransferError(err) || resumes >= opts.retry.retries) throw err
-      resumes++
-      await sleep(
-        backoff(resumes, opts.retry, err instanceof RegistryError ? err.retryAfter : undefined)
+      // 416: the registry holds another length than we thought; it says which.
+      const mismatch = err instanceof RegistryError && err.status === 416
+      if (!(mismatch ? await opts.tries.again(undefined) : await again(opts, err))) throw err
+      const failedAt = offset
+      await resume()
+      opts.client.noteRetry(
+        `chunk at ${failedAt} of ${desc.digest} failed (${(err as Error).message}); resuming from ${offset}`
       )
-      const held = await heldBytes(opts, location, desc)
-      opts.onRetry?.(
-        `chunk at ${offset} of ${desc.digest} failed (${(err as Error).message}); resuming from ${held.offset}`
-      )
-      location = held.location
-      offset = held.offset
       continue
     }
     await drain(res)
     const next = header(res, 'location')
     if (next) location = resolveLocation(next, res.url)
     offset += length
+    opts.tries.progressed()
   }
+}
+
+async function finish(opts: Upload, desc: Descriptor, location: URL): Promise<void> {
   const res = await opts.client.request({
     method: 'PUT',
     url: withDigest(location, desc.digest),
@@ -347,31 +273,4 @@ async function uploadChunked(
   if (res.status !== 201)
     return opts.client.fail(res, 'PUT', `finishing the upload of ${desc.digest}`)
   await drain(res)
-}
-
-/** Asks the registry how much of an upload it holds: `Range: 0-N` means resume at N+1. */
-async function heldBytes(
-  opts: UploadOptions,
-  location: URL,
-  desc: Descriptor
-): Promise<{ location: URL; offset: number }> {
-  const res = await opts.client.request({ method: 'GET', url: location, scope: opts.scope })
-  if (res.status !== 204 && res.status !== 200) {
-    const err = await opts.client
-      .fail(res, 'GET', `resuming the upload of ${desc.digest}`)
-      .catch((e: unknown) => e)
-    // The session is gone: the whole blob starts over.
-    if (err instanceof RegistryError) err.retryable = true
-    throw err
-  }
-  await drain(res)
-  // `0-N` means N+1 bytes are held; `0-0` is ambiguous (distribution says it for an empty
-  // upload too), so it is taken as nothing held.
-  const range = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '')
-  const end = range ? Number(range[1]) : 0
-  const next = header(res, 'location')
-  return {
-    location: next ? resolveLocation(next, res.url) : location,
-    offset: end > 0 ? end + 1 : 0
-  }
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { InputError } from '../errors/errors.js'
 import { findCredentials, nearMissCredentials } from '../registry/credentials.js'
 import { RegistryClient } from '../registry/client.js'
-import { retryOverride, type RegistryOptions } from './options.js'
+import type { RegistryOptions } from './options.js'
 
 /** One client per registry for a run; closes them all. */
 export class ClientPool {
@@ -82,7 +82,8 @@ export async function openClient(
     onTrace: opts.onTrace,
     ca,
     insecure: opts.insecure,
-    retry: retryOverride(opts),
+    // The one retry policy: the client, uploads and downloads of this registry all draw on it.
+    retry: opts.retries === undefined ? undefined : { retries: opts.retries },
     chunkSize: opts.chunkSize,
     onRetry: opts.onNotice
   })

@@ -40,8 +40,3 @@ export interface RegistryOptions {
   /** Lines about inputs that surprise: set but without effect, or read otherwise than written. */
   onWarning?: (line: string) => void
 }
-
-/** The retry policy fields the options change (only the count), or none. */
-export function retryOverride(opts: RegistryOptions): { retries: number } | undefined {
-  return opts.retries === undefined ? undefined : { retries: opts.retries }
-}

@@ -12,7 +12,7 @@ import { selectPlatform } from '../oci/platform.js'
 import { formatReference, parseLayoutSpec, parseReference } from '../oci/reference.js'
 import { formatPlatform, type Descriptor, type Platform } from '../oci/types.js'
 import { openClient } from './clients.js'
-import { retryOverride, type RegistryOptions } from './options.js'
+import type { RegistryOptions } from './options.js'
 import type { TransferResult } from './result.js'
 import type { RegistryClient } from '../registry/client.js'
 import { RegistryRepository } from '../registry/repository.js'
@@ -56,16 +56,14 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     store = await LayoutSink.open(spec.path, root)
     const result = await copyGraph(repo, root, store, {
       concurrency: opts.concurrency,
-      onEvent: opts.onEvent,
-      retry: retryOverride(opts)
+      onEvent: opts.onEvent
     })
     // Referrers land in index.json as untagged entries, written together with the image's entry.
     const referrers = opts.referrers
       ? await copyReferrers(repo, store, result.graph, {
           concurrency: opts.concurrency,
           onEvent: opts.onEvent,
-          artifactType: opts.artifactType,
-          retry: retryOverride(opts)
+          artifactType: opts.artifactType
         })
       : []
     const base = { registry: ref.registry, repository: ref.repository }

@@ -7,7 +7,7 @@ import { LayoutSource } from '../layout/layout-source.js'
 import { formatReference, parseLayoutSpec, parseReference } from '../oci/reference.js'
 import { RegistryRepository } from '../registry/repository.js'
 import { ClientPool } from './clients.js'
-import { retryOverride, type RegistryOptions } from './options.js'
+import type { RegistryOptions } from './options.js'
 import { destinations, mountSources } from './plan.js'
 import type { TransferResult } from './result.js'
 
@@ -53,7 +53,6 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
             : '; put a tag in the reference (org/app:v1) or the tags input')
       )
     }
-    const retry = retryOverride(opts)
     const pushed = new Map<string, string>() // registry → first repository written there
     let first: Awaited<ReturnType<typeof copyGraph>> | undefined
     let bytesSent = 0
@@ -71,7 +70,6 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
       const result = await copyGraph(source, root, repo, {
         concurrency: opts.concurrency,
         onEvent: opts.onEvent,
-        retry,
         skipExistingRoot: true
       })
       repos.push({ repo, tags: d.tags })
@@ -81,8 +79,7 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
         const carried = await copyReferrers(source, repo, result.graph, {
           concurrency: opts.concurrency,
           onEvent: opts.onEvent,
-          artifactType: opts.artifactType,
-          retry
+          artifactType: opts.artifactType
         })
         for (const r of carried)
           if (!referrers.some((x) => x.digest === r.digest)) referrers.push(r)

@@ -7,6 +7,7 @@ import type { ChunkSink, ChunkSource } from '../content/blob-cursor.js'
 import { ConnectionError } from '../errors/errors.js'
 import { NotRawError } from './http-head.js'
 import { RawGetter } from './raw-get.js'
+import { isNetworkError } from './retry.js'
 
 /**
  * A body its producer sends in chunks it lends to the request (see ChunkSink), from the start
@@ -31,8 +32,6 @@ export interface HttpResponse {
   /** The body in slabs, when it was read straight off the socket (see sendForChunks); then use this, not `body`. */
   chunks?: ChunkSource
   url: URL
-  /** Set by the registry client: a retryable status it could not retry itself (a caller may start over). */
-  retryable?: boolean
 }
 
 export interface TransportOptions {
@@ -244,7 +243,8 @@ function toConnectionError(err: Error, url: URL): ConnectionError {
     hint: tls
       ? 'trust its CA with the ca-file input, or (only if you must) set insecure: true'
       : 'check the registry input and that the registry is up and reachable from the runner',
-    cause: err
+    cause: err,
+    retryable: isNetworkError(err)
   })
 }
 

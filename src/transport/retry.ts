@@ -55,10 +55,10 @@ export function isNetworkError(err: unknown): boolean {
 }
 
 /**
- * Whether a whole transfer (a blob upload or download) should start over: a network fault in
- * its body, or a registry fault on a request the client could not retry by itself.
+ * A fault the same request may well not meet again: a typed error says so itself (fixed when it
+ * was made); any other error is transient when it is a network fault (a body cut part way).
  */
-export function isRetryableTransferError(err: unknown): boolean {
+export function isTransient(err: unknown): boolean {
   if (err instanceof RegistryError || err instanceof ConnectionError) return err.retryable
   return isNetworkError(err)
 }
@@ -76,4 +76,40 @@ export function backoff(attempt: number, policy: RetryPolicy, retryAfter?: strin
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/**
+ * The tries of one piece of work under the policy: a request the client sends again, or the
+ * bodies of one blob's upload or download. Each fault is counted by whoever sent the request
+ * that met it, and only there, so no retry runs around another.
+ */
+export class Tries {
+  #failures = 0
+
+  constructor(
+    readonly policy: RetryPolicy,
+    readonly onRetry?: (line: string) => void
+  ) {}
+
+  /** Whether the policy allows another try. */
+  get canRetry(): boolean {
+    return this.#failures < this.policy.retries
+  }
+
+  /**
+   * Counts a failure: when the policy allows another try, tells `line` (if any) and waits the
+   * backoff (the registry's Retry-After when it sent one), then resolves true; else false at once.
+   */
+  async again(line: string | undefined, retryAfter?: string): Promise<boolean> {
+    if (!this.canRetry) return false
+    this.#failures++
+    if (line !== undefined) this.onRetry?.(line)
+    await sleep(backoff(this.#failures, this.policy, retryAfter))
+    return true
+  }
+
+  /** The work moved forward (a chunk was accepted): only failures in a row count against it. */
+  progressed(): void {
+    this.#failures = 0
+  }
 }

@@ -1,0 +1,176 @@
+// Upload sessions: opening one (the first of a repository alone), mounting from another
+// repository, giving one up, and asking one what it holds.
+import { OciError } from '../errors/errors.js'
+import type { Descriptor } from '../oci/types.js'
+import { drain, header } from '../transport/http.js'
+import type { Tries } from '../transport/retry.js'
+import type { RegistryClient } from './client.js'
+import type { UploadLimits } from './upload-limits.js'
+
+export interface UploadOptions {
+  client: RegistryClient
+  repository: string
+  scope: string
+  /** Blobs larger than this go up in PATCH chunks of this size; 0 never chunks unless the registry insists. */
+  chunkSize: number
+  /** What this registry host has shown of its limits during the run; shared by its repositories. */
+  limits: UploadLimits
+  /** Repositories of the same registry that may hold the blob already: mount it from the first that does. */
+  mountFrom?: string[]
+}
+
+export interface Session {
+  location: URL
+  /** OCI-Chunk-Min-Length, when the registry announces one. */
+  minChunk: number
+}
+
+/**
+ * Resolves an upload Location: absolute, host-relative or query-only, against the URL that
+ * answered. A Location naming the same host without a port keeps the request's port (some
+ * registries behind proxies drop it).
+ */
+export function resolveLocation(location: string, base: URL): URL {
+  const url = new URL(location, base)
+  if (
+    /^[a-z]+:\/\//i.test(location) &&
+    url.hostname === base.hostname &&
+    url.protocol === base.protocol &&
+    !url.port &&
+    base.port
+  ) {
+    url.port = base.port
+  }
+  return url
+}
+
+/** An upload under way: its options and the tries every request of it draws from. */
+export interface Upload extends UploadOptions {
+  tries: Tries
+}
+
+/**
+ * Asks the registry to link a blob another repository of it already holds: 201 means done,
+ * 202 opens an ordinary upload session. Any failure falls back to a plain upload.
+ */
+export async function tryMount(
+  opts: Upload,
+  desc: Descriptor,
+  from: string
+): Promise<'mounted' | Session | undefined> {
+  const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin)
+  url.searchParams.set('mount', desc.digest)
+  url.searchParams.set('from', from)
+  try {
+    const res = await opts.client.request({
+      method: 'POST',
+      url,
+      body: Buffer.alloc(0),
+      // Reading the source repository needs its own pull scope.
+      scope: `${opts.scope} repository:${from}:pull`,
+      retry: true
+    })
+    await drain(res)
+    if (res.status === 201) return 'mounted'
+    const location = header(res, 'location')
+    if (res.status === 202 && location) {
+      return {
+        location: resolveLocation(location, res.url),
+        minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
+      }
+    }
+  } catch {
+    // A registry that cannot mount still takes an upload.
+  }
+  return undefined
+}
+
+/** Gives up an upload session nobody will use (best effort: the registry expires it anyway). */
+export async function cancelSession(opts: Upload, session: Session): Promise<void> {
+  try {
+    const res = await opts.client.request({
+      method: 'DELETE',
+      url: session.location,
+      scope: opts.scope,
+      retry: false
+    })
+    await drain(res)
+  } catch {
+    // Left to expire.
+  }
+}
+
+/**
+ * Opens an upload session. The first one of a repository goes alone, so that a repository which
+ * refuses uploads (ECR's "does not exist") is asked once, not once per blob in flight.
+ */
+export async function startSession(opts: Upload, desc: Descriptor): Promise<Session> {
+  const first = (opts.limits.firstSession ??= new Map())
+  const gate = first.get(opts.repository)
+  if (gate) {
+    const refused = await gate
+    if (refused !== undefined) throw refused
+    return openSession(opts, desc)
+  }
+  let settle: (refused: unknown) => void = () => {}
+  first.set(opts.repository, new Promise((resolve) => (settle = resolve)))
+  try {
+    const session = await openSession(opts, desc)
+    settle(undefined)
+    return session
+  } catch (err) {
+    // The client tried the POST as often as the policy allows: later blobs fail with its error.
+    settle(err)
+    throw err
+  }
+}
+
+async function openSession(opts: Upload, desc: Descriptor): Promise<Session> {
+  const res = await opts.client.request({
+    method: 'POST',
+    url: `/v2/${opts.repository}/blobs/uploads/`,
+    body: Buffer.alloc(0),
+    scope: opts.scope,
+    retry: true
+  })
+  if (res.status !== 202 && res.status !== 201)
+    return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`)
+  await drain(res)
+  const location = header(res, 'location')
+  if (!location)
+    throw new OciError(`${opts.client.registry}: the registry opened an upload without a Location`)
+  return {
+    location: resolveLocation(location, res.url),
+    minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
+  }
+}
+
+/**
+ * Asks the registry how much of an upload it holds: `Range: 0-N` means resume at N+1. Any other
+ * answer means the session is lost, and says why.
+ */
+export async function heldBytes(
+  opts: Upload,
+  location: URL,
+  desc: Descriptor
+): Promise<{ location: URL; offset: number } | { lost: unknown }> {
+  const res = await opts.client.request({
+    method: 'GET',
+    url: location,
+    scope: opts.scope
+  })
+  if (res.status !== 204 && res.status !== 200) {
+    const why = 'resuming the upload of ' + desc.digest
+    return { lost: await opts.client.fail(res, 'GET', why).catch((e: unknown) => e) }
+  }
+  await drain(res)
+  // `0-N` means N+1 bytes are held; `0-0` is ambiguous (distribution says it for an empty
+  // upload too), so it is taken as nothing held.
+  const range = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '')
+  const end = range ? Number(range[1]) : 0
+  const next = header(res, 'location')
+  return {
+    location: next ? resolveLocation(next, res.url) : location,
+    offset: end > 0 ? end + 1 : 0
+  }
+}
