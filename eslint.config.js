@@ -16,10 +16,11 @@ export default tseslint.config(
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
-  // Type-aware rules for the TypeScript (src, tests, scripts in tsconfig): a promise-heavy code
-  // base, where a promise left floating or passed where a callback is expected loses an error.
+  // Type-aware rules for the TypeScript (src, tests, scripts in tsconfig) and the type-checked
+  // benchmark: a promise-heavy code base, where a promise left floating or passed where a
+  // callback is expected loses an error.
   {
-    files: ['**/*.ts', 'src/**/*.js'],
+    files: ['**/*.ts', 'src/**/*.js', 'scripts/bench.mjs', 'scripts/bench/*.mjs'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname }
     },

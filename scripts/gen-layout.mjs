@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Generate deterministic, synthetic OCI image layouts (BuildKit/buildx style) for tests and
 // benchmarks: a directory, a tar (like `docker buildx build --output type=oci`) or a gzipped tar.
 //
@@ -39,6 +40,24 @@ const EPOCH = '1970-01-01T00:00:00Z'
 const RANDOM_CHUNK = 65535 // one stored deflate block per keystream chunk; also AES sweet spot
 const ZERO_CHUNK = Buffer.alloc(RANDOM_CHUNK)
 const FORMATS = new Set(['tar', 'dir', 'tgz'])
+
+/**
+ * The options with their defaults filled in.
+ * @typedef {object} Normalized
+ * @property {string} out
+ * @property {'tar'|'dir'|'tgz'} format
+ * @property {string[]} platforms
+ * @property {number[]} layers
+ * @property {boolean} sharedBase
+ * @property {boolean} attestations
+ * @property {string[]} tags
+ * @property {number} seed
+ * @property {number | null} gzipLevel
+ * @property {string} name
+ */
+
+/** @typedef {{ mediaType: string, digest: string, size: number }} Descriptor */
+/** @typedef {Descriptor & { diffId: string }} Layer */
 
 /**
  * @typedef {object} GenerateOptions
@@ -115,6 +134,7 @@ export async function generateLayout(opts) {
 
 // Temp files are named <out>.tmp-<pid>-<rand>[-layout] and <out>.json.tmp-<pid>-<rand>; remove
 // those left by runs that were killed (their pid is gone), never those of a live process.
+/** @param {string} out */
 async function removeStaleTemps(out) {
   const dir = path.dirname(out)
   const base = path.basename(out)
@@ -131,20 +151,26 @@ async function removeStaleTemps(out) {
   }
 }
 
+/** @param {number} pid */
 function isAlive(pid) {
   try {
     process.kill(pid, 0)
     return true
   } catch (err) {
-    return err.code === 'EPERM'
+    return /** @type {NodeJS.ErrnoException} */ (err).code === 'EPERM'
   }
 }
 
+/**
+ * @param {GenerateOptions} opts
+ * @returns {Normalized}
+ */
 function normalizeOptions(opts) {
   if (!opts || typeof opts.out !== 'string' || opts.out === '') {
     throw new Error('generateLayout: opts.out (string) is required')
   }
   const format = opts.format ?? 'tar'
+  // A caller without types (the CLI) may pass anything.
   if (!FORMATS.has(format)) throw new Error(`generateLayout: unknown format ${format}`)
   const platforms = opts.platforms?.length ? [...opts.platforms] : ['linux/amd64']
   for (const p of platforms) parsePlatform(p)
@@ -176,6 +202,7 @@ function normalizeOptions(opts) {
   }
 }
 
+/** @param {string} out @param {string} sidecar @param {Normalized} o */
 async function readCache(out, sidecar, o) {
   try {
     const [, text] = await Promise.all([fsp.stat(out), fsp.readFile(sidecar, 'utf8')])
@@ -190,6 +217,7 @@ async function readCache(out, sidecar, o) {
   return null
 }
 
+/** @param {string} p os/arch[/variant] */
 export function parsePlatform(p) {
   const parts = String(p).split('/')
   if (parts.length < 2 || parts.length > 3 || parts.some((s) => s === '')) {
@@ -202,12 +230,14 @@ export function parsePlatform(p) {
 // ---------------------------------------------------------------------------------------------
 // Layout directory
 
+/** @param {string} dir @param {Normalized} o */
 async function buildLayoutDir(dir, o) {
   const blobDir = path.join(dir, 'blobs', 'sha256')
   await fsp.mkdir(blobDir, { recursive: true })
   const seen = new Map() // digest -> size, to count unique blob bytes
-  const note = (desc) => seen.set(desc.digest, desc.size)
+  const note = (/** @type {Descriptor} */ desc) => seen.set(desc.digest, desc.size)
 
+  /** @type {(mediaType: string, value: unknown) => Promise<Descriptor>} */
   const putJson = async (mediaType, value) => {
     const buf = Buffer.from(JSON.stringify(value))
     const hex = sha256hex(buf)
@@ -218,6 +248,7 @@ async function buildLayoutDir(dir, o) {
     return desc
   }
 
+  /** @type {Map<string, Layer>} */
   const layerCache = new Map()
   const manifests = []
   for (const platform of o.platforms) {
@@ -246,7 +277,7 @@ async function buildLayoutDir(dir, o) {
       },
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
       history: [
-        ...layers.map((l, i) => ({
+        ...layers.map((_l, i) => ({
           created: EPOCH,
           created_by: `COPY blob-${i}.bin /data/blob-${i}.bin # buildkit`,
           comment: 'buildkit.dockerfile.v0'
@@ -322,6 +353,7 @@ async function buildLayoutDir(dir, o) {
     }
   }
 
+  /** @type {Descriptor} */
   let top
   if (o.platforms.length > 1 || o.attestations) {
     top = await putJson(MEDIA_TYPES.index, {
@@ -371,6 +403,11 @@ async function buildLayoutDir(dir, o) {
 }
 
 // One layer: tar { data/ , data/blob-<i>.bin (size random bytes) } -> gzip -> blobs/sha256/<hex>
+/**
+ * @param {string} blobDir @param {Normalized} o @param {string} stream @param {number} index
+ * @param {number} size
+ * @returns {Promise<Layer>}
+ */
 async function writeLayerBlob(blobDir, o, stream, index, size) {
   const material = crypto
     .createHash('sha256')
@@ -408,7 +445,7 @@ async function writeLayerBlob(blobDir, o, stream, index, size) {
       const writer = await BatchWriter.open(tmp)
       try {
         const gz = new StoredGzip()
-        const emit = async (buf) => {
+        const emit = async (/** @type {Buffer} */ buf) => {
           blob.update(buf)
           blobSize += buf.length
           await writer.push(buf)
@@ -425,14 +462,14 @@ async function writeLayerBlob(blobDir, o, stream, index, size) {
     } else {
       await pipeline(
         layerTar,
-        async function* (source) {
+        async function* (/** @type {AsyncIterable<Buffer>} */ source) {
           for await (const chunk of source) {
             diff.update(chunk)
             yield chunk
           }
         },
         zlib.createGzip({ level: o.gzipLevel }),
-        async function* (source) {
+        async function* (/** @type {AsyncIterable<Buffer>} */ source) {
           for await (const chunk of source) {
             blob.update(chunk)
             blobSize += chunk.length
@@ -458,18 +495,23 @@ async function writeLayerBlob(blobDir, o, stream, index, size) {
 
 /** Sequential file writer: batches ~1 MiB per writev and keeps one write in flight. */
 class BatchWriter {
+  /** @param {string} file */
   static async open(file) {
     return new BatchWriter(await fsp.open(file, 'w'))
   }
 
+  /** @param {fsp.FileHandle} fh */
   constructor(fh) {
     this.fh = fh
+    /** @type {Buffer[]} */
     this.batch = []
     this.bytes = 0
+    /** @type {Promise<void> | null} */
     this.pending = null
     this.closed = false
   }
 
+  /** @param {Buffer} buf */
   async push(buf) {
     if (buf.length === 0) return
     this.batch.push(buf)
@@ -498,6 +540,7 @@ class BatchWriter {
   }
 }
 
+/** @param {fsp.FileHandle} fh @param {Buffer[]} bufs @param {number} total */
 async function writeAll(fh, bufs, total) {
   const { bytesWritten } = await fh.writev(bufs)
   if (bytesWritten < total) {
@@ -513,6 +556,7 @@ async function writeAll(fh, bufs, total) {
 // ---------------------------------------------------------------------------------------------
 // gzip: zlib for a given level, otherwise stored (uncompressed) deflate blocks written by hand.
 
+/** @param {number | null | undefined} level */
 function gzipStage(level) {
   if (level !== null && level !== undefined) return zlib.createGzip({ level })
   return storedGzip
@@ -532,6 +576,7 @@ class StoredGzip {
     return GZIP_HEADER
   }
 
+  /** @param {Buffer} chunk */
   *frame(chunk) {
     if (chunk.length === 0) return
     this.crc = crc32(chunk, this.crc)
@@ -556,6 +601,7 @@ class StoredGzip {
   }
 }
 
+/** @param {AsyncIterable<Buffer>} source */
 async function* storedGzip(source) {
   const gz = new StoredGzip()
   yield gz.header()
@@ -563,7 +609,9 @@ async function* storedGzip(source) {
   yield gz.trailer()
 }
 
+/** @type {Int32Array | undefined} */
 let crcTable
+/** @param {Buffer} buf @param {number} crc */
 function crc32(buf, crc) {
   if (typeof zlib.crc32 === 'function') return zlib.crc32(buf, crc) // Node >= 20.15 / 22.2
   if (!crcTable) {
@@ -582,7 +630,10 @@ function crc32(buf, crc) {
 // ---------------------------------------------------------------------------------------------
 // tar
 
-/** A ustar header block as Go's archive/tar writes it (uid/gid 0, empty uname/gname, mtime 0). */
+/**
+ * A ustar header block as Go's archive/tar writes it (uid/gid 0, empty uname/gname, mtime 0).
+ * @param {{ name: string, mode: number, size: number, type: string, mtime?: number }} entry
+ */
 export function tarHeader({ name, mode, size, type, mtime = 0 }) {
   const b = Buffer.alloc(512)
   let prefix = ''
@@ -615,13 +666,16 @@ export function tarHeader({ name, mode, size, type, mtime = 0 }) {
   return b
 }
 
+/** @param {Buffer} b @param {number} off @param {number} len @param {number} n */
 function octal(b, off, len, n) {
   b.write(n.toString(8).padStart(len - 1, '0') + '\u0000', off, len, 'latin1')
 }
 
 // Like BuildKit's OCI exporter: entries sorted by name, directory entries, files 0444, mtime 0.
 // Blob files are deleted as soon as they are in the tar, so disk use peaks at ~1x + one blob.
+/** @param {string} dir @param {string} file @param {Normalized} o */
 async function writeLayoutTar(dir, file, o) {
+  /** @type {{ name: string, dir?: boolean }[]} */
   const entries = [
     { name: 'blobs/', dir: true },
     { name: 'blobs/sha256/', dir: true }
@@ -654,17 +708,22 @@ async function writeLayoutTar(dir, file, o) {
     yield Buffer.alloc(1024)
   }
 
-  const stages = [tarStream]
-  if (o.format === 'tgz') stages.push(gzipStage(o.gzipLevel))
-  await pipeline(...stages, fs.createWriteStream(file, { highWaterMark: 1 << 20 }))
+  const out = fs.createWriteStream(file, { highWaterMark: 1 << 20 })
+  if (o.format === 'tgz') await pipeline(tarStream, gzipStage(o.gzipLevel), out)
+  else await pipeline(tarStream, out)
 }
 
 // ---------------------------------------------------------------------------------------------
 
+/** @param {Buffer} buf */
 function sha256hex(buf) {
   return crypto.createHash('sha256').update(buf).digest('hex')
 }
 
+/**
+ * @param {string} p
+ * @returns {Promise<number>}
+ */
 async function pathSize(p) {
   const st = await fsp.stat(p)
   if (!st.isDirectory()) return st.size
@@ -706,20 +765,20 @@ export async function main(argv = process.argv.slice(2)) {
     return
   }
   if (!values.out) throw new Error(`--out is required\n${USAGE}`)
-  const list = (s) =>
+  const list = (/** @type {string | undefined} */ s) =>
     s === undefined
       ? undefined
       : s
           .split(',')
           .map((x) => x.trim())
           .filter(Boolean)
-  const int = (s, what) => {
+  const int = (/** @type {string} */ s, /** @type {string} */ what) => {
     if (!/^\d+$/.test(s)) throw new Error(`${what}: not a non-negative integer: ${s}`)
     return Number(s)
   }
   const result = await generateLayout({
     out: values.out,
-    format: values.format ?? 'tar',
+    format: /** @type {GenerateOptions['format']} */ (values.format ?? 'tar'),
     platforms: list(values.platforms),
     layers: list(values.layers)?.map((s) => int(s, '--layers')),
     sharedBase: values['shared-base'],
