@@ -7,6 +7,8 @@ import { pull } from './transfer/pull.js'
 import { push } from './transfer/push.js'
 import { TransferReport } from './report.js'
 import { VERSION } from './version.js'
+import { UsageError } from './commands/common.js'
+import { orasCommand } from './commands/index.js'
 
 /** A flag: an input of the action, with the one line --help says of it. */
 interface Flag {
@@ -105,16 +107,6 @@ function help(): string {
   ].join('\n')
 }
 
-/** A command line that cannot be read: exit status 2. */
-class UsageError extends Error {
-  constructor(
-    message: string,
-    readonly showUsage = false
-  ) {
-    super(message)
-  }
-}
-
 interface CommandLine {
   command?: string
   values: Partial<Record<InputName, string>>
@@ -182,6 +174,8 @@ function parseCommandLine(argv: string[]): CommandLine {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const oras = orasCommand(argv)
+  if (oras) return oras(argv.slice(1))
   const line = parseCommandLine(argv)
   if (line.help) {
     process.stdout.write(`${help()}\n`)

@@ -1,0 +1,56 @@
+// What the oras-style commands share: reading a command line, and printing a result as oras
+// does (lines, the digest last) or as JSON (--format json).
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+
+/** A command line that cannot be read: exit status 2. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly showUsage = false
+  ) {
+    super(message)
+  }
+}
+
+export type Options = NonNullable<ParseArgsConfig['options']>
+
+/** The command's flags and positionals; an unknown flag or a missing value is a UsageError. */
+export function readArgs(
+  argv: string[],
+  options: Options
+): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...options, format: { type: 'string' } },
+      allowPositionals: true,
+      strict: true
+    })
+    return {
+      values: values,
+      positionals
+    }
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0])
+  }
+}
+
+/** What a command did: oras's lines for a person, the same as JSON for a program. */
+export interface CommandResult {
+  lines: string[]
+  digest?: string
+  json: Record<string, unknown>
+}
+
+/** Writes a result to stdout in the format asked for: `text` (default) or `json`. */
+export function printResult(result: CommandResult, format: unknown): void {
+  if (format !== undefined && format !== 'text' && format !== 'json')
+    throw new UsageError(`--format must be text or json, not ${String(format)}`)
+  if (format === 'json') {
+    process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`)
+    return
+  }
+  const lines = [...result.lines]
+  if (result.digest) lines.push(`Digest: ${result.digest}`)
+  process.stdout.write(lines.map((l) => `${l}\n`).join(''))
+}

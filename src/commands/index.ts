@@ -1,0 +1,17 @@
+// The commands that take oras's forms (`cp SRC DST`, `pull REF`, `push REF FILE...`, ...),
+// beside the flag forms `push --layout` / `pull --layout` that cli.ts reads itself.
+
+/** A command: runs with the arguments after its name; resolves to the exit status. */
+export type Command = (argv: string[]) => Promise<number>
+
+const COMMANDS: Record<string, Command> = {}
+
+/** The command for this command line, or undefined when it is one of cli.ts's flag forms. */
+export function orasCommand(argv: string[]): Command | undefined {
+  const [name] = argv
+  if (name === undefined || !Object.hasOwn(COMMANDS, name)) return undefined
+  return COMMANDS[name]
+}
+
+/** The names, for the usage line. */
+export const COMMAND_NAMES = Object.keys(COMMANDS)
