@@ -6,10 +6,14 @@ export type Command = (argv: string[]) => Promise<number>
 
 const COMMANDS: Record<string, Command> = {}
 
+/** `push --layout …` and `pull --reference …`: the flag forms, which cli.ts reads. */
+const FLAG_FORM = /^--(layout|reference)(=|$)/
+
 /** The command for this command line, or undefined when it is one of cli.ts's flag forms. */
 export function orasCommand(argv: string[]): Command | undefined {
-  const [name] = argv
+  const [name, ...rest] = argv
   if (name === undefined || !Object.hasOwn(COMMANDS, name)) return undefined
+  if ((name === 'push' || name === 'pull') && rest.some((a) => FLAG_FORM.test(a))) return undefined
   return COMMANDS[name]
 }
 
