@@ -1,10 +1,14 @@
 // The commands that take oras's forms (`cp SRC DST`, `pull REF`, `push REF FILE...`, ...),
 // beside the flag forms `push --layout` / `pull --layout` that cli.ts reads itself.
+import { attachCommand, pushFilesCommand } from './push-files.js'
 
 /** A command: runs with the arguments after its name; resolves to the exit status. */
 export type Command = (argv: string[]) => Promise<number>
 
-const COMMANDS: Record<string, Command> = {}
+const COMMANDS: Record<string, Command> = {
+  push: pushFilesCommand,
+  attach: attachCommand
+}
 
 /** `push --layout …` and `pull --reference …`: the flag forms, which cli.ts reads. */
 const FLAG_FORM = /^--(layout|reference)(=|$)/
@@ -14,6 +18,8 @@ export function orasCommand(argv: string[]): Command | undefined {
   const [name, ...rest] = argv
   if (name === undefined || !Object.hasOwn(COMMANDS, name)) return undefined
   if ((name === 'push' || name === 'pull') && rest.some((a) => FLAG_FORM.test(a))) return undefined
+  // `push REF FILE...` has two words at least; fewer is the flag form gone wrong (`push --foo`).
+  if (name === 'push' && rest.filter((a) => !a.startsWith('-')).length < 2) return undefined
   return COMMANDS[name]
 }
 

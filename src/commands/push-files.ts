@@ -1,0 +1,87 @@
+// `oci-layout push REF FILE[:MEDIATYPE]...` and `oci-layout attach SUBJECT FILE...`: files as an
+// OCI 1.1 artifact, in oras's shape and with oras's output.
+import type { CopyEvent } from '../copy/copy.js'
+import { shortDigest } from '../oci/types.js'
+import { pushFiles, type PushFilesResult } from '../transfer/push-files.js'
+import { printResult, readArgs, UsageError, type CommandResult, type Options } from './common.js'
+
+const OPTIONS: Options = {
+  'artifact-type': { type: 'string' },
+  annotation: { type: 'string', short: 'a', multiple: true },
+  username: { type: 'string', short: 'u' },
+  password: { type: 'string', short: 'p' },
+  'plain-http': { type: 'boolean' }
+}
+
+/** `K=V` each; a key given twice keeps its last value, as oras does. */
+export function readAnnotations(args: string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const a of args) {
+    const eq = a.indexOf('=')
+    if (eq <= 0) throw new UsageError(`--annotation ${a} is not KEY=VALUE`)
+    out[a.slice(0, eq)] = a.slice(eq + 1)
+  }
+  return out
+}
+
+function run(attach: boolean): (argv: string[]) => Promise<number> {
+  const what = attach ? 'attach SUBJECT FILE[:MEDIATYPE]...' : 'push REF FILE[:MEDIATYPE]...'
+  return async (argv) => {
+    const { values, positionals } = readArgs(argv, OPTIONS)
+    const [reference, ...files] = positionals
+    if (!reference) throw new UsageError(`${what}: no reference given`, false)
+    if (!files.length)
+      throw new UsageError(
+        attach
+          ? `${what}: no files given after ${reference}`
+          : `unexpected argument ${reference}: ${what} needs a file after the reference (a layout: push --layout PATH --reference REF)`
+      )
+    const artifactType = values['artifact-type'] as string | undefined
+    if (attach && !artifactType) throw new UsageError(`${what}: --artifact-type is required`)
+    const events: CopyEvent[] = []
+    const result = await pushFiles({
+      reference,
+      files,
+      attach,
+      artifactType,
+      annotations: readAnnotations((values.annotation as string[] | undefined) ?? []),
+      username: values.username as string | undefined,
+      password: (values.password as string | undefined) ?? process.env.OCI_PASSWORD,
+      plainHttp: values['plain-http'] ? 'true' : 'auto',
+      onEvent: (e) => void events.push(e),
+      onNotice: (line) => void process.stderr.write(`${line}\n`)
+    })
+    printResult(describe(result, events), values.format)
+    return 0
+  }
+}
+
+/** oras's lines: each layer's fate, where it went, its type; the digest last (printResult). */
+function describe(r: PushFilesResult, events: CopyEvent[]): CommandResult {
+  const lines: string[] = []
+  for (const layer of r.layers) {
+    const e = events.find((x) => x.type === 'blob' && x.desc.digest === layer.digest)
+    // No event: the registry had the whole artifact already.
+    const verb = e?.type === 'blob' && e.outcome !== 'exists' ? 'Uploaded' : 'Exists  '
+    const title = layer.annotations?.['org.opencontainers.image.title'] ?? ''
+    lines.push(`${verb} ${shortDigest(layer.digest)} ${title}`)
+  }
+  const where = r.subject
+    ? `Attached to [registry] ${r.reference.replace(/@.*$/, `@${r.subject.digest}`)}`
+    : `Pushed [registry] ${r.tag ?? r.reference}`
+  lines.push(where, `ArtifactType: ${r.artifactType}`)
+  const json: Record<string, unknown> = {
+    reference: r.reference,
+    referenceAsTags: r.tag ? [r.tag] : [],
+    mediaType: r.mediaType,
+    digest: r.digest,
+    size: r.size,
+    artifactType: r.artifactType,
+    ...(r.annotations && Object.keys(r.annotations).length ? { annotations: r.annotations } : {}),
+    ...(r.subject ? { subject: r.subject } : {})
+  }
+  return { lines, digest: r.digest, json }
+}
+
+export const pushFilesCommand = run(false)
+export const attachCommand = run(true)
