@@ -1,10 +1,14 @@
 // The commands that take oras's forms (`cp SRC DST`, `pull REF`, `push REF FILE...`, ...),
 // beside the flag forms `push --layout` / `pull --layout` that cli.ts reads itself.
 
+import { cp } from './cp.js'
+
 /** A command: runs with the arguments after its name; resolves to the exit status. */
 export type Command = (argv: string[]) => Promise<number>
 
-const COMMANDS: Record<string, Command> = {}
+const COMMANDS: Record<string, Command> = {
+  cp
+}
 
 /** `push --layout …` and `pull --reference …`: the flag forms, which cli.ts reads. */
 const FLAG_FORM = /^--(layout|reference)(=|$)/
