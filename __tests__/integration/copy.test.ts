@@ -7,7 +7,7 @@ import { BUILDX, BUILDX_DIGEST } from '../helpers/corpus.js'
 import { imageWithArtifacts } from '../helpers/layouts.js'
 import { startProxy } from '../helpers/proxy.js'
 import { headStatus, startRegistry, type TestRegistry } from '../helpers/registry.js'
-import { remoteDigest, tmpDir } from '../helpers/skopeo.js'
+import { remoteDigest, skopeo, tmpDir } from '../helpers/skopeo.js'
 import { checkLayout, extractTar } from '../helpers/verify.js'
 
 const cli = runCli
@@ -155,6 +155,42 @@ describe('copy: oci-layout cp and direction: copy', () => {
     ).toBe(0)
     const c = await checkLayout(retagged)
     expect(c.entries.map((e) => [e.digest, entryTag(e)])).toEqual([[BUILDX_DIGEST, 'v9']])
+  })
+
+  it('--platform copies one platform’s manifest, from a registry or a layout', async () => {
+    const { stdout } = await skopeo([
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${open.host}/src/app:v1`
+    ])
+    const index = JSON.parse(stdout) as {
+      manifests: { digest: string; platform?: { architecture: string } }[]
+    }
+    const arm = index.manifests.find((m) => m.platform?.architecture === 'arm64')?.digest
+    expect(arm).toMatch(/^sha256:/)
+    const run = await cli([
+      'cp',
+      '--platform',
+      'linux/arm64',
+      `${open.host}/src/app:v1`,
+      `${open.host}/one/app`
+    ])
+    expect(run.stdout).toContain(`Digest: ${arm}\n`)
+    expect(await remoteDigest(`${open.host}/one/app:v1`)).toBe(arm)
+
+    const out = path.join(await tmpDir('cp-platform-'), 'arm')
+    const local = await cli([
+      'cp',
+      '--platform=linux/arm64',
+      '--from-oci-layout',
+      `${BUILDX}:v1`,
+      '--to-oci-layout',
+      out
+    ])
+    expect(local.code).toBe(0)
+    const c = await checkLayout(out)
+    expect(c.entries.map((e) => [e.digest, entryTag(e)])).toEqual([[arm, 'v1']])
   })
 
   it('-r carries the referrers; without it they stay behind', async () => {
