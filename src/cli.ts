@@ -33,6 +33,19 @@ const FLAGS: Record<FlagName, Flag> = {
     text: 'the repository and tag on the registry; for a pull also REPO@DIGEST'
   },
   registry: { value: 'HOST[:PORT]', text: 'the registry, when --reference does not name it' },
+  // The action's direction: copy; on the command line that is `oci-layout cp SRC DST`.
+  source: {
+    value: 'HOST/REPO[:TAG|@DIGEST]',
+    text: "the action's copy: the image to copy (here: oci-layout cp SRC DST)"
+  },
+  'source-username': {
+    value: 'USER',
+    text: "the action's copy: user for the source's registry (cp: --from-username)"
+  },
+  'source-password': {
+    value: 'PASS',
+    text: "the action's copy: its password or token (cp: --from-password)"
+  },
   username: {
     value: 'USER',
     text: "registry user; default: docker's config.json, podman's auth.json, anonymous"

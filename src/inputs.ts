@@ -8,6 +8,9 @@ export const INPUT_NAMES = [
   'layout',
   'registry',
   'reference',
+  'source',
+  'source-username',
+  'source-password',
   'username',
   'password',
   'plain-http',
@@ -27,10 +30,15 @@ export const INPUT_NAMES = [
 export type InputName = (typeof INPUT_NAMES)[number]
 
 export interface Settings {
-  direction: 'push' | 'pull'
+  direction: 'push' | 'pull' | 'copy'
+  /** Empty for a copy, which reads `source`. */
   layout: string
   registry: string
   reference: string
+  /** A copy's source reference, and the credentials for its registry (empty: looked up). */
+  source: string
+  sourceUsername: string
+  sourcePassword: string
   username: string
   password: string
   plainHttp: PlainHttp
@@ -58,8 +66,8 @@ export interface Settings {
  */
 export function readSettings(get: (name: InputName) => string): Settings {
   const direction = (get('direction').trim() || 'push').toLowerCase()
-  if (direction !== 'push' && direction !== 'pull') {
-    throw new InputError(`direction must be push or pull, not "${direction}"`)
+  if (direction !== 'push' && direction !== 'pull' && direction !== 'copy') {
+    throw new InputError(`direction must be push, pull or copy, not "${direction}"`)
   }
   const plainHttp = (get('plain-http').trim() || 'auto').toLowerCase()
   if (plainHttp !== 'auto' && plainHttp !== 'true' && plainHttp !== 'false') {
@@ -75,24 +83,30 @@ export function readSettings(get: (name: InputName) => string): Settings {
       )
     }
   }
+  const warnings: string[] = []
+  const copying = direction === 'copy'
   const layout = get('layout').trim()
-  if (!layout)
+  const source = get('source').trim()
+  if (!copying && !layout)
     throw new InputError('the layout input is empty', {
       hint: 'set it to the OCI layout tar or directory, e.g. app.tar or app.tar:v1'
     })
+  if (copying && !source)
+    throw new InputError('the source input is empty, and a copy reads from it', {
+      hint: 'set it to the image to copy, e.g. ghcr.io/org/app:v1'
+    })
+  if (copying && layout)
+    warnings.push(`layout (${layout}) is ignored on a copy: it reads source and writes reference`)
   const username = get('username').trim()
   const password = get('password')
-  if ((username === '') !== (password === '')) {
-    throw new InputError(
-      username
-        ? `a username (${username}) was given without a password`
-        : 'a password was given without a username',
-      {
-        hint: 'set both username and password, or neither for anonymous access'
-      }
-    )
-  }
-  const warnings: string[] = []
+  checkPair(username, password, 'username', 'password')
+  const sourceUsername = get('source-username').trim()
+  const sourcePassword = get('source-password')
+  checkPair(sourceUsername, sourcePassword, 'source-username', 'source-password')
+  if (!copying)
+    for (const name of ['source', 'source-username'] as const)
+      if (get(name).trim())
+        warnings.push(`${name} is ignored on a ${direction}: it is for direction: copy`)
   const notices: string[] = []
   const registry = dropScheme(get('registry').trim(), 'registry', plainHttp, warnings)
   const reference = dropScheme(get('reference').trim(), 'reference', plainHttp, warnings)
@@ -118,6 +132,9 @@ export function readSettings(get: (name: InputName) => string): Settings {
     layout,
     registry,
     reference,
+    source,
+    sourceUsername,
+    sourcePassword,
     username,
     password,
     plainHttp,
@@ -154,6 +171,17 @@ function dropScheme(value: string, name: string, plainHttp: PlainHttp, warnings:
         : '; the protocol is chosen by the plain-http input')
   )
   return rest
+}
+
+/** A user and a password go together: both, or neither for the lookup. */
+function checkPair(username: string, password: string, user: string, pass: string): void {
+  if ((username === '') === (password === '')) return
+  throw new InputError(
+    username
+      ? `a ${user} (${username}) was given without a ${pass}`
+      : `a ${pass} was given without a ${user}`,
+    { hint: `set both ${user} and ${pass}, or neither to look credentials up` }
+  )
 }
 
 function readBoolean(value: string, name: string): boolean {

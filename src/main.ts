@@ -4,6 +4,7 @@ import { describeError, LayoutError } from './errors/errors.js'
 import type { CopyEvent } from './copy/copy.js'
 import { engineOptions, readSettings, type InputName } from './inputs.js'
 import { parseLayoutSpec } from './oci/reference.js'
+import { copyImage } from './transfer/copy.js'
 import { pull } from './transfer/pull.js'
 import { push } from './transfer/push.js'
 import type { TransferResult } from './transfer/result.js'
@@ -11,19 +12,21 @@ import { metadata, TransferReport } from './report.js'
 
 /** The action's adapter: the only module that talks to the runner. */
 export async function run(): Promise<void> {
-  let pushing = true
+  let direction = 'push'
   try {
     // Mask before anything can be logged.
-    for (const name of ['password', 'github-token']) {
+    for (const name of ['password', 'source-password', 'github-token']) {
       const secret = core.getInput(name)
       if (secret) core.setSecret(secret)
     }
     const settings = readSettings((name: InputName) => core.getInput(name))
-    pushing = settings.direction === 'push'
+    direction = settings.direction
+    const pushing = direction === 'push'
     for (const line of settings.warnings) core.warning(line)
     for (const line of settings.notices) core.info(line)
     const target = `${settings.registry ? `${settings.registry}/` : ''}${settings.reference}`
-    const report = new TransferReport(pushing, target)
+    // A copy writes registries, as a push does.
+    const report = new TransferReport(direction !== 'pull', target)
     // One group per destination's transfer (and one for its referrers); everything else stands
     // outside, readable without unfolding.
     let group: string | undefined
@@ -48,7 +51,11 @@ export async function run(): Promise<void> {
     let result: TransferResult & { layout?: string }
     try {
       const layout = pushing ? await localLayout(settings.layout) : settings.layout
-      core.info(pushing ? `Reading ${settings.layout}` : `Resolving ${target}`)
+      core.info(
+        pushing
+          ? `Reading ${settings.layout}`
+          : `Resolving ${direction === 'copy' ? settings.source : target}`
+      )
       const common = {
         ...engineOptions(settings),
         onEvent,
@@ -65,15 +72,25 @@ export async function run(): Promise<void> {
           else core.info(line)
         }
       }
-      result = pushing
-        ? await push({
-            ...common,
-            layout,
-            tags: settings.tags,
-            mountFrom: settings.mountFrom,
-            tempDir: process.env.RUNNER_TEMP || undefined
-          })
-        : await pull({ ...common, platform: settings.platform })
+      if (pushing)
+        result = await push({
+          ...common,
+          layout,
+          tags: settings.tags,
+          mountFrom: settings.mountFrom,
+          tempDir: process.env.RUNNER_TEMP || undefined
+        })
+      else if (direction === 'copy')
+        result = await copyImage({
+          ...common,
+          source: settings.source,
+          sourceUsername: settings.sourceUsername,
+          sourcePassword: settings.sourcePassword,
+          tags: settings.tags,
+          mountFrom: settings.mountFrom,
+          platform: settings.platform
+        })
+      else result = await pull({ ...common, platform: settings.platform })
     } finally {
       closeGroup()
     }
@@ -97,7 +114,8 @@ export async function run(): Promise<void> {
         )
     }
   } catch (err) {
-    core.error(describeError(err), { title: pushing ? 'Push failed' : 'Pull failed' })
+    const title = { push: 'Push failed', pull: 'Pull failed', copy: 'Copy failed' }[direction]
+    core.error(describeError(err), { title })
     process.exitCode = core.ExitCode.Failure
   }
 }

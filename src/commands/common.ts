@@ -42,10 +42,15 @@ export interface CommandResult {
   json: Record<string, unknown>
 }
 
-/** Writes a result to stdout in the format asked for: `text` (default) or `json`. */
-export function printResult(result: CommandResult, format: unknown): void {
+/** Refuses a --format other than text or json: called before the work, so none is wasted. */
+export function checkFormat(format: unknown): void {
   if (format !== undefined && format !== 'text' && format !== 'json')
     throw new UsageError(`--format must be text or json, not ${String(format)}`)
+}
+
+/** Writes a result to stdout in the format asked for: `text` (default) or `json`. */
+export function printResult(result: CommandResult, format: unknown): void {
+  checkFormat(format)
   if (format === 'json') {
     process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`)
     return

@@ -1,5 +1,6 @@
 // The commands that take oras's forms (`cp SRC DST`, `pull REF`, `push REF FILE...`, ...),
 // beside the flag forms `push --layout` / `pull --layout` that cli.ts reads itself.
+import { cp } from './cp.js'
 import { attachCommand, pushFilesCommand } from './push-files.js'
 
 /** A command: runs with the arguments after its name; resolves to the exit status. */
@@ -7,7 +8,8 @@ export type Command = (argv: string[]) => Promise<number>
 
 const COMMANDS: Record<string, Command> = {
   push: pushFilesCommand,
-  attach: attachCommand
+  attach: attachCommand,
+  cp
 }
 
 /** `push --layout …` and `pull --reference …`: the flag forms, which cli.ts reads. */

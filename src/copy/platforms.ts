@@ -1,7 +1,10 @@
 import { readContent, type Source } from '../content/source.js'
+import { NotFoundError } from '../errors/errors.js'
 import { verifyBuffer } from '../oci/digest.js'
 import { parseManifest } from '../oci/manifest.js'
-import { formatPlatform, type Platform } from '../oci/types.js'
+import { MAX_MANIFEST_BYTES } from '../oci/media-types.js'
+import { selectPlatform } from '../oci/platform.js'
+import { formatPlatform, type Descriptor, type Platform } from '../oci/types.js'
 import type { GraphNode } from './graph.js'
 
 /**
@@ -29,4 +32,46 @@ export async function imagePlatforms(src: Source, root: GraphNode): Promise<stri
   } catch {
     return []
   }
+}
+
+/**
+ * The manifest of one platform under `root`: an index's child, or `root` itself when it is a
+ * single manifest that runs there. Anything else is a NotFoundError naming what is there.
+ */
+export async function pickPlatform(
+  src: Source,
+  root: Descriptor,
+  platform: string
+): Promise<Descriptor> {
+  const bytes = await readContent(src, root, MAX_MANIFEST_BYTES, root.digest)
+  verifyBuffer(bytes, root, `manifest ${root.digest} of ${src.name}`, src.mismatchHint)
+  const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${src.name}`)
+  if (parsed.kind !== 'index') {
+    // A single manifest is taken only when it runs on the platform asked for.
+    const have = await imagePlatforms(src, { desc: root, bytes, children: [] })
+    const self = { mediaType: root.mediaType, digest: root.digest, size: root.size }
+    if (have.length === 1 && selectPlatform([{ ...self, platform: toPlatform(have[0]) }], platform))
+      return root
+    throw new NotFoundError(`${src.name}@${root.digest} has no ${platform} image`, {
+      hint: have.length
+        ? `platforms here: ${have.join(', ')}; pick that one or drop the platform input`
+        : 'it is a single manifest that names no platform (an artifact); drop the platform input'
+    })
+  }
+  const chosen = selectPlatform(parsed.index.manifests, platform)
+  if (!chosen) {
+    const have = parsed.index.manifests
+      .filter((d) => d.platform && d.platform.os !== 'unknown')
+      .map((d) => formatPlatform(d.platform))
+    throw new NotFoundError(`${src.name}@${root.digest} has no ${platform} image`, {
+      hint: `platforms here: ${have.join(', ') || 'none'}`
+    })
+  }
+  return chosen
+}
+
+/** `os/arch[/variant]` back into a platform, to match it as an index child would be. */
+function toPlatform(spec: string): Platform {
+  const [os, architecture, variant] = spec.split('/')
+  return variant ? { os, architecture, variant } : { os, architecture }
 }

@@ -97,18 +97,19 @@ async function credentialHints(
   registry: string,
   source: string | undefined
 ): Promise<{ rejectedHint: string; missingHint?: string }> {
+  const inputs = opts.credentialInputs ?? INPUTS_SOURCE
   if (source)
     return {
       rejectedHint:
         source === INPUTS_SOURCE
-          ? 'check the username and password inputs'
-          : `the credentials came from ${source}: log in to ${registry} again there, or set the username and password inputs`
+          ? `check ${inputs}`
+          : `the credentials came from ${source}: log in to ${registry} again there, or set ${inputs}`
     }
   const near = await nearMissCredentials({ registry, env: opts.env })
   return {
-    rejectedHint: 'check the username and password inputs',
+    rejectedHint: `check ${inputs}`,
     missingHint: near
       ? `${near.file} holds credentials for ${near.host}, not for ${registry}: name the registry as it was logged in to, or log in to ${registry}`
-      : 'set the username and password inputs, or log in first (docker/login-action)'
+      : `set ${inputs}, or log in first (docker/login-action)`
   }
 }

@@ -14,6 +14,8 @@ export interface RegistryOptions {
   /** Inputs for the credential lookup. */
   username?: string
   password?: string
+  /** What the adapter calls the two, for hints (default `the username and password inputs`). */
+  credentialInputs?: string
   githubToken?: string
   githubActor?: string
   /** Environment for the lookup (docker config, podman auth file); default process.env. */
