@@ -33890,6 +33890,14 @@ async function readAll(stream, limit, what) {
     return Buffer.concat(chunks, total);
 }
 
+var _a;
+/**
+ * Work on slabs off the main thread. Large blobs are hashed (hasher.ts), and written to files
+ * (file-writer.ts), on worker threads that read the slabs where they lie (they are
+ * SharedArrayBuffers): on two cores the hash runs beside the thread that moves the bytes, and a
+ * file gets its bytes in small synchronous writes without a thread-pool round trip for each
+ * (docs/benchmark.md, "Measurements behind the constants").
+ */
 /** A write the slab thread could not do: carries the OS error's code. */
 class FileWriteError extends Error {
     code;
@@ -33899,7 +33907,7 @@ class FileWriteError extends Error {
         this.code = code;
     }
 }
-/** Content at least this large goes to the worker; below, a message round trip costs more than it saves. */
+/** Content at least this large goes to a slab thread; below, a message round trip costs more than it saves. */
 const WORKER_MIN_BYTES = 4 * 1024 * 1024;
 /**
  * Bytes per write call: small writes take small page-cache folios, which a VM that gives freed
@@ -33910,83 +33918,104 @@ const WRITE_PIECE = 32 * 1024;
 const WORKER_SCRIPT = new URL('./slab-worker.js', import.meta.url);
 /** Slab threads: two keep both cores of a small runner busy beside the main thread. */
 const THREADS = 2;
-function createHasher(algorithm, size) {
-    if (size >= WORKER_MIN_BYTES) {
-        const worker = SlabThread.pick();
-        if (worker)
-            return worker.job(algorithm);
-    }
-    const hash = createHash(algorithm);
+/** A hash of `size` bytes on a slab thread, or undefined when it is small or no thread can run. */
+function slabHash(size, algorithm) {
+    return size >= WORKER_MIN_BYTES ? SlabThread.pick()?.hash(algorithm) : undefined;
+}
+/**
+ * Writes of `size` bytes on the slab threads, or undefined when they are small or no thread can
+ * run. The writes go to the thread that was last given the first chunk's slab: the thread hashing
+ * it, so that a slab's hash and write go out in one message and come back in one answer.
+ */
+function slabWrites(size) {
+    if (size < WORKER_MIN_BYTES || !SlabThread.usable())
+        return undefined;
+    let thread;
+    const job = SlabThread.newJob();
     return {
-        writes: false,
-        update(chunk) {
-            hash.update(chunk);
-            return undefined;
-        },
-        write: () => Promise.reject(new OciError('internal: this hasher does not write files')),
-        digest: () => Promise.resolve(hash.digest('hex')),
-        drop: () => undefined
+        write(chunk, fd, pos) {
+            thread ??= SlabThread.holding(chunk) ?? SlabThread.pick();
+            if (!thread)
+                return Promise.reject(SlabThread.failure());
+            return thread.slabWork(job, chunk, (at) => ({ op: 'write', job, ...at, fd, pos }));
+        }
     };
 }
 /**
- * Slab threads, started on first use; a job goes to the one with the fewest jobs. A thread keeps
- * the process alive only while it has work: idle, it must not hold the process open; busy, the
- * process must wait for its answers.
+ * Slab threads, started on first use; a hash goes to the one with the fewest hashes. A thread
+ * keeps the process alive only while it has work: idle, it must not hold the process open;
+ * busy, the process must wait for its answers.
  */
 class SlabThread {
     static #threads = [];
     static #broken = false;
-    /** A thread for a new job, or undefined when none can run (then hashing stays on this thread). */
+    static #nextJob = 0;
+    /** The thread each slab was last given to. */
+    static #holder = new WeakMap();
+    /** A thread for a new job, or undefined when none can run. */
     static pick() {
-        if (SlabThread.#broken)
+        if (_a.#broken)
             return undefined;
-        const threads = SlabThread.#threads;
+        const threads = _a.#threads;
         const idle = threads.find((t) => t.#jobs === 0);
         if (idle)
             return idle;
         if (threads.length < THREADS) {
             try {
-                // A bundle copied without its slab-worker.js hashes on this thread instead.
+                // A bundle copied without its slab-worker.js does its slab work on this thread instead.
                 if (!existsSync(fileURLToPath(WORKER_SCRIPT)))
                     throw new Error('no slab-worker.js');
-                threads.push(new SlabThread());
+                threads.push(new _a());
             }
             catch {
-                SlabThread.#broken = true;
+                _a.#broken = true;
                 return undefined;
             }
             return threads[threads.length - 1];
         }
         return threads.reduce((a, b) => (b.#jobs < a.#jobs ? b : a));
     }
-    /** Jobs started and not yet digested or dropped. */
+    /** Whether slab work can go to a thread (starting the first if there is none yet). */
+    static usable() {
+        return _a.#threads.length ? !_a.#broken : _a.pick() !== undefined;
+    }
+    static newJob() {
+        return _a.#nextJob++;
+    }
+    /** The thread a chunk's slab was last given to: for a chunk being hashed, the one hashing it. */
+    static holding(chunk) {
+        return chunk.buffer instanceof SharedArrayBuffer
+            ? _a.#holder.get(chunk.buffer)
+            : undefined;
+    }
+    /** Why no thread can run: the failure of one that died. */
+    static failure() {
+        for (const t of _a.#threads)
+            if (t.#failure)
+                return t.#failure;
+        return new OciError('internal: no slab thread');
+    }
+    /** Hashes started and not yet digested or dropped. */
     #jobs = 0;
     #worker;
     #ids = new WeakMap();
     #nextSlab = 0;
-    #nextJob = 0;
     /** Per job, its unsettled requests in order. */
     #pending = new Map();
     #outstanding = 0;
     #failure;
+    /** Messages of this turn, posted together at its end. */
+    #outbox = [];
     constructor() {
         const workerData = { piece: WRITE_PIECE };
         this.#worker = new Worker(WORKER_SCRIPT, { workerData });
-        this.#worker.on('message', (m) => {
-            const queue = this.#pending.get(m.job);
-            const next = queue?.shift();
-            if (queue && !queue.length)
-                this.#pending.delete(m.job);
-            if (next && --this.#outstanding === 0)
-                this.#worker.unref();
-            if (m.op === 'done' && m.error)
-                next?.reject(new FileWriteError(m.error.message, m.error.code));
-            else
-                next?.resolve(m.op === 'digest' ? m.hex : undefined);
+        this.#worker.on('message', (answers) => {
+            for (const m of answers)
+                this.#answer(m);
         });
         const fail = (err) => {
             this.#failure ??= new OciError(`the slab thread failed: ${err.message}`, { cause: err });
-            SlabThread.#broken = true;
+            _a.#broken = true;
             for (const queue of this.#pending.values())
                 for (const p of queue)
                     p.reject(this.#failure);
@@ -33998,8 +34027,26 @@ class SlabThread {
         // After the listeners: adding a 'message' listener refs the worker again.
         this.#worker.unref();
     }
+    #answer(m) {
+        const queue = this.#pending.get(m.job);
+        const next = queue?.shift();
+        if (queue && !queue.length)
+            this.#pending.delete(m.job);
+        if (next && --this.#outstanding === 0)
+            this.#worker.unref();
+        if (m.op === 'done' && m.error)
+            next?.reject(new FileWriteError(m.error.message, m.error.code));
+        else
+            next?.resolve(m.op === 'digest' ? m.hex : undefined);
+    }
     #post(m) {
-        this.#worker.postMessage(m);
+        if (this.#outbox.push(m) > 1)
+            return;
+        queueMicrotask(() => {
+            const batch = this.#outbox;
+            this.#outbox = [];
+            this.#worker.postMessage(batch);
+        });
     }
     #expect(job) {
         if (this.#failure)
@@ -34012,32 +34059,35 @@ class SlabThread {
             this.#pending.set(job, queue);
         });
     }
-    #slabId(sab) {
-        let id = this.#ids.get(sab);
-        if (id === undefined) {
-            id = this.#nextSlab++;
-            this.#ids.set(sab, id);
-            this.#post({ op: 'slab', id, sab });
+    /** The id the thread knows a chunk's slab by (sharing the slab first), with the chunk's place in it. */
+    #where(chunk) {
+        const sab = chunk.buffer;
+        if (!(sab instanceof SharedArrayBuffer))
+            throw new OciError('internal: a chunk for the slab thread is not a pool slab');
+        let slab = this.#ids.get(sab);
+        if (slab === undefined) {
+            slab = this.#nextSlab++;
+            this.#ids.set(sab, slab);
+            this.#post({ op: 'slab', id: slab, sab });
         }
-        return id;
+        _a.#holder.set(sab, this);
+        return { slab, off: chunk.byteOffset, len: chunk.length };
     }
-    #send(op, job, chunk, file) {
-        if (!(chunk.buffer instanceof SharedArrayBuffer))
-            return Promise.reject(new OciError('internal: a chunk for the slab thread is not a pool slab'));
+    /** Sends one slab's work; resolves when the thread has done it. */
+    slabWork(job, chunk, message) {
+        let m;
+        try {
+            m = message(this.#where(chunk));
+        }
+        catch (err) {
+            return Promise.reject(err);
+        }
         const done = this.#expect(job);
-        this.#post({
-            op,
-            job,
-            slab: this.#slabId(chunk.buffer),
-            off: chunk.byteOffset,
-            len: chunk.length,
-            fd: file?.fd,
-            pos: file?.position
-        });
+        this.#post(m);
         return done.then(() => undefined);
     }
-    job(algorithm) {
-        const job = this.#nextJob++;
+    hash(algorithm) {
+        const job = _a.newJob();
         this.#jobs++;
         let open = true;
         const end = () => {
@@ -34047,9 +34097,7 @@ class SlabThread {
         };
         this.#post({ op: 'start', job, alg: algorithm });
         return {
-            writes: true,
-            update: (chunk, file) => this.#send('update', job, chunk, file),
-            write: (chunk, file) => this.#send('write', job, chunk, file),
+            update: (chunk) => this.slabWork(job, chunk, (at) => ({ op: 'update', job, ...at })),
             digest: async () => {
                 const hex = this.#expect(job);
                 this.#post({ op: 'digest', job });
@@ -34057,11 +34105,28 @@ class SlabThread {
                 return (await hex);
             },
             drop: () => {
+                if (open)
+                    this.#post({ op: 'drop', job });
                 end();
-                this.#post({ op: 'drop', job });
             }
         };
     }
+}
+_a = SlabThread;
+
+function createHasher(algorithm, size) {
+    const onThread = slabHash(size, algorithm);
+    if (onThread)
+        return onThread;
+    const hash = createHash(algorithm);
+    return {
+        update(chunk) {
+            hash.update(chunk);
+            return undefined;
+        },
+        digest: () => Promise.resolve(hash.digest('hex')),
+        drop: () => undefined
+    };
 }
 
 /**
@@ -34238,17 +34303,8 @@ class BlobCursor {
     pump(sink, length = this.#expected.size - this.#pos) {
         return this.#run(sink, length);
     }
-    /**
-     * Writes the rest into a file, from `file.position` on: on the slab thread where this blob is
-     * hashed there (slab by slab as it hashes them; the last once checked), else through `sink`.
-     */
-    pumpToFile(file, sink) {
-        const length = this.#expected.size - this.#pos;
-        return this.#hasher.writes ? this.#run(undefined, length, file) : this.#run(sink, length);
-    }
-    async #run(sink, length, file) {
+    async #run(sink, length) {
         const { size } = this.#expected;
-        const start = this.#pos;
         const end = Math.min(size, this.#pos + length);
         const lent = new Set();
         let failure;
@@ -34264,13 +34320,10 @@ class BlobCursor {
                 const chunk = await this.#source.next(end - this.#pos);
                 if (!chunk)
                     throw new SizeMismatchError(size, this.#pos, this.#what, this.#hint);
-                const at = file && { fd: file.fd, position: file.position + (this.#pos - start) };
                 this.#pos += chunk.length;
-                const last = this.#pos === size;
-                // The slab thread writes as it hashes, but the last slab only once the digest is checked.
-                const hashed = this.#hasher.update(chunk, last ? undefined : at);
-                let sent;
-                if (last) {
+                const hashed = this.#hasher.update(chunk);
+                // The last slab is lent only once the digest is checked.
+                if (this.#pos === size) {
                     try {
                         await hashed;
                         await this.#finish();
@@ -34279,12 +34332,10 @@ class BlobCursor {
                         slabs.give(chunk);
                         throw err;
                     }
-                    if (at)
-                        sent = this.#hasher.write(chunk, at);
                 }
                 this.#onProgress?.(this.#pos);
-                sent ??= sink?.(chunk);
-                // The slab goes back once the hasher and the sink (or the file write) are done with it.
+                const sent = sink?.(chunk);
+                // The slab goes back once the hasher and the sink are done with it.
                 const p = Promise.allSettled([hashed, sent]).then(([h, s]) => {
                     lent.delete(p);
                     slabs.give(chunk);
@@ -34982,6 +35033,37 @@ async function copyReferrers(src, dst, graph, opts = {}) {
     return [...copied.values()];
 }
 
+/**
+ * A writer for content of `size` bytes into `fh`. `inOrder`: one write at a time, the chunks
+ * that queued meanwhile going out right after (a slab thread writes one at a time anyway).
+ */
+function fileWriter(fh, size, opts = {}) {
+    const onThread = slabWrites(size);
+    if (onThread)
+        return { write: (chunk, position) => onThread.write(chunk, fh.fd, position) };
+    if (!opts.inOrder)
+        return { write: (chunk, position) => writeFully(fh, chunk, position) };
+    let tail = Promise.resolve();
+    return {
+        write(chunk, position) {
+            const done = tail.then(() => writeFully(fh, chunk, position));
+            // A failed write fails its own chunk only; the next one is still tried.
+            tail = done.catch(() => undefined);
+            return done;
+        }
+    };
+}
+/** Writes all of `chunk` at `position` in WRITE_PIECE writes, going on after a short write. */
+async function writeFully(fh, chunk, position) {
+    for (let off = 0; off < chunk.length;) {
+        const len = Math.min(WRITE_PIECE, chunk.length - off);
+        const { bytesWritten } = await fh.write(chunk, off, len, position + off);
+        if (bytesWritten === 0)
+            throw new Error('the file took no bytes');
+        off += bytesWritten;
+    }
+}
+
 /** Normalises an archive member name: drops `./` and leading `/`, refuses `..` escapes. */
 function normaliseName(name) {
     const parts = [];
@@ -35040,92 +35122,43 @@ function rangeReader(fh, offset, size, what) {
     };
 }
 /**
- * Writes content into an open file from `position` on: bytes in one write, a blob slab by slab.
- * Resolves to the bytes written; a write failure is a LayoutError naming the file.
+ * Writes content into an open file from `position` on: bytes in one write, a blob slab by slab
+ * as its cursor lends them (through a FileWriter: on a slab thread for large blobs). Resolves to
+ * the bytes written; a write failure is a LayoutError naming the file.
  *
- * `inOrder`: one write at a time, slabs that queued meanwhile going out right after.
- * Concurrent writes to one file contend for its inode lock, and past its end each also extends
- * it, at several times the CPU of writing front to back (docs/benchmark.md). A file of its own
- * takes `inOrder`; regions of a shared file (a tar written in place) are written as they come.
+ * `inOrder`: one write at a time. Concurrent writes to one file contend for its inode lock, and
+ * past its end each also extends it, at several times the CPU of writing front to back
+ * (docs/benchmark.md). A file of its own takes `inOrder`; regions of a shared file (a tar written
+ * in place) are written as they come.
  */
 async function writeContentAt(fh, content, position, what, opts = {}) {
     const failed = (err) => {
+        // Ours (the slab thread failed) already says what happened.
+        if (err instanceof OciError)
+            throw err;
         throw new LayoutError(`${what}: cannot be written (${fsReason(err)})`, {
             cause: err,
             hint: 'check that the destination has free space and is writable'
         });
     };
     if (Buffer.isBuffer(content)) {
-        await writeFully(fh, [content], position).catch(failed);
+        await writeFully(fh, content, position).catch(failed);
         return content.length;
     }
+    const cursor = await content.open();
+    const writer = fileWriter(fh, content.size, opts);
     let at = position;
-    const sink = opts.inOrder
-        ? queuedWriter(fh, position, failed)
-        : (chunk) => {
+    try {
+        await cursor.pump((chunk) => {
             const where = at;
             at += chunk.length;
-            return writeFully(fh, [chunk], where).catch(failed);
-        };
-    const cursor = await content.open();
-    try {
-        // Large blobs are written by the slab thread that hashes them; others through `sink`.
-        await cursor.pumpToFile({ fd: fh.fd, position }, sink).catch((err) => {
-            if (err instanceof FileWriteError)
-                failed(err);
-            throw err;
+            return writer.write(chunk, where).catch(failed);
         });
     }
     finally {
         await cursor.close();
     }
     return cursor.position;
-}
-/** A sink writing chunks front to back, one write in flight, the chunks queued meanwhile next. */
-function queuedWriter(fh, position, failed) {
-    let at = position;
-    let queue = [];
-    let busy = false;
-    const flush = () => {
-        if (busy || !queue.length)
-            return;
-        busy = true;
-        const batch = queue;
-        queue = [];
-        const chunks = batch.map((q) => q.chunk);
-        const where = at;
-        at += chunks.reduce((n, c) => n + c.length, 0);
-        writeFully(fh, chunks, where)
-            .then(() => {
-            for (const q of batch)
-                q.done();
-        }, (err) => {
-            for (const q of batch)
-                q.fail(err);
-        })
-            .finally(() => {
-            busy = false;
-            flush();
-        });
-    };
-    return (chunk) => new Promise((resolve, reject) => {
-        queue.push({ chunk, done: resolve, fail: reject });
-        flush();
-    }).catch(failed);
-}
-/** Writes all of `chunks` at `position` in WRITE_PIECE writes, going on after a short write. */
-async function writeFully(fh, chunks, position) {
-    let at = position;
-    for (const chunk of chunks) {
-        for (let off = 0; off < chunk.length;) {
-            const len = Math.min(WRITE_PIECE, chunk.length - off);
-            const { bytesWritten } = await fh.write(chunk, off, len, at);
-            if (bytesWritten === 0)
-                throw new Error('the file took no bytes');
-            off += bytesWritten;
-            at += bytesWritten;
-        }
-    }
 }
 
 // Temporary names carry the writer's pid, so a later run can tell a killed run's leftovers

@@ -3,10 +3,10 @@ import { writeSync } from 'node:fs';
 import { workerData, parentPort } from 'node:worker_threads';
 
 // @ts-check
-// A slab thread (see thread.ts): hashes slabs, and writes them to files, by id, in the order
-// asked. Plain JavaScript, type-checked (checkJs) and linted like the rest: a worker is a file
-// Node runs as it is, from the sources under test as from dist/, where the build puts it beside
-// the bundles.
+// A slab thread (see thread.ts): hashes slabs (for hasher.ts) and writes them to files (for
+// file-writer.ts), by id, in the order asked. Plain JavaScript, type-checked (checkJs) and linted
+// like the rest: a worker is a file Node runs as it is, from the sources under test as from
+// dist/, where the build puts it beside the bundles.
 /** @typedef {import('./messages.js').ToSlabThread} ToSlabThread */
 /** @typedef {import('./messages.js').FromSlabThread} FromSlabThread */
 const port = parentPort;
@@ -31,9 +31,12 @@ function write(view, fd, position) {
         off += n;
     }
 }
-/** @param {FromSlabThread} m */
-const answer = (m) => port.postMessage(m);
-port.on('message', (/** @type {ToSlabThread} */ m) => {
+/**
+ * Does one message's work; its answer, if it has one.
+ * @param {ToSlabThread} m
+ * @returns {FromSlabThread | undefined}
+ */
+function handle(m) {
     switch (m.op) {
         case 'slab':
             slabs.set(m.id, Buffer.from(m.sab));
@@ -50,8 +53,7 @@ port.on('message', (/** @type {ToSlabThread} */ m) => {
             if (!hash)
                 throw new Error(`no job ${m.job}`);
             jobs.delete(m.job);
-            answer({ op: 'digest', job: m.job, hex: hash.digest('hex') });
-            return;
+            return { op: 'digest', job: m.job, hex: hash.digest('hex') };
         }
     }
     /** @type {{ message: string, code?: string } | undefined} */
@@ -63,12 +65,24 @@ port.on('message', (/** @type {ToSlabThread} */ m) => {
         const view = slab.subarray(m.off, m.off + m.len);
         if (m.op === 'update')
             jobs.get(m.job)?.update(view);
-        if (m.fd !== undefined)
-            write(view, m.fd, m.pos ?? 0);
+        else
+            write(view, m.fd, m.pos);
     }
     catch (err) {
         const e = /** @type {NodeJS.ErrnoException} */ (err);
         error = { message: e.message, code: e.code };
     }
-    answer({ op: 'done', job: m.job, error });
+    return { op: 'done', job: m.job, error };
+}
+// A batch is answered in one message, so a slab's hash and write cost one round trip.
+port.on('message', (/** @type {ToSlabThread[]} */ batch) => {
+    /** @type {FromSlabThread[]} */
+    const answers = [];
+    for (const m of batch) {
+        const a = handle(m);
+        if (a)
+            answers.push(a);
+    }
+    if (answers.length)
+        port.postMessage(answers);
 });

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import { parseDigest } from '../oci/digest.js'
 import { DigestMismatchError, OciError, SizeMismatchError } from '../errors/errors.js'
-import { createHasher, type FileWrite, type Hasher } from '../slabs/thread.js'
+import { createHasher, type Hasher } from '../slabs/hasher.js'
 import { slabs, SLABS_PER_TRANSFER } from '../slabs/pool.js'
 
 /**
@@ -227,18 +227,8 @@ export class BlobCursor {
     return this.#run(sink, length)
   }
 
-  /**
-   * Writes the rest into a file, from `file.position` on: on the slab thread where this blob is
-   * hashed there (slab by slab as it hashes them; the last once checked), else through `sink`.
-   */
-  pumpToFile(file: FileWrite, sink: ChunkSink): Promise<void> {
-    const length = this.#expected.size - this.#pos
-    return this.#hasher.writes ? this.#run(undefined, length, file) : this.#run(sink, length)
-  }
-
-  async #run(sink: ChunkSink | undefined, length: number, file?: FileWrite): Promise<void> {
+  async #run(sink: ChunkSink | undefined, length: number): Promise<void> {
     const { size } = this.#expected
-    const start = this.#pos
     const end = Math.min(size, this.#pos + length)
     const lent = new Set<Promise<void>>()
     let failure: { err: unknown } | undefined
@@ -250,13 +240,10 @@ export class BlobCursor {
         if (failure) throw failure.err
         const chunk = await this.#source.next(end - this.#pos)
         if (!chunk) throw new SizeMismatchError(size, this.#pos, this.#what, this.#hint)
-        const at = file && { fd: file.fd, position: file.position + (this.#pos - start) }
         this.#pos += chunk.length
-        const last = this.#pos === size
-        // The slab thread writes as it hashes, but the last slab only once the digest is checked.
-        const hashed = this.#hasher.update(chunk, last ? undefined : at)
-        let sent: Promise<void> | undefined
-        if (last) {
+        const hashed = this.#hasher.update(chunk)
+        // The last slab is lent only once the digest is checked.
+        if (this.#pos === size) {
           try {
             await hashed
             await this.#finish()
@@ -264,11 +251,10 @@ export class BlobCursor {
             slabs.give(chunk)
             throw err
           }
-          if (at) sent = this.#hasher.write(chunk, at)
         }
         this.#onProgress?.(this.#pos)
-        sent ??= sink?.(chunk)
-        // The slab goes back once the hasher and the sink (or the file write) are done with it.
+        const sent = sink?.(chunk)
+        // The slab goes back once the hasher and the sink are done with it.
         const p: Promise<void> = Promise.allSettled([hashed, sent]).then(([h, s]) => {
           lent.delete(p)
           slabs.give(chunk)

@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises'
 import { PassThrough, type Readable } from 'node:stream'
-import type { BlobReader, ChunkSink } from '../content/blob-cursor.js'
-import { FileWriteError, WRITE_PIECE } from '../slabs/thread.js'
+import type { BlobReader } from '../content/blob-cursor.js'
+import { fileWriter, writeFully } from '../slabs/file-writer.js'
 import { LayoutError, OciError } from '../errors/errors.js'
 import type { Content } from '../content/sink.js'
 
@@ -92,13 +92,14 @@ export function rangeReader(
 }
 
 /**
- * Writes content into an open file from `position` on: bytes in one write, a blob slab by slab.
- * Resolves to the bytes written; a write failure is a LayoutError naming the file.
+ * Writes content into an open file from `position` on: bytes in one write, a blob slab by slab
+ * as its cursor lends them (through a FileWriter: on a slab thread for large blobs). Resolves to
+ * the bytes written; a write failure is a LayoutError naming the file.
  *
- * `inOrder`: one write at a time, slabs that queued meanwhile going out right after.
- * Concurrent writes to one file contend for its inode lock, and past its end each also extends
- * it, at several times the CPU of writing front to back (docs/benchmark.md). A file of its own
- * takes `inOrder`; regions of a shared file (a tar written in place) are written as they come.
+ * `inOrder`: one write at a time. Concurrent writes to one file contend for its inode lock, and
+ * past its end each also extends it, at several times the CPU of writing front to back
+ * (docs/benchmark.md). A file of its own takes `inOrder`; regions of a shared file (a tar written
+ * in place) are written as they come.
  */
 export async function writeContentAt(
   fh: FileHandle,
@@ -108,84 +109,28 @@ export async function writeContentAt(
   opts: { inOrder?: boolean } = {}
 ): Promise<number> {
   const failed = (err: unknown): never => {
+    // Ours (the slab thread failed) already says what happened.
+    if (err instanceof OciError) throw err
     throw new LayoutError(`${what}: cannot be written (${fsReason(err)})`, {
       cause: err,
       hint: 'check that the destination has free space and is writable'
     })
   }
   if (Buffer.isBuffer(content)) {
-    await writeFully(fh, [content], position).catch(failed)
+    await writeFully(fh, content, position).catch(failed)
     return content.length
   }
-  let at = position
-  const sink: ChunkSink = opts.inOrder
-    ? queuedWriter(fh, position, failed)
-    : (chunk) => {
-        const where = at
-        at += chunk.length
-        return writeFully(fh, [chunk], where).catch(failed)
-      }
   const cursor = await content.open()
+  const writer = fileWriter(fh, content.size, opts)
+  let at = position
   try {
-    // Large blobs are written by the slab thread that hashes them; others through `sink`.
-    await cursor.pumpToFile({ fd: fh.fd, position }, sink).catch((err: unknown) => {
-      if (err instanceof FileWriteError) failed(err)
-      throw err
+    await cursor.pump((chunk) => {
+      const where = at
+      at += chunk.length
+      return writer.write(chunk, where).catch(failed)
     })
   } finally {
     await cursor.close()
   }
   return cursor.position
-}
-
-/** A sink writing chunks front to back, one write in flight, the chunks queued meanwhile next. */
-function queuedWriter(
-  fh: FileHandle,
-  position: number,
-  failed: (err: unknown) => never
-): ChunkSink {
-  let at = position
-  let queue: { chunk: Buffer; done: () => void; fail: (err: unknown) => void }[] = []
-  let busy = false
-  const flush = (): void => {
-    if (busy || !queue.length) return
-    busy = true
-    const batch = queue
-    queue = []
-    const chunks = batch.map((q) => q.chunk)
-    const where = at
-    at += chunks.reduce((n, c) => n + c.length, 0)
-    writeFully(fh, chunks, where)
-      .then(
-        () => {
-          for (const q of batch) q.done()
-        },
-        (err: unknown) => {
-          for (const q of batch) q.fail(err)
-        }
-      )
-      .finally(() => {
-        busy = false
-        flush()
-      })
-  }
-  return (chunk) =>
-    new Promise<void>((resolve, reject) => {
-      queue.push({ chunk, done: resolve, fail: reject })
-      flush()
-    }).catch(failed)
-}
-
-/** Writes all of `chunks` at `position` in WRITE_PIECE writes, going on after a short write. */
-async function writeFully(fh: FileHandle, chunks: Buffer[], position: number): Promise<void> {
-  let at = position
-  for (const chunk of chunks) {
-    for (let off = 0; off < chunk.length;) {
-      const len = Math.min(WRITE_PIECE, chunk.length - off)
-      const { bytesWritten } = await fh.write(chunk, off, len, at)
-      if (bytesWritten === 0) throw new Error('the file took no bytes')
-      off += bytesWritten
-      at += bytesWritten
-    }
-  }
 }

@@ -1,8 +1,8 @@
 // @ts-check
-// A slab thread (see thread.ts): hashes slabs, and writes them to files, by id, in the order
-// asked. Plain JavaScript, type-checked (checkJs) and linted like the rest: a worker is a file
-// Node runs as it is, from the sources under test as from dist/, where the build puts it beside
-// the bundles.
+// A slab thread (see thread.ts): hashes slabs (for hasher.ts) and writes them to files (for
+// file-writer.ts), by id, in the order asked. Plain JavaScript, type-checked (checkJs) and linted
+// like the rest: a worker is a file Node runs as it is, from the sources under test as from
+// dist/, where the build puts it beside the bundles.
 import { createHash } from 'node:crypto'
 import { writeSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -33,10 +33,12 @@ function write(view, fd, position) {
   }
 }
 
-/** @param {FromSlabThread} m */
-const answer = (m) => port.postMessage(m)
-
-port.on('message', (/** @type {ToSlabThread} */ m) => {
+/**
+ * Does one message's work; its answer, if it has one.
+ * @param {ToSlabThread} m
+ * @returns {FromSlabThread | undefined}
+ */
+function handle(m) {
   switch (m.op) {
     case 'slab':
       slabs.set(m.id, Buffer.from(m.sab))
@@ -52,8 +54,7 @@ port.on('message', (/** @type {ToSlabThread} */ m) => {
       // A digest of a job never started is a bug on the other side: the thread fails with it.
       if (!hash) throw new Error(`no job ${m.job}`)
       jobs.delete(m.job)
-      answer({ op: 'digest', job: m.job, hex: hash.digest('hex') })
-      return
+      return { op: 'digest', job: m.job, hex: hash.digest('hex') }
     }
   }
   /** @type {{ message: string, code?: string } | undefined} */
@@ -63,10 +64,21 @@ port.on('message', (/** @type {ToSlabThread} */ m) => {
     if (!slab) throw new Error(`no slab ${m.slab}`)
     const view = slab.subarray(m.off, m.off + m.len)
     if (m.op === 'update') jobs.get(m.job)?.update(view)
-    if (m.fd !== undefined) write(view, m.fd, m.pos ?? 0)
+    else write(view, m.fd, m.pos)
   } catch (err) {
     const e = /** @type {NodeJS.ErrnoException} */ (err)
     error = { message: e.message, code: e.code }
   }
-  answer({ op: 'done', job: m.job, error })
+  return { op: 'done', job: m.job, error }
+}
+
+// A batch is answered in one message, so a slab's hash and write cost one round trip.
+port.on('message', (/** @type {ToSlabThread[]} */ batch) => {
+  /** @type {FromSlabThread[]} */
+  const answers = []
+  for (const m of batch) {
+    const a = handle(m)
+    if (a) answers.push(a)
+  }
+  if (answers.length) port.postMessage(answers)
 })

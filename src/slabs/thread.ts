@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
@@ -6,33 +5,12 @@ import { OciError } from '../errors/errors.js'
 import type { FromSlabThread, SlabThreadData, ToSlabThread } from './messages.js'
 
 /**
- * Work on slabs off the main thread. Large blobs are hashed, and written to files, on a worker
- * thread that reads the slabs where they lie (they are SharedArrayBuffers): on two cores the hash
- * runs beside the thread that moves the bytes, and a file gets its bytes in small synchronous
- * writes without a thread-pool round trip for each (docs/benchmark.md, "Measurements behind the
- * constants").
+ * Work on slabs off the main thread. Large blobs are hashed (hasher.ts), and written to files
+ * (file-writer.ts), on worker threads that read the slabs where they lie (they are
+ * SharedArrayBuffers): on two cores the hash runs beside the thread that moves the bytes, and a
+ * file gets its bytes in small synchronous writes without a thread-pool round trip for each
+ * (docs/benchmark.md, "Measurements behind the constants").
  */
-export interface Hasher {
-  /**
-   * Hashes a chunk (a view of a pool slab), and writes it to `file` when given; the slab must
-   * stay unchanged until this settles. Undefined when the work was done at once.
-   */
-  update(chunk: Buffer, file?: FileWrite): Promise<void> | undefined
-  /** Whether update can write to files (else the caller writes). */
-  readonly writes: boolean
-  /** Writes a chunk to a file without hashing it (a last slab, written once checked). */
-  write(chunk: Buffer, file: FileWrite): Promise<void>
-  /** The hex digest, once every update is in. */
-  digest(): Promise<string>
-  /** Forgets the job (after a failure). */
-  drop(): void
-}
-
-/** Where a chunk goes in a file: an open descriptor and a position. */
-export interface FileWrite {
-  fd: number
-  position: number
-}
 
 /** A write the slab thread could not do: carries the OS error's code. */
 export class FileWriteError extends Error {
@@ -44,9 +22,7 @@ export class FileWriteError extends Error {
   }
 }
 
-export type Algorithm = 'sha256' | 'sha512'
-
-/** Content at least this large goes to the worker; below, a message round trip costs more than it saves. */
+/** Content at least this large goes to a slab thread; below, a message round trip costs more than it saves. */
 export const WORKER_MIN_BYTES = 4 * 1024 * 1024
 
 /**
@@ -61,39 +37,66 @@ const WORKER_SCRIPT = new URL('./slab-worker.js', import.meta.url)
 /** Slab threads: two keep both cores of a small runner busy beside the main thread. */
 const THREADS = 2
 
-export function createHasher(algorithm: Algorithm, size: number): Hasher {
-  if (size >= WORKER_MIN_BYTES) {
-    const worker = SlabThread.pick()
-    if (worker) return worker.job(algorithm)
-  }
-  const hash = createHash(algorithm)
-  return {
-    writes: false,
-    update(chunk) {
-      hash.update(chunk)
-      return undefined
-    },
-    write: () => Promise.reject(new OciError('internal: this hasher does not write files')),
-    digest: () => Promise.resolve(hash.digest('hex')),
-    drop: () => undefined
-  }
-}
+/** Bytes [off, off + len) of the slab the thread knows by id `slab`. */
+type SlabRange = { slab: number; off: number; len: number }
 
 interface Pending {
   resolve: (hex?: string) => void
   reject: (err: unknown) => void
 }
 
+/** A blob's hash on a slab thread. */
+export interface SlabHash {
+  /** Hashes a chunk (a view of a pool slab, unchanged until this settles). */
+  update(chunk: Buffer): Promise<void>
+  /** The hex digest, once every update is in; ends the job. */
+  digest(): Promise<string>
+  /** Forgets the hash (after a failure). */
+  drop(): void
+}
+
+/** A blob's writes into its file on the slab threads. */
+export interface SlabWrites {
+  /** Writes a chunk (a view of a pool slab, unchanged until this settles) at `position` of `fd`. */
+  write(chunk: Buffer, fd: number, position: number): Promise<void>
+}
+
+/** A hash of `size` bytes on a slab thread, or undefined when it is small or no thread can run. */
+export function slabHash(size: number, algorithm: string): SlabHash | undefined {
+  return size >= WORKER_MIN_BYTES ? SlabThread.pick()?.hash(algorithm) : undefined
+}
+
 /**
- * Slab threads, started on first use; a job goes to the one with the fewest jobs. A thread keeps
- * the process alive only while it has work: idle, it must not hold the process open; busy, the
- * process must wait for its answers.
+ * Writes of `size` bytes on the slab threads, or undefined when they are small or no thread can
+ * run. The writes go to the thread that was last given the first chunk's slab: the thread hashing
+ * it, so that a slab's hash and write go out in one message and come back in one answer.
+ */
+export function slabWrites(size: number): SlabWrites | undefined {
+  if (size < WORKER_MIN_BYTES || !SlabThread.usable()) return undefined
+  let thread: SlabThread | undefined
+  const job = SlabThread.newJob()
+  return {
+    write(chunk, fd, pos) {
+      thread ??= SlabThread.holding(chunk) ?? SlabThread.pick()
+      if (!thread) return Promise.reject(SlabThread.failure())
+      return thread.slabWork(job, chunk, (at) => ({ op: 'write', job, ...at, fd, pos }))
+    }
+  }
+}
+
+/**
+ * Slab threads, started on first use; a hash goes to the one with the fewest hashes. A thread
+ * keeps the process alive only while it has work: idle, it must not hold the process open;
+ * busy, the process must wait for its answers.
  */
 class SlabThread {
   static readonly #threads: SlabThread[] = []
   static #broken = false
+  static #nextJob = 0
+  /** The thread each slab was last given to. */
+  static readonly #holder = new WeakMap<SharedArrayBuffer, SlabThread>()
 
-  /** A thread for a new job, or undefined when none can run (then hashing stays on this thread). */
+  /** A thread for a new job, or undefined when none can run. */
   static pick(): SlabThread | undefined {
     if (SlabThread.#broken) return undefined
     const threads = SlabThread.#threads
@@ -101,7 +104,7 @@ class SlabThread {
     if (idle) return idle
     if (threads.length < THREADS) {
       try {
-        // A bundle copied without its slab-worker.js hashes on this thread instead.
+        // A bundle copied without its slab-worker.js does its slab work on this thread instead.
         if (!existsSync(fileURLToPath(WORKER_SCRIPT))) throw new Error('no slab-worker.js')
         threads.push(new SlabThread())
       } catch {
@@ -113,29 +116,46 @@ class SlabThread {
     return threads.reduce((a, b) => (b.#jobs < a.#jobs ? b : a))
   }
 
-  /** Jobs started and not yet digested or dropped. */
+  /** Whether slab work can go to a thread (starting the first if there is none yet). */
+  static usable(): boolean {
+    return SlabThread.#threads.length ? !SlabThread.#broken : SlabThread.pick() !== undefined
+  }
+
+  static newJob(): number {
+    return SlabThread.#nextJob++
+  }
+
+  /** The thread a chunk's slab was last given to: for a chunk being hashed, the one hashing it. */
+  static holding(chunk: Buffer): SlabThread | undefined {
+    return chunk.buffer instanceof SharedArrayBuffer
+      ? SlabThread.#holder.get(chunk.buffer)
+      : undefined
+  }
+
+  /** Why no thread can run: the failure of one that died. */
+  static failure(): Error {
+    for (const t of SlabThread.#threads) if (t.#failure) return t.#failure
+    return new OciError('internal: no slab thread')
+  }
+
+  /** Hashes started and not yet digested or dropped. */
   #jobs = 0
 
   readonly #worker: Worker
   readonly #ids = new WeakMap<SharedArrayBuffer, number>()
   #nextSlab = 0
-  #nextJob = 0
   /** Per job, its unsettled requests in order. */
   readonly #pending = new Map<number, Pending[]>()
   #outstanding = 0
   #failure?: Error
+  /** Messages of this turn, posted together at its end. */
+  #outbox: ToSlabThread[] = []
 
   private constructor() {
     const workerData: SlabThreadData = { piece: WRITE_PIECE }
     this.#worker = new Worker(WORKER_SCRIPT, { workerData })
-    this.#worker.on('message', (m: FromSlabThread) => {
-      const queue = this.#pending.get(m.job)
-      const next = queue?.shift()
-      if (queue && !queue.length) this.#pending.delete(m.job)
-      if (next && --this.#outstanding === 0) this.#worker.unref()
-      if (m.op === 'done' && m.error)
-        next?.reject(new FileWriteError(m.error.message, m.error.code))
-      else next?.resolve(m.op === 'digest' ? m.hex : undefined)
+    this.#worker.on('message', (answers: FromSlabThread[]) => {
+      for (const m of answers) this.#answer(m)
     })
     const fail = (err: Error): void => {
       this.#failure ??= new OciError(`the slab thread failed: ${err.message}`, { cause: err })
@@ -150,8 +170,22 @@ class SlabThread {
     this.#worker.unref()
   }
 
+  #answer(m: FromSlabThread): void {
+    const queue = this.#pending.get(m.job)
+    const next = queue?.shift()
+    if (queue && !queue.length) this.#pending.delete(m.job)
+    if (next && --this.#outstanding === 0) this.#worker.unref()
+    if (m.op === 'done' && m.error) next?.reject(new FileWriteError(m.error.message, m.error.code))
+    else next?.resolve(m.op === 'digest' ? m.hex : undefined)
+  }
+
   #post(m: ToSlabThread): void {
-    this.#worker.postMessage(m)
+    if (this.#outbox.push(m) > 1) return
+    queueMicrotask(() => {
+      const batch = this.#outbox
+      this.#outbox = []
+      this.#worker.postMessage(batch)
+    })
   }
 
   #expect(job: number): Promise<string | undefined> {
@@ -164,36 +198,36 @@ class SlabThread {
     })
   }
 
-  #slabId(sab: SharedArrayBuffer): number {
-    let id = this.#ids.get(sab)
-    if (id === undefined) {
-      id = this.#nextSlab++
-      this.#ids.set(sab, id)
-      this.#post({ op: 'slab', id, sab })
+  /** The id the thread knows a chunk's slab by (sharing the slab first), with the chunk's place in it. */
+  #where(chunk: Buffer): SlabRange {
+    const sab = chunk.buffer
+    if (!(sab instanceof SharedArrayBuffer))
+      throw new OciError('internal: a chunk for the slab thread is not a pool slab')
+    let slab = this.#ids.get(sab)
+    if (slab === undefined) {
+      slab = this.#nextSlab++
+      this.#ids.set(sab, slab)
+      this.#post({ op: 'slab', id: slab, sab })
     }
-    return id
+    SlabThread.#holder.set(sab, this)
+    return { slab, off: chunk.byteOffset, len: chunk.length }
   }
 
-  #send(op: 'update' | 'write', job: number, chunk: Buffer, file?: FileWrite): Promise<void> {
-    if (!(chunk.buffer instanceof SharedArrayBuffer))
-      return Promise.reject(
-        new OciError('internal: a chunk for the slab thread is not a pool slab')
-      )
+  /** Sends one slab's work; resolves when the thread has done it. */
+  slabWork(job: number, chunk: Buffer, message: (at: SlabRange) => ToSlabThread): Promise<void> {
+    let m: ToSlabThread
+    try {
+      m = message(this.#where(chunk))
+    } catch (err) {
+      return Promise.reject(err)
+    }
     const done = this.#expect(job)
-    this.#post({
-      op,
-      job,
-      slab: this.#slabId(chunk.buffer),
-      off: chunk.byteOffset,
-      len: chunk.length,
-      fd: file?.fd,
-      pos: file?.position
-    })
+    this.#post(m)
     return done.then(() => undefined)
   }
 
-  job(algorithm: Algorithm): Hasher {
-    const job = this.#nextJob++
+  hash(algorithm: string): SlabHash {
+    const job = SlabThread.newJob()
     this.#jobs++
     let open = true
     const end = (): void => {
@@ -202,9 +236,7 @@ class SlabThread {
     }
     this.#post({ op: 'start', job, alg: algorithm })
     return {
-      writes: true,
-      update: (chunk, file) => this.#send('update', job, chunk, file),
-      write: (chunk, file) => this.#send('write', job, chunk, file),
+      update: (chunk) => this.slabWork(job, chunk, (at) => ({ op: 'update', job, ...at })),
       digest: async () => {
         const hex = this.#expect(job)
         this.#post({ op: 'digest', job })
@@ -212,8 +244,8 @@ class SlabThread {
         return (await hex) as string
       },
       drop: () => {
+        if (open) this.#post({ op: 'drop', job })
         end()
-        this.#post({ op: 'drop', job })
       }
     }
   }
