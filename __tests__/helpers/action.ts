@@ -97,3 +97,28 @@ export async function startAction(
   })
   return { child: child as unknown as ChildProcess, done }
 }
+
+export interface CliRun {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs the CLI as a user runs it (`node cli.js ARGS`), without NODE_OPTIONS or OCI_PASSWORD. */
+export function runCli(
+  args: string[],
+  opts: { script?: string; cwd?: string } = {}
+): Promise<CliRun> {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && k !== 'OCI_PASSWORD')
+  )
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [opts.script ?? CLI_BUNDLE, ...args],
+      { env, cwd: opts.cwd, timeout: 120_000 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
+    )
+  })
+}

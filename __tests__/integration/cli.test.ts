@@ -1,9 +1,8 @@
 // The command line, run as a user runs it: `node dist/cli.js` (the bundle built from src/).
-import { execFile } from 'node:child_process'
 import { copyFile, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { INPUT_NAMES } from '../../src/inputs.js'
-import { CLI_BUNDLE } from '../helpers/action.js'
+import { CLI_BUNDLE, runCli, type CliRun } from '../helpers/action.js'
 import { BUILDX, BUILDX_DIGEST } from '../helpers/corpus.js'
 import { imageWithArtifacts } from '../helpers/layouts.js'
 import { headStatus, startRegistry, type TestRegistry } from '../helpers/registry.js'
@@ -11,26 +10,7 @@ import { remoteDigest, tmpDir } from '../helpers/skopeo.js'
 
 const CLI = CLI_BUNDLE
 
-interface CliRun {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function cli(args: string[], script = CLI): Promise<CliRun> {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && k !== 'OCI_PASSWORD')
-  )
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [script, ...args],
-      { env, timeout: 120_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
-    )
-  })
-}
+const cli = (args: string[], script = CLI): Promise<CliRun> => runCli(args, { script })
 
 /** Flags that mean nothing on the command line: the command is the direction; no job summary. */
 const NOT_FLAGS = ['direction', 'summary']

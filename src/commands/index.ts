@@ -1,10 +1,14 @@
 // The commands that take oras's forms (`cp SRC DST`, `pull REF`, `push REF FILE...`, ...),
 // beside the flag forms `push --layout` / `pull --layout` that cli.ts reads itself.
 
+import { pullCommand } from './pull.js'
+
 /** A command: runs with the arguments after its name; resolves to the exit status. */
 export type Command = (argv: string[]) => Promise<number>
 
-const COMMANDS: Record<string, Command> = {}
+const COMMANDS: Record<string, Command> = {
+  pull: pullCommand
+}
 
 /** `push --layout …` and `pull --reference …`: the flag forms, which cli.ts reads. */
 const FLAG_FORM = /^--(layout|reference)(=|$)/

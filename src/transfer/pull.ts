@@ -1,17 +1,13 @@
 import * as path from 'node:path'
-import { readContent } from '../content/source.js'
-import { InputError, NotFoundError } from '../errors/errors.js'
+import { InputError } from '../errors/errors.js'
 import { copyGraph } from '../copy/copy.js'
 import { imagePlatforms } from '../copy/platforms.js'
 import { copyReferrers } from '../copy/referrers.js'
 import { checkLayoutDestination, LayoutSink } from '../layout/layout-sink.js'
-import { verifyBuffer } from '../oci/digest.js'
-import { parseManifest } from '../oci/manifest.js'
-import { Annotation, MAX_MANIFEST_BYTES } from '../oci/media-types.js'
-import { selectPlatform } from '../oci/platform.js'
+import { Annotation } from '../oci/media-types.js'
 import { formatReference, parseLayoutSpec, parseReference } from '../oci/reference.js'
-import { formatPlatform, type Descriptor, type Platform } from '../oci/types.js'
 import { openClient } from './clients.js'
+import { pickPlatform } from './pick-platform.js'
 import type { RegistryOptions } from './options.js'
 import type { TransferResult } from './result.js'
 import type { RegistryClient } from '../registry/client.js'
@@ -94,42 +90,4 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
     client?.close()
     await store?.close()
   }
-}
-
-async function pickPlatform(
-  repo: RegistryRepository,
-  root: Descriptor,
-  platform: string
-): Promise<Descriptor> {
-  const bytes = await readContent(repo, root, MAX_MANIFEST_BYTES, root.digest)
-  verifyBuffer(bytes, root, `manifest ${root.digest} of ${repo.name}`, repo.mismatchHint)
-  const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${repo.name}`)
-  if (parsed.kind !== 'index') {
-    // A single manifest is taken only when it runs on the platform asked for.
-    const have = await imagePlatforms(repo, { desc: root, bytes, children: [] })
-    const self = { mediaType: root.mediaType, digest: root.digest, size: root.size }
-    if (have.length === 1 && selectPlatform([{ ...self, platform: toPlatform(have[0]) }], platform))
-      return root
-    throw new NotFoundError(`${repo.name}@${root.digest} has no ${platform} image`, {
-      hint: have.length
-        ? `platforms here: ${have.join(', ')}; pick that one or drop the platform input`
-        : 'it is a single manifest that names no platform (an artifact); drop the platform input'
-    })
-  }
-  const chosen = selectPlatform(parsed.index.manifests, platform)
-  if (!chosen) {
-    const have = parsed.index.manifests
-      .filter((d) => d.platform && d.platform.os !== 'unknown')
-      .map((d) => formatPlatform(d.platform))
-    throw new NotFoundError(`${repo.name}@${root.digest} has no ${platform} image`, {
-      hint: `platforms here: ${have.join(', ') || 'none'}`
-    })
-  }
-  return chosen
-}
-
-/** `os/arch[/variant]` back into a platform, to match it as an index child would be. */
-function toPlatform(spec: string): Platform {
-  const [os, architecture, variant] = spec.split('/')
-  return variant ? { os, architecture, variant } : { os, architecture }
 }
