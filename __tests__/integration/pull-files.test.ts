@@ -144,8 +144,11 @@ it('pull REF -o DIR writes the files byte for byte, unpacks the directory, print
   await expectGoodFiles(out)
 })
 
-it('pull --oci-layout PATH:TAG writes the same files; the working directory by default', async () => {
+it('pull --oci-layout PATH:TAG writes the same files; the working directory by default; leftovers go', async () => {
   const out = await tmpDir('files-out-')
+  // What a killed pull left (its pid gone) is removed; the tree below has nothing else.
+  for (const name of ['hello.txt', 'docs', 'docs.tgz'])
+    await writeFile(path.join(out, `${name}.999999-0123456789ab.partial`), 'left over')
   const run = await cli(['pull', '--oci-layout', `${good.dir}:v1`], out)
   expect(run).toMatchObject({ code: 0, stderr: '' })
   await expectGoodFiles(out)
@@ -241,6 +244,11 @@ describe('refused before anything is written', () => {
         { path: 'docs/l/x', body: Buffer.from('x') }
       ],
       /beyond a symbolic link/
+    ],
+    [
+      'a hard link out',
+      [{ path: 'docs/h', type: 'Link', linkpath: 'etc/passwd' }],
+      /hard link to "etc\/passwd", outside docs/
     ],
     ['a FIFO', [{ path: 'docs/fifo', type: 'FIFO' }], /is a FIFO/]
   ] as [string, Member[], RegExp][])('a directory holding %s', async (_what, members, message) => {

@@ -63,8 +63,9 @@ async function stage(
   await removeLeftovers(parent, `${path.basename(final)}.`)
   const temp = partialName(final)
   const what = `${file.name} (${file.desc.digest} of ${source.name})`
-  // A directory: its tgz is fetched and verified whole, then unpacked beside its place.
-  const tgz = `${temp}.tgz`
+  // A directory: its tgz is fetched and verified whole, then unpacked beside its place. Both
+  // names are partial names, so removeLeftovers takes them after a killed run.
+  const tgz = partialName(`${final}.tgz`)
   try {
     if (!file.unpack) await download(source, file, temp, what)
     else {
