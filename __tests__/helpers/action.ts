@@ -15,28 +15,6 @@ export const ACTION_BUNDLE = path.resolve(
 /** The CLI, built from src/ likewise (CLI_BUNDLE for another build). */
 export const CLI_BUNDLE = path.resolve(process.env.CLI_BUNDLE ?? path.join(BUNDLE_DIR, 'cli.js'))
 
-export interface CliRun {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-/** Runs the CLI (`node cli.js ARGS`) as a user does: without NODE_OPTIONS or OCI_PASSWORD. */
-export function runCli(args: string[], script = CLI_BUNDLE): Promise<CliRun> {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && k !== 'OCI_PASSWORD')
-  )
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [script, ...args],
-      { env, timeout: 120_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
-    )
-  })
-}
-
 export interface ActionRun {
   /** The exit code, or `killed (SIGNAL): a hang` when the time limit killed it. */
   code: number | string
@@ -118,4 +96,29 @@ export async function startAction(
     )
   })
   return { child: child as unknown as ChildProcess, done }
+}
+
+export interface CliRun {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs the CLI as a user runs it (`node cli.js ARGS`), without NODE_OPTIONS or OCI_PASSWORD. */
+export function runCli(
+  args: string[],
+  opts: { script?: string; cwd?: string } = {}
+): Promise<CliRun> {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && k !== 'OCI_PASSWORD')
+  )
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [opts.script ?? CLI_BUNDLE, ...args],
+      { env, cwd: opts.cwd, timeout: 120_000 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })
+    )
+  })
 }

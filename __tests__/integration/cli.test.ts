@@ -2,7 +2,7 @@
 import { copyFile, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { INPUT_NAMES } from '../../src/inputs.js'
-import { CLI_BUNDLE, runCli } from '../helpers/action.js'
+import { CLI_BUNDLE, runCli, type CliRun } from '../helpers/action.js'
 import { BUILDX, BUILDX_DIGEST } from '../helpers/corpus.js'
 import { imageWithArtifacts } from '../helpers/layouts.js'
 import { headStatus, startRegistry, type TestRegistry } from '../helpers/registry.js'
@@ -10,7 +10,7 @@ import { remoteDigest, tmpDir } from '../helpers/skopeo.js'
 
 const CLI = CLI_BUNDLE
 
-const cli = runCli
+const cli = (args: string[], script = CLI): Promise<CliRun> => runCli(args, { script })
 
 /** Flags that mean nothing on the command line: the command is the direction; no job summary. */
 const NOT_FLAGS = ['direction', 'summary']

@@ -1,6 +1,7 @@
 // The commands that take oras's forms (`cp SRC DST`, `pull REF`, `push REF FILE...`, ...),
 // beside the flag forms `push --layout` / `pull --layout` that cli.ts reads itself.
 import { cp } from './cp.js'
+import { pullCommand } from './pull.js'
 import { attachCommand, pushFilesCommand } from './push-files.js'
 
 /** A command: runs with the arguments after its name; resolves to the exit status. */
@@ -8,6 +9,7 @@ export type Command = (argv: string[]) => Promise<number>
 
 const COMMANDS: Record<string, Command> = {
   push: pushFilesCommand,
+  pull: pullCommand,
   attach: attachCommand,
   cp
 }
