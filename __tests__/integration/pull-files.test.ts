@@ -306,7 +306,7 @@ it('a blob corrupted on the way (a proxy flips a byte) leaves no file at all', a
   }
 })
 
-it('an index: refused with the platforms to pick from; --platform picks one', async () => {
+it('an index whose images name the same file: refused with the platforms; --platform picks one', async () => {
   const arm = await artifactLayout([{ bytes: Buffer.from('arm64 build'), title: 'tool' }])
   const amd = await artifactLayout([{ bytes: Buffer.from('amd64 build'), title: 'tool' }])
   const dir = arm.dir
@@ -331,7 +331,7 @@ it('an index: refused with the platforms to pick from; --platform picks one', as
   const refused = await cli(['pull', '--oci-layout', `${dir}:v1`, '-o', out])
   expect(refused.code).toBe(1)
   expect(refused.stderr).toMatch(
-    /is an index of 2 manifests.*--platform \(linux\/arm64, linux\/amd64\)/
+    /is an index whose images name the same files.*--platform \(linux\/arm64, linux\/amd64\)/
   )
   expect(await tree(out)).toEqual([])
   const run = await cli([

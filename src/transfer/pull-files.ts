@@ -7,9 +7,9 @@ import { InputError } from '../errors/errors.js'
 import { LayoutSource } from '../layout/layout-source.js'
 import { verifyBuffer } from '../oci/digest.js'
 import { parseManifest } from '../oci/manifest.js'
-import { MAX_MANIFEST_BYTES } from '../oci/media-types.js'
+import { isManifestType, MAX_MANIFEST_BYTES } from '../oci/media-types.js'
 import { formatReference, parseLayoutSpec, parseReference } from '../oci/reference.js'
-import { formatPlatform, type Descriptor } from '../oci/types.js'
+import { formatPlatform, type Descriptor, type ImageIndex } from '../oci/types.js'
 import { RegistryRepository } from '../registry/repository.js'
 import type { RegistryClient } from '../registry/client.js'
 import { openClient } from './clients.js'
@@ -79,30 +79,21 @@ export async function pullFiles(opts: PullFilesOptions): Promise<PullFilesResult
     }
     let root = await source.resolve(target)
     if (opts.platform) root = await pickPlatform(source, root, opts.platform)
-    const what = `manifest ${root.digest} of ${source.name}`
-    const bytes = await readContent(source, root, MAX_MANIFEST_BYTES, what)
-    verifyBuffer(bytes, root, what, source.mismatchHint)
-    const parsed = parseManifest(bytes, root.mediaType, what)
-    if (parsed.kind === 'index') {
-      const platforms = parsed.index.manifests
-        .filter((d) => d.platform && d.platform.os !== 'unknown')
-        .map((d) => formatPlatform(d.platform))
-      throw new InputError(
-        `${name.pulled} is an index of ${parsed.index.manifests.length} manifests, not one artifact`,
-        {
-          hint: platforms.length
-            ? `pick one with --platform (${platforms.join(', ')}) or pull a manifest by digest`
-            : 'pull one of its manifests by digest'
-        }
-      )
-    }
-    const files = artifactFiles(parsed.manifest)
+    const parsed = await readManifest(source, root)
+    // An index is walked as oras walks it: the files of every image under it.
+    const images = parsed.kind === 'index' ? await imagesUnder(source, parsed.index) : [parsed]
+    const layers = images.flatMap((m) => m.manifest.layers)
+    if (parsed.kind === 'index') checkNoClash(name.pulled, parsed.index.manifests, layers)
+    const files = artifactFiles({ ...images[0]?.manifest, layers })
     const written = await writeArtifactFiles(source, files, outDir)
     return {
       digest: root.digest,
       mediaType: root.mediaType,
       size: root.size,
-      artifactType: parsed.manifest.artifactType ?? parsed.manifest.config.mediaType,
+      artifactType:
+        parsed.kind === 'index'
+          ? parsed.index.artifactType
+          : (parsed.manifest.artifactType ?? parsed.manifest.config.mediaType),
       pulled: name.pulled,
       from: opts.ociLayout !== undefined ? 'oci-layout' : 'registry',
       reference: name.byDigest(root.digest),
@@ -117,4 +108,41 @@ export async function pullFiles(opts: PullFilesOptions): Promise<PullFilesResult
     client?.close()
     await layout?.close()
   }
+}
+
+type Parsed = ReturnType<typeof parseManifest>
+type Image = Extract<Parsed, { kind: 'manifest' }>
+
+async function readManifest(source: Source, desc: Descriptor): Promise<Parsed> {
+  const what = `manifest ${desc.digest} of ${source.name}`
+  const bytes = await readContent(source, desc, MAX_MANIFEST_BYTES, what)
+  verifyBuffer(bytes, desc, what, source.mismatchHint)
+  return parseManifest(bytes, desc.mediaType, what)
+}
+
+/** The image manifests under an index, nested indexes too (a few levels, as real ones nest). */
+async function imagesUnder(source: Source, index: ImageIndex, depth = 0): Promise<Image[]> {
+  if (depth > 4) throw new InputError(`${source.name}: indexes nested more than 4 deep`)
+  const out: Image[] = []
+  for (const child of index.manifests) {
+    if (!isManifestType(child.mediaType)) continue
+    const parsed = await readManifest(source, child)
+    if (parsed.kind === 'manifest') out.push(parsed)
+    else out.push(...(await imagesUnder(source, parsed.index, depth + 1)))
+  }
+  return out
+}
+
+/** Two images of an index naming the same file (one per platform, say) cannot both be written. */
+function checkNoClash(pulled: string, children: Descriptor[], layers: Descriptor[]): void {
+  const titles = layers.map((l) => l.annotations?.[ArtifactAnnotation.Title]).filter(Boolean)
+  if (new Set(titles).size === titles.length) return
+  const platforms = children
+    .filter((d) => d.platform && d.platform.os !== 'unknown')
+    .map((d) => formatPlatform(d.platform))
+  throw new InputError(`${pulled} is an index whose images name the same files`, {
+    hint: platforms.length
+      ? `pick one with --platform (${platforms.join(', ')}) or pull a manifest by digest`
+      : 'pull one of its manifests by digest'
+  })
 }
