@@ -52,8 +52,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { Buffer as Buffer$1 } from 'buffer';
 import * as Ps from 'zlib';
 import Ps__default from 'zlib';
-import { execFile } from 'node:child_process';
 import * as https$1 from 'node:https';
+import { execFile } from 'node:child_process';
 
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -33417,8 +33417,8 @@ class RegistryError extends OciError {
     url;
     status;
     errors;
-    /** The transfer may be tried again as a whole (the client did not retry this request itself). */
-    retryable = false;
+    /** A transient fault (throttling, a server fault): the same request may succeed later. */
+    retryable;
     /** The registry's Retry-After, if it sent one. */
     retryAfter;
     constructor(method, url, status, errors, options = {}) {
@@ -33430,6 +33430,8 @@ class RegistryError extends OciError {
         this.url = url;
         this.status = status;
         this.errors = errors;
+        this.retryable = options.retryable ?? false;
+        this.retryAfter = options.retryAfter;
     }
     get code() {
         return this.errors[0]?.code;
@@ -33440,8 +33442,12 @@ class AuthError extends OciError {
 }
 /** The registry could not be reached, or the connection failed. */
 class ConnectionError extends OciError {
-    /** The transfer may be tried again as a whole (the client did not retry this request itself). */
-    retryable = false;
+    /** A network fault the same request may not meet again (a reset), unlike a refused certificate. */
+    retryable;
+    constructor(message, options = {}) {
+        super(message, options);
+        this.retryable = options.retryable ?? false;
+    }
 }
 /** Joins an error's message and hint into the single line users see. */
 function describeError(err) {
@@ -33458,8 +33464,8 @@ function describeError(err) {
  */
 function readSettings(get) {
     const direction = (get('direction').trim() || 'push').toLowerCase();
-    if (direction !== 'push' && direction !== 'pull') {
-        throw new InputError(`direction must be push or pull, not "${direction}"`);
+    if (direction !== 'push' && direction !== 'pull' && direction !== 'copy') {
+        throw new InputError(`direction must be push, pull or copy, not "${direction}"`);
     }
     const plainHttp = (get('plain-http').trim() || 'auto').toLowerCase();
     if (plainHttp !== 'auto' && plainHttp !== 'true' && plainHttp !== 'false') {
@@ -33473,21 +33479,30 @@ function readSettings(get) {
             throw new InputError(`concurrency must be a whole number from 1 to 64, not "${concurrencyText}"`);
         }
     }
+    const warnings = [];
+    const copying = direction === 'copy';
     const layout = get('layout').trim();
-    if (!layout)
+    const source = get('source').trim();
+    if (!copying && !layout)
         throw new InputError('the layout input is empty', {
             hint: 'set it to the OCI layout tar or directory, e.g. app.tar or app.tar:v1'
         });
+    if (copying && !source)
+        throw new InputError('the source input is empty, and a copy reads from it', {
+            hint: 'set it to the image to copy, e.g. ghcr.io/org/app:v1'
+        });
+    if (copying && layout)
+        warnings.push(`layout (${layout}) is ignored on a copy: it reads source and writes reference`);
     const username = get('username').trim();
     const password = get('password');
-    if ((username === '') !== (password === '')) {
-        throw new InputError(username
-            ? `a username (${username}) was given without a password`
-            : 'a password was given without a username', {
-            hint: 'set both username and password, or neither for anonymous access'
-        });
-    }
-    const warnings = [];
+    checkPair(username, password, 'username', 'password');
+    const sourceUsername = get('source-username').trim();
+    const sourcePassword = get('source-password');
+    checkPair(sourceUsername, sourcePassword, 'source-username', 'source-password');
+    if (!copying)
+        for (const name of ['source', 'source-username'])
+            if (get(name).trim())
+                warnings.push(`${name} is ignored on a ${direction}: it is for direction: copy`);
     const notices = [];
     const registry = dropScheme(get('registry').trim(), 'registry', plainHttp, warnings);
     const reference = dropScheme(get('reference').trim(), 'reference', plainHttp, warnings);
@@ -33511,6 +33526,9 @@ function readSettings(get) {
         layout,
         registry,
         reference,
+        source,
+        sourceUsername,
+        sourcePassword,
         username,
         password,
         plainHttp,
@@ -33545,6 +33563,14 @@ function dropScheme(value, name, plainHttp, warnings) {
             ? '; plain HTTP is used only for loopback hosts unless plain-http is true'
             : '; the protocol is chosen by the plain-http input'));
     return rest;
+}
+/** A user and a password go together: both, or neither for the lookup. */
+function checkPair(username, password, user, pass) {
+    if ((username === '') === (password === ''))
+        return;
+    throw new InputError(username
+        ? `a ${user} (${username}) was given without a ${pass}`
+        : `a ${pass} was given without a ${user}`, { hint: `set both ${user} and ${pass}, or neither to look credentials up` });
 }
 function readBoolean(value, name) {
     const v = value.trim().toLowerCase();
@@ -33817,79 +33843,6 @@ function parseLayoutSpec(spec, pathExists = existsSync) {
     return { path: s };
 }
 
-/**
- * Fixed-size buffers that blob transfers fill, hand on and get back, instead of a new buffer per
- * chunk. A GiB moved through fresh buffers leaves a GiB of backing stores, and V8 counts them
- * against the old generation's limit: with this program's small heap that means a full marking
- * of the heap every few MiB. Through slabs, a transfer allocates nothing per chunk. Slabs are
- * SharedArrayBuffers, so the hashing thread reads them where they are.
- */
-class SlabPool {
-    slabSize;
-    #free = [];
-    #keep;
-    /** @param keep how many free slabs to hold on to; more than that are left to the GC */
-    constructor(slabSize, keep) {
-        this.slabSize = slabSize;
-        this.#keep = keep;
-    }
-    take() {
-        return Buffer.from(this.#free.pop() ?? new SharedArrayBuffer(this.slabSize));
-    }
-    /** Takes back a slab, or any view of one; other buffers are ignored. */
-    give(chunk) {
-        const sab = chunk.buffer;
-        if (!(sab instanceof SharedArrayBuffer) || sab.byteLength !== this.slabSize)
-            return;
-        if (this.#free.length < this.#keep)
-            this.#free.push(sab);
-    }
-}
-/**
- * 256 KiB: a read, its hash and its send touch memory still in the core's cache (larger slabs
- * are no faster: docs/benchmark.md). Each transfer keeps up to SLABS_PER_TRANSFER of them busy.
- */
-const SLAB_SIZE = 256 * 1024;
-const SLABS_PER_TRANSFER = 4;
-const slabs = new SlabPool(SLAB_SIZE, 64);
-
-/** Small content (a manifest, a config) whole, refusing more than `limit` bytes; not verified. */
-async function readContent(src, desc, limit, what) {
-    if (desc.size > limit)
-        throw new OciError(`${what} is larger than ${limit} bytes`);
-    const chunks = await src.open(desc);
-    const parts = [];
-    let total = 0;
-    try {
-        // One byte past the limit tells enough; the caller checks the size against the descriptor.
-        for (let c = await chunks.next(limit + 1); c; c = await chunks.next(limit + 1 - total)) {
-            parts.push(Buffer.from(c));
-            total += c.length;
-            slabs.give(c);
-            if (total > limit)
-                throw new OciError(`${what} is larger than ${limit} bytes`);
-        }
-    }
-    finally {
-        await chunks.close();
-    }
-    return Buffer.concat(parts, total);
-}
-/** A whole stream (a manifest's HTTP body, a layout file), refusing more than `limit` bytes. */
-async function readAll(stream, limit, what) {
-    const chunks = [];
-    let total = 0;
-    for await (const chunk of stream) {
-        total += chunk.length;
-        if (total > limit) {
-            stream.destroy();
-            throw new OciError(`${what} is larger than ${limit} bytes`);
-        }
-        chunks.push(chunk);
-    }
-    return Buffer.concat(chunks, total);
-}
-
 var _a;
 /**
  * Work on slabs off the main thread. Large blobs are hashed (hasher.ts), and written to files
@@ -34130,6 +34083,42 @@ function createHasher(algorithm, size) {
 }
 
 /**
+ * Fixed-size buffers that blob transfers fill, hand on and get back, instead of a new buffer per
+ * chunk. A GiB moved through fresh buffers leaves a GiB of backing stores, and V8 counts them
+ * against the old generation's limit: with this program's small heap that means a full marking
+ * of the heap every few MiB. Through slabs, a transfer allocates nothing per chunk. Slabs are
+ * SharedArrayBuffers, so the hashing thread reads them where they are.
+ */
+class SlabPool {
+    slabSize;
+    #free = [];
+    #keep;
+    /** @param keep how many free slabs to hold on to; more than that are left to the GC */
+    constructor(slabSize, keep) {
+        this.slabSize = slabSize;
+        this.#keep = keep;
+    }
+    take() {
+        return Buffer.from(this.#free.pop() ?? new SharedArrayBuffer(this.slabSize));
+    }
+    /** Takes back a slab, or any view of one; other buffers are ignored. */
+    give(chunk) {
+        const sab = chunk.buffer;
+        if (!(sab instanceof SharedArrayBuffer) || sab.byteLength !== this.slabSize)
+            return;
+        if (this.#free.length < this.#keep)
+            this.#free.push(sab);
+    }
+}
+/**
+ * 256 KiB: a read, its hash and its send touch memory still in the core's cache (larger slabs
+ * are no faster: docs/benchmark.md). Each transfer keeps up to SLABS_PER_TRANSFER of them busy.
+ */
+const SLAB_SIZE = 256 * 1024;
+const SLABS_PER_TRANSFER = 4;
+const slabs = new SlabPool(SLAB_SIZE, 64);
+
+/**
  * A pool slab filled by `fill` with up to `max` bytes, cut to what it got; undefined (the slab
  * given back) when it got nothing. The slab goes back on failure too.
  */
@@ -34218,8 +34207,9 @@ class StreamSource {
         }
         if (got === max || this.#ended)
             return Promise.resolve(got);
+        // What arrived before a fault is passed on first, so a download that resumes asks for less.
         if (this.#error !== undefined)
-            return Promise.reject(this.#error);
+            return got > 0 ? Promise.resolve(got) : Promise.reject(this.#error);
         return new Promise((resolve, reject) => {
             this.#want = { slab, max, got, resolve, reject };
             this.#stream.resume();
@@ -34248,7 +34238,7 @@ class StreamSource {
         if (!want)
             return;
         this.#want = undefined;
-        if (this.#ended)
+        if (this.#ended || want.got > 0)
             want.resolve(want.got);
         else
             want.reject(this.#error);
@@ -34426,66 +34416,41 @@ const Annotation = {
 /** A manifest larger than this is refused: the common registry limit, and a guard on memory. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-const DEFAULT_RETRY = {
-    retries: 5,
-    baseMs: 200,
-    maxMs: 5_000,
-    maxRetryAfterMs: 60_000
-};
-/** Statuses worth trying again: timeouts, throttling, server faults. 401 goes through auth instead. */
-function isRetryableStatus(status) {
-    return (status === 408 ||
-        status === 429 ||
-        status === 500 ||
-        status === 502 ||
-        status === 503 ||
-        status === 504);
-}
-const NETWORK_CODES = new Set([
-    'ECONNRESET',
-    'ECONNABORTED',
-    'EPIPE',
-    'ETIMEDOUT',
-    'ESOCKETTIMEDOUT',
-    'ECONNREFUSED',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'EAI_AGAIN',
-    'ERR_STREAM_PREMATURE_CLOSE',
-    'UND_ERR_SOCKET'
-]);
-/** A connection that failed or a body that was cut: the same request may well succeed. */
-function isNetworkError(err) {
-    // Not `instanceof Error`: errors from node's own modules may come from another realm (jest's vm).
-    if (typeof err !== 'object' || err === null)
-        return false;
-    const { code, message } = err;
-    if (typeof code === 'string' && NETWORK_CODES.has(code))
-        return true;
-    return message === 'aborted' || message === 'socket hang up';
-}
-/**
- * Whether a whole transfer (a blob upload or download) should start over: a network fault in
- * its body, or a registry fault on a request the client could not retry by itself.
- */
-function isRetryableTransferError(err) {
-    if (err instanceof RegistryError || err instanceof ConnectionError)
-        return err.retryable;
-    return isNetworkError(err);
-}
-/** Milliseconds to wait before try `attempt` (1-based): Retry-After when given, else jittered exponential. */
-function backoff(attempt, policy, retryAfter) {
-    if (retryAfter) {
-        const seconds = Number(retryAfter);
-        const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
-        if (Number.isFinite(ms))
-            return Math.min(Math.max(ms, 0), policy.maxRetryAfterMs);
+/** Small content (a manifest, a config) whole, refusing more than `limit` bytes; not verified. */
+async function readContent(src, desc, limit, what) {
+    if (desc.size > limit)
+        throw new OciError(`${what} is larger than ${limit} bytes`);
+    const chunks = await src.open(desc);
+    const parts = [];
+    let total = 0;
+    try {
+        // One byte past the limit tells enough; the caller checks the size against the descriptor.
+        for (let c = await chunks.next(limit + 1); c; c = await chunks.next(limit + 1 - total)) {
+            parts.push(Buffer.from(c));
+            total += c.length;
+            slabs.give(c);
+            if (total > limit)
+                throw new OciError(`${what} is larger than ${limit} bytes`);
+        }
     }
-    const exp = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
-    return exp / 2 + Math.random() * (exp / 2);
+    finally {
+        await chunks.close();
+    }
+    return Buffer.concat(parts, total);
 }
-function sleep(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
+/** A whole stream (a manifest's HTTP body, a layout file), refusing more than `limit` bytes. */
+async function readAll(stream, limit, what) {
+    const chunks = [];
+    let total = 0;
+    for await (const chunk of stream) {
+        total += chunk.length;
+        if (total > limit) {
+            stream.destroy();
+            throw new OciError(`${what} is larger than ${limit} bytes`);
+        }
+        chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, total);
 }
 
 const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -34821,7 +34786,6 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
     const inFlight = new Set();
     let failed;
     let bytesSent = 0;
-    const retry = { ...DEFAULT_RETRY, ...opts.retry };
     /** Blobs skipped because the destination said it had them. */
     const skipped = new Set();
     const send = (node) => {
@@ -34862,28 +34826,22 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
             return send(node);
         }
     };
+    // Faults worth trying again are tried again where they are met, by the registry side (its
+    // client, uploads and downloads): what reaches the engine is final.
     const transfer = async (node) => {
         const started = Date.now();
-        for (let attempt = 1;; attempt++) {
-            if (failed !== undefined)
-                throw failed;
-            try {
-                const outcome = await transferOnce(node);
-                if (outcome === 'uploaded')
-                    bytesSent += node.desc.size;
-                const type = node.bytes ? 'manifest' : 'blob';
-                emit({ type, desc: node.desc, outcome, ms: Date.now() - started });
-                return;
-            }
-            catch (err) {
-                if (attempt > retry.retries || !isRetryableTransferError(err)) {
-                    failed ??= err;
-                    throw err;
-                }
-                emit({ type: 'retry', desc: node.desc, attempt, error: err.message });
-                const retryAfter = err instanceof RegistryError ? err.retryAfter : undefined;
-                await sleep(backoff(attempt, retry, retryAfter));
-            }
+        if (failed !== undefined)
+            throw failed;
+        try {
+            const outcome = await transferOnce(node);
+            if (outcome === 'uploaded')
+                bytesSent += node.desc.size;
+            const type = node.bytes ? 'manifest' : 'blob';
+            emit({ type, desc: node.desc, outcome, ms: Date.now() - started });
+        }
+        catch (err) {
+            failed ??= err;
+            throw err;
         }
     };
     // Children before parents: a node starts once all it names are in place.
@@ -34966,6 +34924,66 @@ class SourceContent {
     }
 }
 
+const ARCH_ALIASES = {
+    x86_64: ['amd64'],
+    'x86-64': ['amd64'],
+    aarch64: ['arm64'],
+    armhf: ['arm', 'v7'],
+    armel: ['arm', 'v6'],
+    i386: ['386'],
+    i686: ['386']
+};
+/** Fills in the variants that containerd treats as implied (arm64 → v8, arm → v7, amd64 → v1). */
+function normalise(os, arch, variant = '') {
+    const alias = ARCH_ALIASES[arch.toLowerCase()];
+    let architecture = arch.toLowerCase();
+    if (alias) {
+        architecture = alias[0];
+        variant ||= alias[1] ?? '';
+    }
+    variant = variant.toLowerCase();
+    if (architecture === 'arm64' && (variant === '' || variant === '8'))
+        variant = 'v8';
+    if (architecture === 'arm' && variant === '')
+        variant = 'v7';
+    if (architecture === 'arm' && /^\d$/.test(variant))
+        variant = `v${variant}`;
+    if (architecture === 'amd64' && variant === '')
+        variant = 'v1';
+    return { os: os.toLowerCase(), architecture, variant };
+}
+function parsePlatform(spec) {
+    const parts = spec.trim().split('/');
+    if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
+        throw new InputError(`invalid platform "${spec}"`, {
+            hint: 'expected os/arch[/variant], e.g. linux/arm64 or linux/arm/v7'
+        });
+    }
+    return normalise(parts[0], parts[1], parts[2]);
+}
+/**
+ * Picks the child of an index that runs on `spec`, as containerd matches: os and architecture
+ * exact, variant exact after normalising; for 32-bit arm an older variant is the fallback.
+ */
+function selectPlatform(children, spec) {
+    const want = parsePlatform(spec);
+    const candidates = children.filter((d) => d.platform && d.platform.os !== 'unknown');
+    const norm = (p) => normalise(p.os, p.architecture, p.variant);
+    const same = (p) => {
+        const n = norm(p);
+        return n.os === want.os && n.architecture === want.architecture;
+    };
+    const exact = candidates.find((d) => same(d.platform) && norm(d.platform).variant === want.variant);
+    if (exact || want.architecture !== 'arm')
+        return exact;
+    for (let v = Number(want.variant.slice(1)) - 1; v >= 5; v--) {
+        const older = candidates.find((d) => same(d.platform) && norm(d.platform).variant === `v${v}`);
+        if (older)
+            return older;
+    }
+    return undefined;
+}
+
 /**
  * The platforms an image runs on: an index's children (attestation manifests, `unknown/unknown`,
  * left out), or a single manifest's config. Best effort: an artifact has none.
@@ -34995,6 +35013,42 @@ async function imagePlatforms(src, root) {
     catch {
         return [];
     }
+}
+/**
+ * The manifest of one platform under `root`: an index's child, or `root` itself when it is a
+ * single manifest that runs there. Anything else is a NotFoundError naming what is there.
+ */
+async function pickPlatform(src, root, platform) {
+    const bytes = await readContent(src, root, MAX_MANIFEST_BYTES, root.digest);
+    verifyBuffer(bytes, root, `manifest ${root.digest} of ${src.name}`, src.mismatchHint);
+    const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${src.name}`);
+    if (parsed.kind !== 'index') {
+        // A single manifest is taken only when it runs on the platform asked for.
+        const have = await imagePlatforms(src, { desc: root, bytes});
+        const self = { mediaType: root.mediaType, digest: root.digest, size: root.size };
+        if (have.length === 1 && selectPlatform([{ ...self, platform: toPlatform(have[0]) }], platform))
+            return root;
+        throw new NotFoundError(`${src.name}@${root.digest} has no ${platform} image`, {
+            hint: have.length
+                ? `platforms here: ${have.join(', ')}; pick that one or drop the platform input`
+                : 'it is a single manifest that names no platform (an artifact); drop the platform input'
+        });
+    }
+    const chosen = selectPlatform(parsed.index.manifests, platform);
+    if (!chosen) {
+        const have = parsed.index.manifests
+            .filter((d) => d.platform && d.platform.os !== 'unknown')
+            .map((d) => formatPlatform(d.platform));
+        throw new NotFoundError(`${src.name}@${root.digest} has no ${platform} image`, {
+            hint: `platforms here: ${have.join(', ') || 'none'}`
+        });
+    }
+    return chosen;
+}
+/** `os/arch[/variant]` back into a platform, to match it as an index child would be. */
+function toPlatform(spec) {
+    const [os, architecture, variant] = spec.split('/');
+    return variant ? { os, architecture, variant } : { os, architecture };
 }
 
 /** Referrers of referrers are followed this deep (a signature of an SBOM of an image is 2). */
@@ -36486,233 +36540,11 @@ async function removeScratch(scratch) {
     ]);
 }
 
-const ARCH_ALIASES = {
-    x86_64: ['amd64'],
-    'x86-64': ['amd64'],
-    aarch64: ['arm64'],
-    armhf: ['arm', 'v7'],
-    armel: ['arm', 'v6'],
-    i386: ['386'],
-    i686: ['386']
-};
-/** Fills in the variants that containerd treats as implied (arm64 → v8, arm → v7, amd64 → v1). */
-function normalise(os, arch, variant = '') {
-    const alias = ARCH_ALIASES[arch.toLowerCase()];
-    let architecture = arch.toLowerCase();
-    if (alias) {
-        architecture = alias[0];
-        variant ||= alias[1] ?? '';
-    }
-    variant = variant.toLowerCase();
-    if (architecture === 'arm64' && (variant === '' || variant === '8'))
-        variant = 'v8';
-    if (architecture === 'arm' && variant === '')
-        variant = 'v7';
-    if (architecture === 'arm' && /^\d$/.test(variant))
-        variant = `v${variant}`;
-    if (architecture === 'amd64' && variant === '')
-        variant = 'v1';
-    return { os: os.toLowerCase(), architecture, variant };
-}
-function parsePlatform(spec) {
-    const parts = spec.trim().split('/');
-    if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
-        throw new InputError(`invalid platform "${spec}"`, {
-            hint: 'expected os/arch[/variant], e.g. linux/arm64 or linux/arm/v7'
-        });
-    }
-    return normalise(parts[0], parts[1], parts[2]);
-}
-/**
- * Picks the child of an index that runs on `spec`, as containerd matches: os and architecture
- * exact, variant exact after normalising; for 32-bit arm an older variant is the fallback.
- */
-function selectPlatform(children, spec) {
-    const want = parsePlatform(spec);
-    const candidates = children.filter((d) => d.platform && d.platform.os !== 'unknown');
-    const norm = (p) => normalise(p.os, p.architecture, p.variant);
-    const same = (p) => {
-        const n = norm(p);
-        return n.os === want.os && n.architecture === want.architecture;
-    };
-    const exact = candidates.find((d) => same(d.platform) && norm(d.platform).variant === want.variant);
-    if (exact || want.architecture !== 'arm')
-        return exact;
-    for (let v = Number(want.variant.slice(1)) - 1; v >= 5; v--) {
-        const older = candidates.find((d) => same(d.platform) && norm(d.platform).variant === `v${v}`);
-        if (older)
-            return older;
-    }
-    return undefined;
-}
-
-/** The host a config key names: keys may carry a scheme and a path (`https://index.docker.io/v1/`). */
-function keyHost(key) {
-    return key
-        .replace(/^[a-z]+:\/\//i, '')
-        .split('/')[0]
-        .toLowerCase();
-}
-function hostsMatch(key, registry) {
-    const a = keyHost(key);
-    const b = registry.toLowerCase();
-    if (a === b)
-        return true;
-    return isDockerHub(a) && isDockerHub(b);
-}
-function fromEntry(entry, where) {
-    if (entry.identitytoken)
-        return { identityToken: entry.identitytoken, username: entry.username };
-    if (entry.username && entry.password)
-        return { username: entry.username, password: entry.password };
-    if (entry.auth) {
-        const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
-        const colon = decoded.indexOf(':');
-        if (colon <= 0)
-            throw new AuthError(`${where}: the "auth" value is not base64 of user:password`);
-        return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-    }
-    return undefined;
-}
-async function readJson(file) {
-    let text;
-    try {
-        text = await readFile(file, 'utf8');
-    }
-    catch {
-        return undefined;
-    }
-    try {
-        return JSON.parse(text);
-    }
-    catch {
-        throw new AuthError(`${file} is not valid JSON`, {
-            hint: 'fix or remove it, or pass username and password'
-        });
-    }
-}
-/** Runs `docker-credential-<helper> get` with the server URL on stdin, as docker does. */
-function runHelper(helper, registry, env) {
-    const server = isDockerHub(registry) ? 'https://index.docker.io/v1/' : registry;
-    return new Promise((resolve, reject) => {
-        const child = execFile(`docker-credential-${helper}`, ['get'], { env, timeout: 30_000 }, (err, stdout, stderr) => {
-            if (err) {
-                // Helpers answer "credentials not found" for hosts they do not know: that is not an error.
-                if (/not found/i.test(`${stdout}${stderr}`))
-                    return resolve(undefined);
-                const missing = err.code === 'ENOENT';
-                return reject(new AuthError(missing
-                    ? `credential helper docker-credential-${helper} is not on PATH`
-                    : `credential helper docker-credential-${helper} failed: ${stderr.trim().split('\n')[0] || err.message}`, { hint: 'install the helper, or pass username and password' }));
-            }
-            try {
-                const out = JSON.parse(stdout);
-                if (!out.Secret)
-                    return resolve(undefined);
-                // Docker's convention: the user "<token>" means the secret is an identity token.
-                resolve(out.Username === '<token>'
-                    ? { identityToken: out.Secret }
-                    : { username: out.Username ?? '', password: out.Secret });
-            }
-            catch {
-                reject(new AuthError(`credential helper docker-credential-${helper} answered something other than JSON`));
-            }
-        });
-        child.stdin?.end(server);
-    });
-}
-/** Where credentials are stored: docker's config.json first, then podman's auth files. */
-function configFiles(env) {
-    const dockerDir = env.DOCKER_CONFIG || path$1.join(env.HOME || os$2.homedir(), '.docker');
-    const podman = [
-        env.REGISTRY_AUTH_FILE,
-        env.XDG_RUNTIME_DIR && path$1.join(env.XDG_RUNTIME_DIR, 'containers/auth.json')
-    ].filter((f) => Boolean(f));
-    return [path$1.join(dockerDir, 'config.json'), ...podman];
-}
-/**
- * Finds credentials for a registry, first match wins: the inputs; docker's config.json (where
- * docker/login-action writes) with its credential helpers; podman's auth.json; for ghcr.io the
- * workflow token; else anonymous.
- */
-async function findCredentials(q) {
-    const env = q.env ?? process.env;
-    const found = (credentials, source) => {
-        const secret = credentials.identityToken ?? credentials.password;
-        if (secret)
-            q.onSecret?.(secret);
-        if (credentials.password !== undefined)
-            q.onSecret?.(Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64'));
-        return { credentials, source };
-    };
-    if (q.username && q.password)
-        return found({ username: q.username, password: q.password }, 'the username and password inputs');
-    const [dockerFile, ...podmanFiles] = configFiles(env);
-    const docker = await readJson(dockerFile);
-    if (docker) {
-        const helper = Object.entries(docker.credHelpers ?? {}).find(([k]) => hostsMatch(k, q.registry))?.[1];
-        if (helper) {
-            const c = await runHelper(helper, q.registry, env);
-            if (c)
-                return found(c, `docker-credential-${helper}`);
-        }
-        const entry = Object.entries(docker.auths ?? {}).find(([k]) => hostsMatch(k, q.registry));
-        if (entry) {
-            const c = fromEntry(entry[1], dockerFile);
-            if (c)
-                return found(c, dockerFile);
-        }
-        if (docker.credsStore) {
-            const c = await runHelper(docker.credsStore, q.registry, env);
-            if (c)
-                return found(c, `docker-credential-${docker.credsStore}`);
-        }
-    }
-    for (const file of podmanFiles) {
-        const podman = await readJson(file);
-        const entry = Object.entries(podman?.auths ?? {}).find(([k]) => hostsMatch(k, q.registry));
-        if (entry) {
-            const c = fromEntry(entry[1], file);
-            if (c)
-                return found(c, file);
-        }
-    }
-    if (q.registry.toLowerCase() === 'ghcr.io' && q.githubToken) {
-        return found({ username: q.githubActor || 'github-actions', password: q.githubToken }, 'the github-token input');
-    }
-    return undefined;
-}
-// `::1` unbracketed cannot carry a port, so a host part is never that.
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
-/** `localhost:5000` and `127.0.0.1:5000` name one registry to a user, two to a credential store. */
-function nearMiss(key, registry) {
-    const a = keyHost(key);
-    const b = registry.toLowerCase();
-    if (a === b)
-        return false;
-    const split = (h) => {
-        const m = /^(.*?)(?::(\d+))?$/.exec(h);
-        return [m[1], m[2] ?? ''];
-    };
-    const [ha, pa] = split(a);
-    const [hb, pb] = split(b);
-    if (ha === hb)
-        return true; // the same host on another port, or without one
-    return pa === pb && LOOPBACK_NAMES.has(ha) && LOOPBACK_NAMES.has(hb);
-}
-/**
- * When no credentials were found: a host the stored credentials name that the user may have
- * meant (`127.0.0.1:5102` for `localhost:5102`, another port of the host), with its file.
- */
-async function nearMissCredentials(q) {
-    for (const file of configFiles(q.env ?? process.env)) {
-        const config = await readJson(file).catch(() => undefined);
-        const keys = [...Object.keys(config?.auths ?? {}), ...Object.keys(config?.credHelpers ?? {})];
-        const key = keys.find((k) => nearMiss(k, q.registry));
-        if (key)
-            return { host: keyHost(key), file };
-    }
-    return undefined;
+/** The whole content as bytes, refusing more than `limit`. */
+async function contentBytes(content, limit, what) {
+    if (Buffer.isBuffer(content))
+        return content;
+    return readCursor(await content.open(), content.size, limit, what);
 }
 
 /**
@@ -37195,6 +37027,103 @@ class RawGetter {
     }
 }
 
+const DEFAULT_RETRY = {
+    retries: 5,
+    baseMs: 200,
+    maxMs: 5_000,
+    maxRetryAfterMs: 60_000
+};
+/** Statuses worth trying again: timeouts, throttling, server faults. 401 goes through auth instead. */
+function isRetryableStatus(status) {
+    return (status === 408 ||
+        status === 429 ||
+        status === 500 ||
+        status === 502 ||
+        status === 503 ||
+        status === 504);
+}
+const NETWORK_CODES = new Set([
+    'ECONNRESET',
+    'ECONNABORTED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'ESOCKETTIMEDOUT',
+    'ECONNREFUSED',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'EAI_AGAIN',
+    'ERR_STREAM_PREMATURE_CLOSE',
+    'UND_ERR_SOCKET'
+]);
+/** A connection that failed or a body that was cut: the same request may well succeed. */
+function isNetworkError(err) {
+    // Not `instanceof Error`: errors from node's own modules may come from another realm (jest's vm).
+    if (typeof err !== 'object' || err === null)
+        return false;
+    const { code, message } = err;
+    if (typeof code === 'string' && NETWORK_CODES.has(code))
+        return true;
+    return message === 'aborted' || message === 'socket hang up';
+}
+/**
+ * A fault the same request may well not meet again: a typed error says so itself (fixed when it
+ * was made); any other error is transient when it is a network fault (a body cut part way).
+ */
+function isTransient(err) {
+    if (err instanceof RegistryError || err instanceof ConnectionError)
+        return err.retryable;
+    return isNetworkError(err);
+}
+/** Milliseconds to wait before try `attempt` (1-based): Retry-After when given, else jittered exponential. */
+function backoff(attempt, policy, retryAfter) {
+    if (retryAfter) {
+        const seconds = Number(retryAfter);
+        const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
+        if (Number.isFinite(ms))
+            return Math.min(Math.max(ms, 0), policy.maxRetryAfterMs);
+    }
+    const exp = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
+    return exp / 2 + Math.random() * (exp / 2);
+}
+function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+/**
+ * The tries of one piece of work under the policy: a request the client sends again, or the
+ * bodies of one blob's upload or download. Each fault is counted by whoever sent the request
+ * that met it, and only there, so no retry runs around another.
+ */
+class Tries {
+    policy;
+    onRetry;
+    #failures = 0;
+    constructor(policy, onRetry) {
+        this.policy = policy;
+        this.onRetry = onRetry;
+    }
+    /** Whether the policy allows another try. */
+    get canRetry() {
+        return this.#failures < this.policy.retries;
+    }
+    /**
+     * Counts a failure: when the policy allows another try, tells `line` (if any) and waits the
+     * backoff (the registry's Retry-After when it sent one), then resolves true; else false at once.
+     */
+    async again(line, retryAfter) {
+        if (!this.canRetry)
+            return false;
+        this.#failures++;
+        if (line !== undefined)
+            this.onRetry?.(line);
+        await sleep(backoff(this.#failures, this.policy, retryAfter));
+        return true;
+    }
+    /** The work moved forward (a chunk was accepted): only failures in a row count against it. */
+    progressed() {
+        this.#failures = 0;
+    }
+}
+
 /** Whether the environment turned the slab-landing GET off. */
 function rawGetDisabled(env = process.env) {
     return env.OCI_LAYOUT_RAW_GET === '0' || env.OCI_LAYOUT_RAW_GET === 'false';
@@ -37381,7 +37310,8 @@ function toConnectionError(err, url) {
         hint: tls
             ? 'trust its CA with the ca-file input, or (only if you must) set insecure: true'
             : 'check the registry input and that the registry is up and reachable from the runner',
-        cause: err
+        cause: err,
+        retryable: isNetworkError(err)
     });
 }
 /**
@@ -37415,6 +37345,850 @@ async function drain(res) {
 function header(res, name) {
     const v = res.headers[name.toLowerCase()];
     return Array.isArray(v) ? v[0] : v;
+}
+
+function bodyOf(res) {
+    return res.chunks ?? new StreamSource(res.body);
+}
+/**
+ * A blob download in slabs that outlives a cut body: it asks again from the byte it reached,
+ * drawing on the blob's tries, and the cursor reading it (which has hashed what came) reads on.
+ * The digest check at the end covers every byte whichever answer it came in.
+ */
+async function download(get, what, tries) {
+    let body = bodyOf(await get(0));
+    let pos = 0;
+    const reopen = async () => {
+        const res = await get(pos);
+        const next = bodyOf(res);
+        if (res.status === 206) {
+            const start = /^bytes (\d+)-/.exec(header(res, 'content-range') ?? '')?.[1];
+            if (Number(start) === pos) {
+                body = next;
+                return;
+            }
+            await next.close();
+            throw new RegistryError('GET', res.url.origin + res.url.pathname, 206, [], {
+                message: `${what}: asked for the bytes from ${pos} on, the registry answered with ${header(res, 'content-range') ?? 'no Content-Range'}`,
+                hint: REGISTRY_MISMATCH_HINT
+            });
+        }
+        // A registry that ignores Range sends the whole body again: its first bytes are passed over.
+        try {
+            for (let skipped = 0; skipped < pos;) {
+                const chunk = await next.next(pos - skipped);
+                if (!chunk)
+                    break; // short: the cursor's size check says so
+                skipped += chunk.length;
+                slabs.give(chunk);
+            }
+        }
+        catch (err) {
+            await next.close();
+            throw err;
+        }
+        body = next;
+    };
+    return {
+        async next(max) {
+            for (;;) {
+                try {
+                    const chunk = await body.next(max);
+                    if (chunk)
+                        pos += chunk.length;
+                    return chunk;
+                }
+                catch (err) {
+                    const line = `${what}: ${err.message}; resuming from byte ${pos}`;
+                    if (!isTransient(err) || !(await tries.again(line)))
+                        throw err;
+                    await body.close().catch(() => undefined);
+                    await reopen();
+                }
+            }
+        },
+        rest: () => body.rest(),
+        close: () => body.close()
+    };
+}
+
+/** Chunk size after a one-request upload was refused: under every CDN limit, above ECR's 5 MiB minimum. */
+const FALLBACK_CHUNK = 16 * 1024 * 1024;
+/** GHCR's 416 text: "... exceeds the maximum permissible limit of 4.00MiB". */
+const LIMIT_TEXT = /maximum permissible limit of ([\d.]+)\s*([KMG]i?B)/i;
+/** The limit, in bytes, that a refusal's text names (GHCR says it in its 416). */
+function limitIn(text) {
+    const m = LIMIT_TEXT.exec(text);
+    if (!m)
+        return undefined;
+    const unit = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2][0].toUpperCase()];
+    const n = Math.floor(Number(m[1]) * unit);
+    return n > 0 ? n : undefined;
+}
+
+// Upload sessions: opening one (the first of a repository alone), mounting from another
+// repository, giving one up, and asking one what it holds.
+/**
+ * Resolves an upload Location: absolute, host-relative or query-only, against the URL that
+ * answered. A Location naming the same host without a port keeps the request's port (some
+ * registries behind proxies drop it).
+ */
+function resolveLocation(location, base) {
+    const url = new URL(location, base);
+    if (/^[a-z]+:\/\//i.test(location) &&
+        url.hostname === base.hostname &&
+        url.protocol === base.protocol &&
+        !url.port &&
+        base.port) {
+        url.port = base.port;
+    }
+    return url;
+}
+/**
+ * Asks the registry to link a blob another repository of it already holds: 201 means done,
+ * 202 opens an ordinary upload session. Any failure falls back to a plain upload.
+ */
+async function tryMount(opts, desc, from) {
+    const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin);
+    url.searchParams.set('mount', desc.digest);
+    url.searchParams.set('from', from);
+    try {
+        const res = await opts.client.request({
+            method: 'POST',
+            url,
+            body: Buffer.alloc(0),
+            // Reading the source repository needs its own pull scope.
+            scope: `${opts.scope} repository:${from}:pull`,
+            retry: true
+        });
+        await drain(res);
+        if (res.status === 201)
+            return 'mounted';
+        const location = header(res, 'location');
+        if (res.status === 202 && location) {
+            return {
+                location: resolveLocation(location, res.url),
+                minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
+            };
+        }
+    }
+    catch {
+        // A registry that cannot mount still takes an upload.
+    }
+    return undefined;
+}
+/** Gives up an upload session nobody will use (best effort: the registry expires it anyway). */
+async function cancelSession(opts, session) {
+    try {
+        const res = await opts.client.request({
+            method: 'DELETE',
+            url: session.location,
+            scope: opts.scope,
+            retry: false
+        });
+        await drain(res);
+    }
+    catch {
+        // Left to expire.
+    }
+}
+/**
+ * Opens an upload session. The first one of a repository goes alone, so that a repository which
+ * refuses uploads (ECR's "does not exist") is asked once, not once per blob in flight.
+ */
+async function startSession(opts, desc) {
+    const first = (opts.limits.firstSession ??= new Map());
+    const gate = first.get(opts.repository);
+    if (gate) {
+        const refused = await gate;
+        if (refused !== undefined)
+            throw refused;
+        return openSession(opts, desc);
+    }
+    let settle = () => { };
+    first.set(opts.repository, new Promise((resolve) => (settle = resolve)));
+    try {
+        const session = await openSession(opts, desc);
+        settle(undefined);
+        return session;
+    }
+    catch (err) {
+        // The client tried the POST as often as the policy allows: later blobs fail with its error.
+        settle(err);
+        throw err;
+    }
+}
+async function openSession(opts, desc) {
+    const res = await opts.client.request({
+        method: 'POST',
+        url: `/v2/${opts.repository}/blobs/uploads/`,
+        body: Buffer.alloc(0),
+        scope: opts.scope,
+        retry: true
+    });
+    if (res.status !== 202 && res.status !== 201)
+        return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`);
+    await drain(res);
+    const location = header(res, 'location');
+    if (!location)
+        throw new OciError(`${opts.client.registry}: the registry opened an upload without a Location`);
+    return {
+        location: resolveLocation(location, res.url),
+        minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
+    };
+}
+/**
+ * Asks the registry how much of an upload it holds: `Range: 0-N` means resume at N+1. Any other
+ * answer means the session is lost, and says why.
+ */
+async function heldBytes(opts, location, desc) {
+    const res = await opts.client.request({
+        method: 'GET',
+        url: location,
+        scope: opts.scope
+    });
+    if (res.status !== 204 && res.status !== 200) {
+        const why = 'resuming the upload of ' + desc.digest;
+        return { lost: await opts.client.fail(res, 'GET', why).catch((e) => e) };
+    }
+    await drain(res);
+    // `0-N` means N+1 bytes are held; `0-0` is ambiguous (distribution says it for an empty
+    // upload too), so it is taken as nothing held.
+    const range = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '');
+    const end = range ? Number(range[1]) : 0;
+    const next = header(res, 'location');
+    return {
+        location: next ? resolveLocation(next, res.url) : location,
+        offset: end > 0 ? end + 1 : 0
+    };
+}
+
+function withDigest(location, digest) {
+    const url = new URL(location);
+    url.searchParams.set('digest', digest);
+    return url;
+}
+/**
+ * A blob's bytes as request bodies: the whole blob, or its next chunk. A body sent again (after
+ * an auth challenge) or a chunk resumed elsewhere reopens the content where that body starts.
+ */
+class BlobBodies {
+    #content;
+    #cursor;
+    constructor(content) {
+        this.#content = content;
+    }
+    /** Bytes [offset, offset + length). */
+    range(offset, length) {
+        const content = this.#content;
+        if (Buffer.isBuffer(content))
+            return content.subarray(offset, offset + length);
+        return {
+            pump: async (sink) => {
+                if (this.#cursor?.position !== offset) {
+                    await this.#cursor?.close();
+                    this.#cursor = undefined;
+                    this.#cursor = await content.open(offset);
+                }
+                await this.#cursor.pump(sink, length);
+            }
+        };
+    }
+    async close() {
+        await this.#cursor?.close();
+        this.#cursor = undefined;
+    }
+}
+/**
+ * Uploads one blob: POST opens a session; a blob up to the chunk size goes in one PUT, a larger
+ * one (or any, after a 413) in PATCH chunks. When a chunk fails, the registry is asked what it
+ * holds (GET on the session gives `Range: 0-N`) and the upload resumes from there; a PUT of the
+ * whole blob that fails goes again, from a fresh read, in a new session. Each fault is tried
+ * again where the request that met it was sent: the client resends its own requests (POST, GET),
+ * the upload its bodies, under the blob's Tries; nothing retries around a retry.
+ */
+async function uploadBlob(options, desc, content) {
+    const bodies = new BlobBodies(content);
+    try {
+        return await upload({ ...options, tries: options.client.tries() }, desc, bodies);
+    }
+    finally {
+        await bodies.close();
+    }
+}
+/** After a fault on a body the upload sent: whether to send again (after the backoff). */
+async function again(opts, err, line) {
+    if (!isTransient(err))
+        return false;
+    return opts.tries.again(line, err instanceof RegistryError ? err.retryAfter : undefined);
+}
+/** One PUT of the whole blob: 201, or 413 (too large for one request); anything else throws. */
+async function sendWhole(opts, desc, session, bodies) {
+    const res = await opts.client.request({
+        method: 'PUT',
+        url: withDigest(session.location, desc.digest),
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
+        body: bodies.range(0, desc.size),
+        scope: opts.scope,
+        retry: false
+    });
+    if (res.status !== 201 && res.status !== 413)
+        return opts.client.fail(res, 'PUT', `uploading ${desc.digest}`);
+    await drain(res);
+    return res.status === 201 ? 'uploaded' : 'too-large';
+}
+async function upload(opts, desc, bodies) {
+    let session;
+    const sources = opts.mountFrom ?? [];
+    for (const [i, from] of sources.entries()) {
+        const mounted = await tryMount(opts, desc, from);
+        if (mounted === 'mounted')
+            return 'mounted';
+        // A failed mount opens an ordinary session: the upload uses the last one, others are cancelled.
+        if (mounted && i < sources.length - 1)
+            await cancelSession(opts, mounted);
+        else
+            session = mounted;
+    }
+    session ??= await startSession(opts, desc);
+    const { limits } = opts;
+    const tooLarge = limits.maxBody !== undefined && desc.size > limits.maxBody;
+    const chunked = tooLarge || (opts.chunkSize > 0 && desc.size > opts.chunkSize);
+    if (!chunked) {
+        let sent;
+        for (;;) {
+            try {
+                sent = await sendWhole(opts, desc, session, bodies);
+                break;
+            }
+            catch (err) {
+                const line = `${desc.digest}: ${err.message}; sending it again`;
+                if (!(await again(opts, err, line)))
+                    throw err;
+            }
+            session = await startSession(opts, desc);
+        }
+        if (sent === 'uploaded')
+            return 'uploaded';
+        // Too large for one request (a proxy's body limit): this host gets chunks from now on.
+        limits.maxBody = Math.min(limits.maxBody ?? Infinity, desc.size - 1);
+        opts.client.noteRetry(`${opts.client.registry} refused ${desc.digest} in one request (HTTP 413); sending it in chunks of ${FALLBACK_CHUNK} bytes`);
+        session = await startSession(opts, desc);
+    }
+    await uploadChunked(opts, desc, session, bodies, chunkSizeFor(opts, tooLarge || !opts.chunkSize));
+    return 'uploaded';
+}
+/** The chunk size to start with: the input's, or the fallback once one request was refused; never above a limit learned. */
+function chunkSizeFor(opts, fallback) {
+    const wanted = fallback
+        ? Math.min(opts.chunkSize || FALLBACK_CHUNK, FALLBACK_CHUNK)
+        : opts.chunkSize;
+    return Math.min(wanted, opts.limits.maxChunk ?? Infinity);
+}
+/**
+ * A PATCH refused for its size (413, or GHCR's 416 naming its limit): the size to use from now
+ * on, learned for the host; undefined when the refusal says nothing about size.
+ */
+function smallerChunk(opts, err, length) {
+    const named = limitIn(err.errors.map((e) => e.message).join(' ') + ' ' + err.message);
+    let next;
+    if (named !== undefined && named < length)
+        next = named;
+    else if (err.status === 413)
+        next = Math.floor(length / 2);
+    if (next === undefined || next < 1)
+        return undefined;
+    opts.limits.maxChunk = Math.min(opts.limits.maxChunk ?? Infinity, next);
+    return opts.limits.maxChunk;
+}
+async function uploadChunked(opts, desc, session, bodies, chunkSize) {
+    let size = Math.max(chunkSize, session.minChunk);
+    let location = session.location;
+    let offset = 0;
+    /** Goes on from what the registry holds, or from byte 0 in a new session when it lost this one. */
+    const resume = async () => {
+        const held = await heldBytes(opts, location, desc);
+        if ('offset' in held) {
+            ({ location, offset } = held);
+            return;
+        }
+        const line = `${desc.digest}: ${held.lost.message}; starting its upload over`;
+        if (!(held.lost instanceof RegistryError) || !(await opts.tries.again(line)))
+            throw held.lost;
+        location = (await startSession(opts, desc)).location;
+        offset = 0;
+    };
+    for (;;) {
+        if (offset === desc.size) {
+            // The chunks are in: the PUT that names the digest closes the upload.
+            try {
+                await finish(opts, desc, location);
+                return;
+            }
+            catch (err) {
+                if (!(await again(opts, err)))
+                    throw err;
+                const failedAt = offset;
+                await resume();
+                opts.client.noteRetry(`finishing ${desc.digest} failed (${err.message}); going on from ${failedAt === offset ? 'the end' : offset}`);
+                continue;
+            }
+        }
+        const length = Math.min(size, desc.size - offset);
+        let res;
+        try {
+            res = await opts.client.request({
+                method: 'PATCH',
+                url: location,
+                headers: {
+                    'Content-Type': 'application/octet-stream',
+                    'Content-Range': `${offset}-${offset + length - 1}`,
+                    'Content-Length': String(length)
+                },
+                body: bodies.range(offset, length),
+                scope: opts.scope,
+                retry: false
+            });
+            if (res.status !== 202 && res.status !== 201 && res.status !== 204)
+                await opts.client.fail(res, 'PATCH', `uploading ${desc.digest}`);
+        }
+        catch (err) {
+            const smaller = err instanceof RegistryError && (err.status === 413 || err.status === 416)
+                ? smallerChunk(opts, err, length)
+                : undefined;
+            if (smaller !== undefined) {
+                if (smaller < session.minChunk) {
+                    throw new OciError(`${opts.client.registry}: the registry takes chunks of at most ${smaller} bytes but asks for at least ${session.minChunk}`, { hint: 'set chunk-size: 0 so each blob goes up in one request' });
+                }
+                // Not a fault: the next request differs (smaller), so it does not count as a retry.
+                size = smaller;
+                opts.client.noteRetry(`${opts.client.registry} refused a chunk of ${length} bytes (HTTP ${err.status}); sending chunks of ${size} bytes`);
+                await resume();
+                continue;
+            }
+            // 416: the registry holds another length than we thought; it says which.
+            const mismatch = err instanceof RegistryError && err.status === 416;
+            if (!(mismatch ? await opts.tries.again(undefined) : await again(opts, err)))
+                throw err;
+            const failedAt = offset;
+            await resume();
+            opts.client.noteRetry(`chunk at ${failedAt} of ${desc.digest} failed (${err.message}); resuming from ${offset}`);
+            continue;
+        }
+        await drain(res);
+        const next = header(res, 'location');
+        if (next)
+            location = resolveLocation(next, res.url);
+        offset += length;
+        opts.tries.progressed();
+    }
+}
+async function finish(opts, desc, location) {
+    const res = await opts.client.request({
+        method: 'PUT',
+        url: withDigest(location, desc.digest),
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': '0' },
+        body: Buffer.alloc(0),
+        scope: opts.scope,
+        retry: false
+    });
+    if (res.status !== 201)
+        return opts.client.fail(res, 'PUT', `finishing the upload of ${desc.digest}`);
+    await drain(res);
+}
+
+const ACCEPT = MANIFEST_TYPES.join(', ');
+/** A repository on a registry, as a copy's source or sink: blobs and manifests by digest, tags by name. */
+class RegistryRepository {
+    name;
+    mismatchHint = REGISTRY_MISMATCH_HINT;
+    #client;
+    #repo;
+    #scope;
+    /** Manifests pushed or resolved this run, so tagging or copying needs no second download. */
+    #manifests = new Map();
+    /** Repositories of the same registry whose blobs can be mounted instead of uploaded, in order. */
+    #mountFrom;
+    #push;
+    constructor(client, repository, access) {
+        this.#mountFrom = access.mountFrom ?? [];
+        this.#push = access.push;
+        this.#client = client;
+        this.#repo = repository;
+        this.name = `${client.registry}/${repository}`;
+        this.#scope = `repository:${repository}:${access.push ? 'pull,push' : 'pull'}`;
+    }
+    #path(kind, ref) {
+        return `/v2/${this.#repo}/${kind}/${ref}`;
+    }
+    /**
+     * The manifest a tag or digest names, by GET: the copy needs its bytes anyway, so this is one
+     * request where HEAD + GET would be two, and no HEAD can mislead it (a Content-Length of 0 from
+     * a proxy, none at all, or one that the GET contradicts, as Harbor's can).
+     */
+    async resolve(reference) {
+        const { desc, bytes } = await this.fetchManifest(reference);
+        this.#manifests.set(desc.digest, bytes);
+        return desc;
+    }
+    /** Downloads a manifest by tag or digest, checked against the digest when one is known. */
+    async fetchManifest(reference) {
+        const res = await this.#client.request({
+            method: 'GET',
+            url: this.#path('manifests', reference),
+            headers: { Accept: ACCEPT },
+            scope: this.#scope,
+            followRedirects: true
+        });
+        if (res.status === 404) {
+            await drain(res);
+            throw this.#notFound(reference);
+        }
+        if (res.status !== 200)
+            return this.#client.fail(res, 'GET', `reading manifest ${reference} of ${this.#repo}`);
+        const bytes = await readAll(res.body, MAX_MANIFEST_BYTES, `manifest ${reference}`);
+        const digest = isDigest(reference)
+            ? reference
+            : (header(res, 'docker-content-digest') ?? digestOf(bytes));
+        const headerType = header(res, 'content-type')?.split(';')[0].trim();
+        const parsed = parseManifest(bytes, isManifestType(headerType) ? headerType : undefined, `manifest ${reference} of ${this.name}`);
+        const desc = { mediaType: parsed.mediaType, digest, size: bytes.length };
+        verifyBuffer(bytes, desc, `manifest ${reference} of ${this.name}`, REGISTRY_MISMATCH_HINT);
+        return { desc, bytes };
+    }
+    #notFound(reference) {
+        const sep = isDigest(reference) ? '@' : ':';
+        return new NotFoundError(`${this.name}${sep}${reference} not found`, {
+            hint: 'check the reference: the repository or tag does not exist, or the credentials cannot see it'
+        });
+    }
+    /** GET or HEAD of a blob or manifest by digest; a GET from `offset` on asks for a Range. */
+    #byDigest(method, desc, get = undefined) {
+        const manifest = isManifestType(desc.mediaType);
+        const headers = manifest ? { Accept: ACCEPT } : {};
+        if (get?.offset)
+            headers.Range = `bytes=${get.offset}-`;
+        return this.#client.request({
+            method,
+            url: this.#path(manifest ? 'manifests' : 'blobs', desc.digest),
+            headers,
+            scope: this.#scope,
+            followRedirects: true,
+            chunks: get?.chunks
+        });
+    }
+    async #get(desc, chunks, offset) {
+        const res = await this.#byDigest('GET', desc, { chunks, offset });
+        if (res.status === 200 || (res.status === 206 && offset > 0))
+            return res;
+        if (res.status === 404) {
+            await drain(res);
+            throw new NotFoundError(`${this.name}: ${desc.digest} not found`);
+        }
+        return this.#client.fail(res, 'GET', `reading ${desc.digest}`);
+    }
+    /**
+     * Content in slabs: a manifest read this run from memory, large blobs straight off the socket,
+     * the rest from the response stream; a body cut part way goes on from where it was cut.
+     */
+    async open(desc) {
+        const known = this.#manifests.get(desc.digest);
+        if (known && isManifestType(desc.mediaType))
+            return bufferSource(known);
+        const chunks = desc.size >= SLAB_SIZE;
+        const get = (offset) => this.#get(desc, chunks, offset);
+        return download(get, `${desc.digest} from ${this.name}`, this.#client.tries());
+    }
+    async exists(desc) {
+        const res = await this.#byDigest('HEAD', desc);
+        await drain(res);
+        if (res.status === 200) {
+            // A length that contradicts the descriptor is not the content we mean (Harbor's HEAD and
+            // GET can disagree): not known to be there, so it is sent and the registry decides.
+            const length = Number(header(res, 'content-length'));
+            return !(length > 0 && length !== desc.size);
+        }
+        if (res.status === 404)
+            return false;
+        // Artifactory answers 403 for what it does not have; a real refusal still fails on the PUT.
+        if (res.status === 403 && this.#push)
+            return false;
+        return this.#client.fail(res, 'HEAD', `checking ${desc.digest}`);
+    }
+    async push(desc, content) {
+        if (isManifestType(desc.mediaType)) {
+            const bytes = await contentBytes(content, MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
+            await this.#putManifest(desc, bytes, desc.digest);
+            this.#manifests.set(desc.digest, bytes);
+            return 'uploaded';
+        }
+        return uploadBlob({
+            client: this.#client,
+            repository: this.#repo,
+            scope: this.#scope,
+            chunkSize: this.#client.chunkSize,
+            limits: this.#client.uploadLimits,
+            mountFrom: this.#mountFrom
+        }, desc, content);
+    }
+    async tag(desc, tag) {
+        const bytes = this.#manifests.get(desc.digest) ?? (await this.fetchManifest(desc.digest)).bytes;
+        await this.#putManifest(desc, bytes, tag);
+    }
+    async #putManifest(desc, bytes, reference) {
+        const res = await this.#client.request({
+            method: 'PUT',
+            url: this.#path('manifests', reference),
+            headers: { 'Content-Type': desc.mediaType },
+            body: bytes,
+            scope: this.#scope,
+            retry: true
+        });
+        if (res.status !== 201 && res.status !== 200) {
+            return this.#client.fail(res, 'PUT', `pushing manifest ${reference === desc.digest ? desc.digest : `${desc.digest} as tag ${reference}`}`);
+        }
+        await drain(res);
+        // A registry that read the manifest's subject says so: it keeps referrers itself.
+        if (header(res, 'oci-subject'))
+            this.#referrersApi = true;
+        const echoed = header(res, 'docker-content-digest');
+        if (echoed && echoed !== desc.digest) {
+            throw new OciError(`${this.name}: the registry stored manifest ${desc.digest} as ${echoed}`, {
+                hint: 'the registry rewrote the manifest; it does not keep content byte for byte'
+            });
+        }
+    }
+    /** Whether the registry serves the referrers API (else a fallback tag is kept); unknown at first. */
+    #referrersApi;
+    async referrers(subject, artifactType) {
+        const url = new URL(`/v2/${this.#repo}/referrers/${subject.digest}`, this.#client.origin);
+        if (artifactType)
+            url.searchParams.set('artifactType', artifactType);
+        const res = await this.#client.request({
+            method: 'GET',
+            url,
+            headers: { Accept: MediaType.OciIndex },
+            scope: this.#scope
+        });
+        let list;
+        if (res.status === 200) {
+            this.#referrersApi = true;
+            const bytes = await readAll(res.body, MAX_MANIFEST_BYTES, `referrers of ${subject.digest}`);
+            const parsed = parseManifest(bytes, MediaType.OciIndex, `referrers of ${subject.digest} in ${this.name}`);
+            list = parsed.kind === 'index' ? parsed.index.manifests : [];
+        }
+        else if (res.status === 404 || res.status === 400 || res.status === 405) {
+            // No referrers API: the fallback tag holds them, if anyone wrote it.
+            await drain(res);
+            this.#referrersApi = false;
+            list = (await this.#fallbackIndex(subject))?.manifests ?? [];
+        }
+        else {
+            return this.#client.fail(res, 'GET', `listing the referrers of ${subject.digest}`);
+        }
+        return artifactType ? list.filter((d) => d.artifactType === artifactType) : list;
+    }
+    async #fallbackIndex(subject) {
+        try {
+            const { bytes } = await this.fetchManifest(fallbackTag(subject.digest));
+            const parsed = parseManifest(bytes, MediaType.OciIndex, `referrers tag of ${subject.digest}`);
+            return { bytes, manifests: parsed.kind === 'index' ? parsed.index.manifests : [] };
+        }
+        catch (err) {
+            if (err instanceof NotFoundError)
+                return undefined;
+            throw err;
+        }
+    }
+    /**
+     * Where the registry has no referrers API, records referrers in the subject's fallback tag
+     * (`sha256-<hex>`): merged with what it holds, never dropping others' entries.
+     */
+    async addReferrers(subject, referrers) {
+        if (this.#referrersApi === undefined)
+            await this.referrers(subject);
+        if (this.#referrersApi)
+            return;
+        const existing = await this.#fallbackIndex(subject);
+        const merged = mergeReferrersIndex(existing?.bytes, referrers);
+        if (!merged.changed)
+            return;
+        const desc = {
+            mediaType: MediaType.OciIndex,
+            digest: digestOf(merged.bytes),
+            size: merged.bytes.length
+        };
+        await this.#putManifest(desc, merged.bytes, fallbackTag(subject.digest));
+    }
+}
+
+/** The host a config key names: keys may carry a scheme and a path (`https://index.docker.io/v1/`). */
+function keyHost(key) {
+    return key
+        .replace(/^[a-z]+:\/\//i, '')
+        .split('/')[0]
+        .toLowerCase();
+}
+function hostsMatch(key, registry) {
+    const a = keyHost(key);
+    const b = registry.toLowerCase();
+    if (a === b)
+        return true;
+    return isDockerHub(a) && isDockerHub(b);
+}
+function fromEntry(entry, where) {
+    if (entry.identitytoken)
+        return { identityToken: entry.identitytoken, username: entry.username };
+    if (entry.username && entry.password)
+        return { username: entry.username, password: entry.password };
+    if (entry.auth) {
+        const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        if (colon <= 0)
+            throw new AuthError(`${where}: the "auth" value is not base64 of user:password`);
+        return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+    }
+    return undefined;
+}
+async function readJson(file) {
+    let text;
+    try {
+        text = await readFile(file, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+    try {
+        return JSON.parse(text);
+    }
+    catch {
+        throw new AuthError(`${file} is not valid JSON`, {
+            hint: 'fix or remove it, or pass username and password'
+        });
+    }
+}
+/** Runs `docker-credential-<helper> get` with the server URL on stdin, as docker does. */
+function runHelper(helper, registry, env) {
+    const server = isDockerHub(registry) ? 'https://index.docker.io/v1/' : registry;
+    return new Promise((resolve, reject) => {
+        const child = execFile(`docker-credential-${helper}`, ['get'], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+            if (err) {
+                // Helpers answer "credentials not found" for hosts they do not know: that is not an error.
+                if (/not found/i.test(`${stdout}${stderr}`))
+                    return resolve(undefined);
+                const missing = err.code === 'ENOENT';
+                return reject(new AuthError(missing
+                    ? `credential helper docker-credential-${helper} is not on PATH`
+                    : `credential helper docker-credential-${helper} failed: ${stderr.trim().split('\n')[0] || err.message}`, { hint: 'install the helper, or pass username and password' }));
+            }
+            try {
+                const out = JSON.parse(stdout);
+                if (!out.Secret)
+                    return resolve(undefined);
+                // Docker's convention: the user "<token>" means the secret is an identity token.
+                resolve(out.Username === '<token>'
+                    ? { identityToken: out.Secret }
+                    : { username: out.Username ?? '', password: out.Secret });
+            }
+            catch {
+                reject(new AuthError(`credential helper docker-credential-${helper} answered something other than JSON`));
+            }
+        });
+        child.stdin?.end(server);
+    });
+}
+/** Where credentials are stored: docker's config.json first, then podman's auth files. */
+function configFiles(env) {
+    const dockerDir = env.DOCKER_CONFIG || path$1.join(env.HOME || os$2.homedir(), '.docker');
+    const podman = [
+        env.REGISTRY_AUTH_FILE,
+        env.XDG_RUNTIME_DIR && path$1.join(env.XDG_RUNTIME_DIR, 'containers/auth.json')
+    ].filter((f) => Boolean(f));
+    return [path$1.join(dockerDir, 'config.json'), ...podman];
+}
+/**
+ * Finds credentials for a registry, first match wins: the inputs; docker's config.json (where
+ * docker/login-action writes) with its credential helpers; podman's auth.json; for ghcr.io the
+ * workflow token; else anonymous.
+ */
+async function findCredentials(q) {
+    const env = q.env ?? process.env;
+    const found = (credentials, source) => {
+        const secret = credentials.identityToken ?? credentials.password;
+        if (secret)
+            q.onSecret?.(secret);
+        if (credentials.password !== undefined)
+            q.onSecret?.(Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64'));
+        return { credentials, source };
+    };
+    if (q.username && q.password)
+        return found({ username: q.username, password: q.password }, 'the username and password inputs');
+    const [dockerFile, ...podmanFiles] = configFiles(env);
+    const docker = await readJson(dockerFile);
+    if (docker) {
+        const helper = Object.entries(docker.credHelpers ?? {}).find(([k]) => hostsMatch(k, q.registry))?.[1];
+        if (helper) {
+            const c = await runHelper(helper, q.registry, env);
+            if (c)
+                return found(c, `docker-credential-${helper}`);
+        }
+        const entry = Object.entries(docker.auths ?? {}).find(([k]) => hostsMatch(k, q.registry));
+        if (entry) {
+            const c = fromEntry(entry[1], dockerFile);
+            if (c)
+                return found(c, dockerFile);
+        }
+        if (docker.credsStore) {
+            const c = await runHelper(docker.credsStore, q.registry, env);
+            if (c)
+                return found(c, `docker-credential-${docker.credsStore}`);
+        }
+    }
+    for (const file of podmanFiles) {
+        const podman = await readJson(file);
+        const entry = Object.entries(podman?.auths ?? {}).find(([k]) => hostsMatch(k, q.registry));
+        if (entry) {
+            const c = fromEntry(entry[1], file);
+            if (c)
+                return found(c, file);
+        }
+    }
+    if (q.registry.toLowerCase() === 'ghcr.io' && q.githubToken) {
+        return found({ username: q.githubActor || 'github-actions', password: q.githubToken }, 'the github-token input');
+    }
+    return undefined;
+}
+// `::1` unbracketed cannot carry a port, so a host part is never that.
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** `localhost:5000` and `127.0.0.1:5000` name one registry to a user, two to a credential store. */
+function nearMiss(key, registry) {
+    const a = keyHost(key);
+    const b = registry.toLowerCase();
+    if (a === b)
+        return false;
+    const split = (h) => {
+        const m = /^(.*?)(?::(\d+))?$/.exec(h);
+        return [m[1], m[2] ?? ''];
+    };
+    const [ha, pa] = split(a);
+    const [hb, pb] = split(b);
+    if (ha === hb)
+        return true; // the same host on another port, or without one
+    return pa === pb && LOOPBACK_NAMES.has(ha) && LOOPBACK_NAMES.has(hb);
+}
+/**
+ * When no credentials were found: a host the stored credentials name that the user may have
+ * meant (`127.0.0.1:5102` for `localhost:5102`, another port of the host), with its file.
+ */
+async function nearMissCredentials(q) {
+    for (const file of configFiles(q.env ?? process.env)) {
+        const config = await readJson(file).catch(() => undefined);
+        const keys = [...Object.keys(config?.auths ?? {}), ...Object.keys(config?.credHelpers ?? {})];
+        const key = keys.find((k) => nearMiss(k, q.registry));
+        if (key)
+            return { host: keyHost(key), file };
+    }
+    return undefined;
 }
 
 /** Parses `Bearer realm="…",service="…",scope="…"` (quoted or token values, any order). */
@@ -37742,10 +38516,11 @@ class RegistryClient {
             allowPlainHttp: opts.plainHttp === 'true'
         });
     }
-    get retryPolicy() {
-        return this.#retry;
+    /** Fresh tries of one piece of work under this registry's policy, told to the retry log. */
+    tries() {
+        return new Tries(this.#retry, this.#onRetry);
     }
-    /** Tells the retry log (for uploads that resume). */
+    /** Tells the retry log (an upload that changes its chunk size). */
     noteRetry(line) {
         this.#onRetry?.(line);
     }
@@ -37768,41 +38543,34 @@ class RegistryClient {
      */
     async request(req) {
         const url = typeof req.url === 'string' ? new URL(req.url, this.origin) : req.url;
-        const mayRetry = req.retry ?? (req.method === 'GET' || req.method === 'HEAD');
-        for (let tries = 0;; tries++) {
-            const canRetry = mayRetry && tries < this.#retry.retries;
+        // Only a request that can go again unchanged is retried here; the upload retries its own.
+        const resend = req.retry ?? (req.method === 'GET' || req.method === 'HEAD');
+        const tries = this.tries();
+        for (;;) {
             let res;
             try {
                 res = await this.#authorised(req, url);
                 this.#connected = true;
             }
             catch (err) {
-                const cause = err instanceof ConnectionError ? err.cause : err;
+                if (!resend || !isTransient(err))
+                    throw err;
                 // A refused first connection is retried too, briefly: a registry service container may
                 // still be starting. The policy's backoff bounds it (about 3 to 6 s by default).
-                const transient = isNetworkError(cause);
-                if (transient && canRetry) {
-                    const starting = !this.#connected && cause.code === 'ECONNREFUSED'
-                        ? ' (the registry may still be starting)'
-                        : '';
-                    this.#onRetry?.(`${req.method} ${url.pathname}: ${err instanceof ConnectionError ? err.message : cause.message}; retrying${starting}`);
-                    await sleep(backoff(tries + 1, this.#retry));
+                const cause = err instanceof ConnectionError ? err.cause : err;
+                const starting = !this.#connected && cause.code === 'ECONNREFUSED'
+                    ? ' (the registry may still be starting)'
+                    : '';
+                const line = `${req.method} ${url.pathname}: ${err.message}; retrying${starting}`;
+                if (await tries.again(line))
                     continue;
-                }
-                if (err instanceof ConnectionError && !mayRetry)
-                    err.retryable = transient;
                 throw err;
             }
-            if (isRetryableStatus(res.status)) {
-                const retryAfter = header(res, 'retry-after');
-                if (canRetry) {
-                    await drain(res);
-                    this.#onRetry?.(`${req.method} ${url.pathname}: HTTP ${res.status}; retrying`);
-                    await sleep(backoff(tries + 1, this.#retry, retryAfter));
-                    continue;
-                }
-                // The caller may start the whole transfer over, unless this request's own retries are spent.
-                res.retryable = !mayRetry;
+            if (resend && isRetryableStatus(res.status) && tries.canRetry) {
+                await drain(res);
+                const line = `${req.method} ${url.pathname}: HTTP ${res.status}; retrying`;
+                await tries.again(line, header(res, 'retry-after'));
+                continue;
             }
             return res;
         }
@@ -37881,22 +38649,16 @@ class RegistryClient {
         const errors = parseErrorBody(body);
         const pushing = method !== 'GET' && method !== 'HEAD';
         const noRepo = pushing && errors.some((e) => e.code === 'NAME_UNKNOWN');
-        const err = new RegistryError(method, res.url.origin + res.url.pathname, res.status, errors, {
+        throw new RegistryError(method, res.url.origin + res.url.pathname, res.status, errors, {
             // ECR (and registries set up like it) create no repository on push.
             hint: noRepo
                 ? 'the repository does not exist and this registry does not create it on push: create it first (on ECR: aws ecr create-repository --repository-name NAME)'
                 : undefined,
-            message: `${this.registry}: ${action} failed: ${errors.length ? errors.map((e) => `${e.code}: ${e.message}`).join('; ') : `HTTP ${res.status}`}`
+            message: `${this.registry}: ${action} failed: ${errors.length ? errors.map((e) => `${e.code}: ${e.message}`).join('; ') : `HTTP ${res.status}`}`,
+            retryable: isRetryableStatus(res.status),
+            retryAfter: header(res, 'retry-after')
         });
-        err.retryable = res.retryable === true;
-        err.retryAfter = header(res, 'retry-after');
-        throw err;
     }
-}
-
-/** The retry policy fields the options change (only the count), or none. */
-function retryOverride(opts) {
-    return opts.retries === undefined ? undefined : { retries: opts.retries };
 }
 
 /** One client per registry for a run; closes them all. */
@@ -37970,7 +38732,8 @@ async function openClient(opts, registry, primary = true) {
         onTrace: opts.onTrace,
         ca,
         insecure: opts.insecure,
-        retry: retryOverride(opts),
+        // The one retry policy: the client, uploads and downloads of this registry all draw on it.
+        retry: opts.retries === undefined ? undefined : { retries: opts.retries },
         chunkSize: opts.chunkSize,
         onRetry: opts.onNotice
     });
@@ -37978,677 +38741,20 @@ async function openClient(opts, registry, primary = true) {
 const INPUTS_SOURCE = 'the username and password inputs';
 /** What to tell the user when the registry refuses credentials, or wants some: where they came from. */
 async function credentialHints(opts, registry, source) {
+    const inputs = opts.credentialInputs ?? INPUTS_SOURCE;
     if (source)
         return {
             rejectedHint: source === INPUTS_SOURCE
-                ? 'check the username and password inputs'
-                : `the credentials came from ${source}: log in to ${registry} again there, or set the username and password inputs`
+                ? `check ${inputs}`
+                : `the credentials came from ${source}: log in to ${registry} again there, or set ${inputs}`
         };
     const near = await nearMissCredentials({ registry, env: opts.env });
     return {
-        rejectedHint: 'check the username and password inputs',
+        rejectedHint: `check ${inputs}`,
         missingHint: near
             ? `${near.file} holds credentials for ${near.host}, not for ${registry}: name the registry as it was logged in to, or log in to ${registry}`
-            : 'set the username and password inputs, or log in first (docker/login-action)'
+            : `set ${inputs}, or log in first (docker/login-action)`
     };
-}
-
-/** The whole content as bytes, refusing more than `limit`. */
-async function contentBytes(content, limit, what) {
-    if (Buffer.isBuffer(content))
-        return content;
-    return readCursor(await content.open(), content.size, limit, what);
-}
-
-/** Chunk size after a one-request upload was refused: under every CDN limit, above ECR's 5 MiB minimum. */
-const FALLBACK_CHUNK = 16 * 1024 * 1024;
-/** GHCR's 416 text: "... exceeds the maximum permissible limit of 4.00MiB". */
-const LIMIT_TEXT = /maximum permissible limit of ([\d.]+)\s*([KMG]i?B)/i;
-/** The limit, in bytes, that a refusal's text names (GHCR says it in its 416). */
-function limitIn(text) {
-    const m = LIMIT_TEXT.exec(text);
-    if (!m)
-        return undefined;
-    const unit = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2][0].toUpperCase()];
-    const n = Math.floor(Number(m[1]) * unit);
-    return n > 0 ? n : undefined;
-}
-
-/**
- * Resolves an upload Location: absolute, host-relative or query-only, against the URL that
- * answered. A Location naming the same host without a port keeps the request's port (some
- * registries behind proxies drop it).
- */
-function resolveLocation(location, base) {
-    const url = new URL(location, base);
-    if (/^[a-z]+:\/\//i.test(location) &&
-        url.hostname === base.hostname &&
-        url.protocol === base.protocol &&
-        !url.port &&
-        base.port) {
-        url.port = base.port;
-    }
-    return url;
-}
-function withDigest(location, digest) {
-    const url = new URL(location);
-    url.searchParams.set('digest', digest);
-    return url;
-}
-/**
- * A blob's bytes as request bodies: the whole blob, or its next chunk. A body sent again (after
- * an auth challenge) or a chunk resumed elsewhere reopens the content where that body starts.
- */
-class BlobBodies {
-    #content;
-    #cursor;
-    constructor(content) {
-        this.#content = content;
-    }
-    /** Bytes [offset, offset + length). */
-    range(offset, length) {
-        const content = this.#content;
-        if (Buffer.isBuffer(content))
-            return content.subarray(offset, offset + length);
-        return {
-            pump: async (sink) => {
-                if (this.#cursor?.position !== offset) {
-                    await this.#cursor?.close();
-                    this.#cursor = undefined;
-                    this.#cursor = await content.open(offset);
-                }
-                await this.#cursor.pump(sink, length);
-            }
-        };
-    }
-    async close() {
-        await this.#cursor?.close();
-        this.#cursor = undefined;
-    }
-}
-/**
- * Uploads one blob: POST opens a session; a blob up to the chunk size goes in one PUT, a larger
- * one (or any, after a 413) in PATCH chunks. When a chunk fails, the registry is asked what it
- * holds (GET on the session gives `Range: 0-N`) and the upload resumes from there.
- */
-async function uploadBlob(opts, desc, content) {
-    const bodies = new BlobBodies(content);
-    try {
-        return await upload(opts, desc, bodies);
-    }
-    finally {
-        await bodies.close();
-    }
-}
-async function upload(opts, desc, bodies) {
-    let session;
-    const sources = opts.mountFrom ?? [];
-    for (const [i, from] of sources.entries()) {
-        const mounted = await tryMount(opts, desc, from);
-        if (mounted === 'mounted')
-            return 'mounted';
-        // A failed mount opens an ordinary session: the upload uses the last one, others are cancelled.
-        if (mounted && i < sources.length - 1)
-            await cancelSession(opts, mounted);
-        else
-            session = mounted;
-    }
-    session ??= await startSession(opts, desc);
-    const { limits } = opts;
-    const tooLarge = limits.maxBody !== undefined && desc.size > limits.maxBody;
-    const chunked = tooLarge || (opts.chunkSize > 0 && desc.size > opts.chunkSize);
-    if (!chunked) {
-        const res = await opts.client.request({
-            method: 'PUT',
-            url: withDigest(session.location, desc.digest),
-            headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
-            body: bodies.range(0, desc.size),
-            scope: opts.scope,
-            retry: false
-        });
-        if (res.status === 201) {
-            await drain(res);
-            return 'uploaded';
-        }
-        // Too large for one request (a proxy's body limit): this host gets chunks from now on.
-        if (res.status !== 413)
-            return opts.client.fail(res, 'PUT', `uploading ${desc.digest}`);
-        await drain(res);
-        limits.maxBody = Math.min(limits.maxBody ?? Infinity, desc.size - 1);
-        opts.onRetry?.(`${opts.client.registry} refused ${desc.digest} in one request (HTTP 413); sending it in chunks of ${FALLBACK_CHUNK} bytes`);
-        session = await startSession(opts, desc);
-    }
-    await uploadChunked(opts, desc, session, bodies, chunkSizeFor(opts, tooLarge || !opts.chunkSize));
-    return 'uploaded';
-}
-/** The chunk size to start with: the input's, or the fallback once one request was refused; never above a limit learned. */
-function chunkSizeFor(opts, fallback) {
-    const wanted = fallback
-        ? Math.min(opts.chunkSize || FALLBACK_CHUNK, FALLBACK_CHUNK)
-        : opts.chunkSize;
-    return Math.min(wanted, opts.limits.maxChunk ?? Infinity);
-}
-/**
- * A PATCH refused for its size (413, or GHCR's 416 naming its limit): the size to use from now
- * on, learned for the host; undefined when the refusal says nothing about size.
- */
-function smallerChunk(opts, err, length) {
-    const named = limitIn(err.errors.map((e) => e.message).join(' ') + ' ' + err.message);
-    let next;
-    if (named !== undefined && named < length)
-        next = named;
-    else if (err.status === 413)
-        next = Math.floor(length / 2);
-    if (next === undefined || next < 1)
-        return undefined;
-    opts.limits.maxChunk = Math.min(opts.limits.maxChunk ?? Infinity, next);
-    return opts.limits.maxChunk;
-}
-/**
- * Asks the registry to link a blob another repository of it already holds: 201 means done,
- * 202 opens an ordinary upload session. Any failure falls back to a plain upload.
- */
-async function tryMount(opts, desc, from) {
-    const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin);
-    url.searchParams.set('mount', desc.digest);
-    url.searchParams.set('from', from);
-    try {
-        const res = await opts.client.request({
-            method: 'POST',
-            url,
-            body: Buffer.alloc(0),
-            // Reading the source repository needs its own pull scope.
-            scope: `${opts.scope} repository:${from}:pull`,
-            retry: true
-        });
-        await drain(res);
-        if (res.status === 201)
-            return 'mounted';
-        const location = header(res, 'location');
-        if (res.status === 202 && location) {
-            return {
-                location: resolveLocation(location, res.url),
-                minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
-            };
-        }
-    }
-    catch {
-        // A registry that cannot mount still takes an upload.
-    }
-    return undefined;
-}
-/** Gives up an upload session nobody will use (best effort: the registry expires it anyway). */
-async function cancelSession(opts, session) {
-    try {
-        const res = await opts.client.request({
-            method: 'DELETE',
-            url: session.location,
-            scope: opts.scope,
-            retry: false
-        });
-        await drain(res);
-    }
-    catch {
-        // Left to expire.
-    }
-}
-/**
- * Opens an upload session. The first one of a repository goes alone, so that a repository which
- * refuses uploads (ECR's "does not exist") is asked once, not once per blob in flight.
- */
-async function startSession(opts, desc) {
-    const first = (opts.limits.firstSession ??= new Map());
-    const gate = first.get(opts.repository);
-    if (gate) {
-        const refused = await gate;
-        if (refused !== undefined)
-            throw refused;
-        return openSession(opts, desc);
-    }
-    let settle = () => { };
-    first.set(opts.repository, new Promise((resolve) => (settle = resolve)));
-    try {
-        const session = await openSession(opts, desc);
-        settle(undefined);
-        return session;
-    }
-    catch (err) {
-        settle(isRetryableTransferError(err) ? undefined : err);
-        throw err;
-    }
-}
-async function openSession(opts, desc) {
-    const res = await opts.client.request({
-        method: 'POST',
-        url: `/v2/${opts.repository}/blobs/uploads/`,
-        body: Buffer.alloc(0),
-        scope: opts.scope,
-        retry: true
-    });
-    if (res.status !== 202 && res.status !== 201)
-        return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`);
-    await drain(res);
-    const location = header(res, 'location');
-    if (!location)
-        throw new OciError(`${opts.client.registry}: the registry opened an upload without a Location`);
-    return {
-        location: resolveLocation(location, res.url),
-        minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
-    };
-}
-async function uploadChunked(opts, desc, session, bodies, chunkSize) {
-    let size = Math.max(chunkSize, session.minChunk);
-    let location = session.location;
-    let offset = 0;
-    let resumes = 0;
-    while (offset < desc.size) {
-        const length = Math.min(size, desc.size - offset);
-        let res;
-        try {
-            res = await opts.client.request({
-                method: 'PATCH',
-                url: location,
-                headers: {
-                    'Content-Type': 'application/octet-stream',
-                    'Content-Range': `${offset}-${offset + length - 1}`,
-                    'Content-Length': String(length)
-                },
-                body: bodies.range(offset, length),
-                scope: opts.scope,
-                retry: false
-            });
-            if (res.status !== 202 && res.status !== 201 && res.status !== 204)
-                await opts.client.fail(res, 'PATCH', `uploading ${desc.digest}`);
-        }
-        catch (err) {
-            const smaller = err instanceof RegistryError && (err.status === 413 || err.status === 416)
-                ? smallerChunk(opts, err, length)
-                : undefined;
-            if (smaller !== undefined) {
-                if (smaller < session.minChunk) {
-                    throw new OciError(`${opts.client.registry}: the registry takes chunks of at most ${smaller} bytes but asks for at least ${session.minChunk}`, { hint: 'set chunk-size: 0 so each blob goes up in one request' });
-                }
-                // Not a fault: the next request differs (smaller), so it does not count as a retry.
-                size = smaller;
-                opts.onRetry?.(`${opts.client.registry} refused a chunk of ${length} bytes (HTTP ${err.status}); sending chunks of ${size} bytes`);
-                const held = await heldBytes(opts, location, desc);
-                location = held.location;
-                offset = held.offset;
-                continue;
-            }
-            // 416: the registry holds another length than we thought; the whole blob starts over.
-            if (err instanceof RegistryError && err.status === 416)
-                err.retryable = true;
-            if (!isRetryableTransferError(err) || resumes >= opts.retry.retries)
-                throw err;
-            resumes++;
-            await sleep(backoff(resumes, opts.retry, err instanceof RegistryError ? err.retryAfter : undefined));
-            const held = await heldBytes(opts, location, desc);
-            opts.onRetry?.(`chunk at ${offset} of ${desc.digest} failed (${err.message}); resuming from ${held.offset}`);
-            location = held.location;
-            offset = held.offset;
-            continue;
-        }
-        await drain(res);
-        const next = header(res, 'location');
-        if (next)
-            location = resolveLocation(next, res.url);
-        offset += length;
-    }
-    const res = await opts.client.request({
-        method: 'PUT',
-        url: withDigest(location, desc.digest),
-        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': '0' },
-        body: Buffer.alloc(0),
-        scope: opts.scope,
-        retry: false
-    });
-    if (res.status !== 201)
-        return opts.client.fail(res, 'PUT', `finishing the upload of ${desc.digest}`);
-    await drain(res);
-}
-/** Asks the registry how much of an upload it holds: `Range: 0-N` means resume at N+1. */
-async function heldBytes(opts, location, desc) {
-    const res = await opts.client.request({ method: 'GET', url: location, scope: opts.scope });
-    if (res.status !== 204 && res.status !== 200) {
-        const err = await opts.client
-            .fail(res, 'GET', `resuming the upload of ${desc.digest}`)
-            .catch((e) => e);
-        // The session is gone: the whole blob starts over.
-        if (err instanceof RegistryError)
-            err.retryable = true;
-        throw err;
-    }
-    await drain(res);
-    // `0-N` means N+1 bytes are held; `0-0` is ambiguous (distribution says it for an empty
-    // upload too), so it is taken as nothing held.
-    const range = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '');
-    const end = range ? Number(range[1]) : 0;
-    const next = header(res, 'location');
-    return {
-        location: next ? resolveLocation(next, res.url) : location,
-        offset: end > 0 ? end + 1 : 0
-    };
-}
-
-const ACCEPT = MANIFEST_TYPES.join(', ');
-/** A repository on a registry, as a copy's source or sink: blobs and manifests by digest, tags by name. */
-class RegistryRepository {
-    name;
-    mismatchHint = REGISTRY_MISMATCH_HINT;
-    #client;
-    #repo;
-    #scope;
-    /** Manifests pushed or resolved this run, so tagging or copying needs no second download. */
-    #manifests = new Map();
-    /** Repositories of the same registry whose blobs can be mounted instead of uploaded, in order. */
-    #mountFrom;
-    #push;
-    constructor(client, repository, access) {
-        this.#mountFrom = access.mountFrom ?? [];
-        this.#push = access.push;
-        this.#client = client;
-        this.#repo = repository;
-        this.name = `${client.registry}/${repository}`;
-        this.#scope = `repository:${repository}:${access.push ? 'pull,push' : 'pull'}`;
-    }
-    #path(kind, ref) {
-        return `/v2/${this.#repo}/${kind}/${ref}`;
-    }
-    /**
-     * The manifest a tag or digest names, by GET: the copy needs its bytes anyway, so this is one
-     * request where HEAD + GET would be two, and no HEAD can mislead it (a Content-Length of 0 from
-     * a proxy, none at all, or one that the GET contradicts, as Harbor's can).
-     */
-    async resolve(reference) {
-        const { desc, bytes } = await this.fetchManifest(reference);
-        this.#manifests.set(desc.digest, bytes);
-        return desc;
-    }
-    /** Downloads a manifest by tag or digest, checked against the digest when one is known. */
-    async fetchManifest(reference) {
-        const res = await this.#client.request({
-            method: 'GET',
-            url: this.#path('manifests', reference),
-            headers: { Accept: ACCEPT },
-            scope: this.#scope,
-            followRedirects: true
-        });
-        if (res.status === 404) {
-            await drain(res);
-            throw this.#notFound(reference);
-        }
-        if (res.status !== 200)
-            return this.#client.fail(res, 'GET', `reading manifest ${reference} of ${this.#repo}`);
-        const bytes = await readAll(res.body, MAX_MANIFEST_BYTES, `manifest ${reference}`);
-        const digest = isDigest(reference)
-            ? reference
-            : (header(res, 'docker-content-digest') ?? digestOf(bytes));
-        const headerType = header(res, 'content-type')?.split(';')[0].trim();
-        const parsed = parseManifest(bytes, isManifestType(headerType) ? headerType : undefined, `manifest ${reference} of ${this.name}`);
-        const desc = { mediaType: parsed.mediaType, digest, size: bytes.length };
-        verifyBuffer(bytes, desc, `manifest ${reference} of ${this.name}`, REGISTRY_MISMATCH_HINT);
-        return { desc, bytes };
-    }
-    #notFound(reference) {
-        const sep = isDigest(reference) ? '@' : ':';
-        return new NotFoundError(`${this.name}${sep}${reference} not found`, {
-            hint: 'check the reference: the repository or tag does not exist, or the credentials cannot see it'
-        });
-    }
-    /** GET or HEAD of a blob or manifest by digest. */
-    #byDigest(method, desc, chunks = false) {
-        const manifest = isManifestType(desc.mediaType);
-        return this.#client.request({
-            method,
-            url: this.#path(manifest ? 'manifests' : 'blobs', desc.digest),
-            headers: manifest ? { Accept: ACCEPT } : {},
-            scope: this.#scope,
-            followRedirects: true,
-            chunks
-        });
-    }
-    async #get(desc, chunks) {
-        const res = await this.#byDigest('GET', desc, chunks);
-        if (res.status === 200)
-            return res;
-        if (res.status === 404) {
-            await drain(res);
-            throw new NotFoundError(`${this.name}: ${desc.digest} not found`);
-        }
-        return this.#client.fail(res, 'GET', `reading ${desc.digest}`);
-    }
-    /**
-     * Content in slabs: a manifest read this run from memory, large blobs straight off the socket,
-     * the rest from the response stream.
-     */
-    async open(desc) {
-        const known = this.#manifests.get(desc.digest);
-        if (known && isManifestType(desc.mediaType))
-            return bufferSource(known);
-        const res = await this.#get(desc, desc.size >= SLAB_SIZE);
-        return res.chunks ?? new StreamSource(res.body);
-    }
-    async exists(desc) {
-        const res = await this.#byDigest('HEAD', desc);
-        await drain(res);
-        if (res.status === 200) {
-            // A length that contradicts the descriptor is not the content we mean (Harbor's HEAD and
-            // GET can disagree): not known to be there, so it is sent and the registry decides.
-            const length = Number(header(res, 'content-length'));
-            return !(length > 0 && length !== desc.size);
-        }
-        if (res.status === 404)
-            return false;
-        // Artifactory answers 403 for what it does not have; a real refusal still fails on the PUT.
-        if (res.status === 403 && this.#push)
-            return false;
-        return this.#client.fail(res, 'HEAD', `checking ${desc.digest}`);
-    }
-    async push(desc, content) {
-        if (isManifestType(desc.mediaType)) {
-            const bytes = await contentBytes(content, MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
-            await this.#putManifest(desc, bytes, desc.digest);
-            this.#manifests.set(desc.digest, bytes);
-            return 'uploaded';
-        }
-        return uploadBlob({
-            client: this.#client,
-            repository: this.#repo,
-            scope: this.#scope,
-            chunkSize: this.#client.chunkSize,
-            limits: this.#client.uploadLimits,
-            retry: this.#client.retryPolicy,
-            onRetry: (line) => this.#client.noteRetry(line),
-            mountFrom: this.#mountFrom
-        }, desc, content);
-    }
-    async tag(desc, tag) {
-        const bytes = this.#manifests.get(desc.digest) ?? (await this.fetchManifest(desc.digest)).bytes;
-        await this.#putManifest(desc, bytes, tag);
-    }
-    async #putManifest(desc, bytes, reference) {
-        const res = await this.#client.request({
-            method: 'PUT',
-            url: this.#path('manifests', reference),
-            headers: { 'Content-Type': desc.mediaType },
-            body: bytes,
-            scope: this.#scope,
-            retry: true
-        });
-        if (res.status !== 201 && res.status !== 200) {
-            return this.#client.fail(res, 'PUT', `pushing manifest ${reference === desc.digest ? desc.digest : `${desc.digest} as tag ${reference}`}`);
-        }
-        await drain(res);
-        // A registry that read the manifest's subject says so: it keeps referrers itself.
-        if (header(res, 'oci-subject'))
-            this.#referrersApi = true;
-        const echoed = header(res, 'docker-content-digest');
-        if (echoed && echoed !== desc.digest) {
-            throw new OciError(`${this.name}: the registry stored manifest ${desc.digest} as ${echoed}`, {
-                hint: 'the registry rewrote the manifest; it does not keep content byte for byte'
-            });
-        }
-    }
-    /** Whether the registry serves the referrers API (else a fallback tag is kept); unknown at first. */
-    #referrersApi;
-    async referrers(subject, artifactType) {
-        const url = new URL(`/v2/${this.#repo}/referrers/${subject.digest}`, this.#client.origin);
-        if (artifactType)
-            url.searchParams.set('artifactType', artifactType);
-        const res = await this.#client.request({
-            method: 'GET',
-            url,
-            headers: { Accept: MediaType.OciIndex },
-            scope: this.#scope
-        });
-        let list;
-        if (res.status === 200) {
-            this.#referrersApi = true;
-            const bytes = await readAll(res.body, MAX_MANIFEST_BYTES, `referrers of ${subject.digest}`);
-            const parsed = parseManifest(bytes, MediaType.OciIndex, `referrers of ${subject.digest} in ${this.name}`);
-            list = parsed.kind === 'index' ? parsed.index.manifests : [];
-        }
-        else if (res.status === 404 || res.status === 400 || res.status === 405) {
-            // No referrers API: the fallback tag holds them, if anyone wrote it.
-            await drain(res);
-            this.#referrersApi = false;
-            list = (await this.#fallbackIndex(subject))?.manifests ?? [];
-        }
-        else {
-            return this.#client.fail(res, 'GET', `listing the referrers of ${subject.digest}`);
-        }
-        return artifactType ? list.filter((d) => d.artifactType === artifactType) : list;
-    }
-    async #fallbackIndex(subject) {
-        try {
-            const { bytes } = await this.fetchManifest(fallbackTag(subject.digest));
-            const parsed = parseManifest(bytes, MediaType.OciIndex, `referrers tag of ${subject.digest}`);
-            return { bytes, manifests: parsed.kind === 'index' ? parsed.index.manifests : [] };
-        }
-        catch (err) {
-            if (err instanceof NotFoundError)
-                return undefined;
-            throw err;
-        }
-    }
-    /**
-     * Where the registry has no referrers API, records referrers in the subject's fallback tag
-     * (`sha256-<hex>`): merged with what it holds, never dropping others' entries.
-     */
-    async addReferrers(subject, referrers) {
-        if (this.#referrersApi === undefined)
-            await this.referrers(subject);
-        if (this.#referrersApi)
-            return;
-        const existing = await this.#fallbackIndex(subject);
-        const merged = mergeReferrersIndex(existing?.bytes, referrers);
-        if (!merged.changed)
-            return;
-        const desc = {
-            mediaType: MediaType.OciIndex,
-            digest: digestOf(merged.bytes),
-            size: merged.bytes.length
-        };
-        await this.#putManifest(desc, merged.bytes, fallbackTag(subject.digest));
-    }
-}
-
-/**
- * Pulls an image, index or artifact into an OCI layout. A directory is merged into; a tar is
- * built beside its destination and renamed into place only when complete.
- */
-async function pull(opts) {
-    const spec = parseLayoutSpec(opts.layout);
-    if (spec.digest)
-        throw new InputError(`the layout input of a pull names where to write; "@${spec.digest}" does not fit there`, { hint: 'put the digest in the reference: org/app@sha256:…' });
-    const ref = parseReference(opts.reference, opts.registry);
-    const target = ref.digest ?? ref.tag ?? 'latest';
-    const tag = spec.tag ?? (ref.digest ? undefined : (ref.tag ?? 'latest'));
-    let client;
-    let store;
-    try {
-        await checkLayoutDestination(spec.path);
-        client = await openClient(opts, ref.registry);
-        const repo = new RegistryRepository(client, ref.repository, { push: false });
-        let root = await repo.resolve(target);
-        if (opts.platform)
-            root = await pickPlatform(repo, root, opts.platform);
-        store = await LayoutSink.open(spec.path, root);
-        const result = await copyGraph(repo, root, store, {
-            concurrency: opts.concurrency,
-            onEvent: opts.onEvent,
-            retry: retryOverride(opts)
-        });
-        // Referrers land in index.json as untagged entries, written together with the image's entry.
-        const referrers = opts.referrers
-            ? await copyReferrers(repo, store, result.graph, {
-                concurrency: opts.concurrency,
-                onEvent: opts.onEvent,
-                artifactType: opts.artifactType,
-                retry: retryOverride(opts)
-            })
-            : [];
-        const base = { registry: ref.registry, repository: ref.repository };
-        // The name is what was pulled; the layout's own tag (`DIR:stable`) is only the ref.name.
-        const pulled = formatReference(ref.digest ? { ...base, digest: result.root.digest } : { ...base, tag: ref.tag ?? 'latest' });
-        const annotations = { [Annotation.ContainerdName]: pulled };
-        if (tag)
-            annotations[Annotation.RefName] = tag;
-        for (const r of await store.commit(result.root, annotations))
-            opts.onNotice?.(`${spec.path}: tag ${r.tag} moved from ${r.was} to ${result.root.digest}`);
-        return {
-            digest: result.root.digest,
-            mediaType: result.root.mediaType,
-            size: result.root.size,
-            reference: formatReference({ ...base, digest: result.root.digest }),
-            tags: tag ? [tag] : [],
-            pulled,
-            bytesTotal: result.bytesTotal,
-            bytesSent: result.bytesSent,
-            platforms: await imagePlatforms(repo, result.graph.root),
-            destinations: [{ reference: path$1.resolve(spec.path), tags: tag ? [tag] : [] }],
-            referrers,
-            rateLimits: [client.rateLimitLine() ?? []].flat(),
-            layout: path$1.resolve(spec.path)
-        };
-    }
-    finally {
-        client?.close();
-        await store?.close();
-    }
-}
-async function pickPlatform(repo, root, platform) {
-    const bytes = await readContent(repo, root, MAX_MANIFEST_BYTES, root.digest);
-    verifyBuffer(bytes, root, `manifest ${root.digest} of ${repo.name}`, repo.mismatchHint);
-    const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${repo.name}`);
-    if (parsed.kind !== 'index') {
-        // A single manifest is taken only when it runs on the platform asked for.
-        const have = await imagePlatforms(repo, { desc: root, bytes});
-        const self = { mediaType: root.mediaType, digest: root.digest, size: root.size };
-        if (have.length === 1 && selectPlatform([{ ...self, platform: toPlatform(have[0]) }], platform))
-            return root;
-        throw new NotFoundError(`${repo.name}@${root.digest} has no ${platform} image`, {
-            hint: have.length
-                ? `platforms here: ${have.join(', ')}; pick that one or drop the platform input`
-                : 'it is a single manifest that names no platform (an artifact); drop the platform input'
-        });
-    }
-    const chosen = selectPlatform(parsed.index.manifests, platform);
-    if (!chosen) {
-        const have = parsed.index.manifests
-            .filter((d) => d.platform && d.platform.os !== 'unknown')
-            .map((d) => formatPlatform(d.platform));
-        throw new NotFoundError(`${repo.name}@${root.digest} has no ${platform} image`, {
-            hint: `platforms here: ${have.join(', ') || 'none'}`
-        });
-    }
-    return chosen;
-}
-/** `os/arch[/variant]` back into a platform, to match it as an index child would be. */
-function toPlatform(spec) {
-    const [os, architecture, variant] = spec.split('/');
-    return variant ? { os, architecture, variant } : { os, architecture };
 }
 
 /** Groups the reference and extra tags by repository, the reference's first. */
@@ -38707,6 +38813,182 @@ function mountSources(entries, defaultRegistry, targets) {
     return out;
 }
 
+/**
+ * Copies `root` and everything under it into each target (blobs mounted from a repository of the
+ * same registry where one may hold them), carries referrers when asked, then writes the tags.
+ */
+async function sendToRegistries(source, root, targets, mountable, pool, opts) {
+    const pushed = new Map(); // registry → first repository written there
+    let first;
+    let bytesSent = 0;
+    const written = [];
+    const referrers = [];
+    const repos = [];
+    for (const d of targets) {
+        const client = await pool.get(d.ref.registry);
+        // Where blobs may already be: a repository this run filled first, then those named.
+        const mountFrom = [pushed.get(d.ref.registry), ...(mountable.get(d.ref.registry) ?? [])]
+            .filter((r) => r !== undefined && r !== d.ref.repository)
+            .filter((r, i, all) => all.indexOf(r) === i);
+        const repo = new RegistryRepository(client, d.ref.repository, { push: true, mountFrom });
+        // Tags wait until every repository holds the whole image (below).
+        const result = await copyGraph(source, root, repo, {
+            concurrency: opts.concurrency,
+            onEvent: opts.onEvent,
+            skipExistingRoot: true
+        });
+        repos.push({ repo, tags: d.tags });
+        first ??= result;
+        bytesSent += result.bytesSent;
+        if (opts.referrers) {
+            const carried = await copyReferrers(source, repo, result.graph, {
+                concurrency: opts.concurrency,
+                onEvent: opts.onEvent,
+                artifactType: opts.artifactType
+            });
+            for (const r of carried)
+                if (!referrers.some((x) => x.digest === r.digest))
+                    referrers.push(r);
+        }
+        if (!pushed.has(d.ref.registry))
+            pushed.set(d.ref.registry, d.ref.repository);
+        written.push({
+            reference: formatReference({ ...d.ref, digest: result.root.digest }),
+            tags: d.tags.map((tag) => formatReference({ ...d.ref, tag }))
+        });
+    }
+    const result = first;
+    for (const { repo, tags } of repos) {
+        for (const tag of tags) {
+            await repo.tag(result.root, tag);
+            opts.onEvent?.({ type: 'tag', desc: result.root, tag, target: repo.name });
+        }
+    }
+    return {
+        digest: result.root.digest,
+        mediaType: result.root.mediaType,
+        size: result.root.size,
+        reference: written[0].reference,
+        tags: written.flatMap((w) => w.tags),
+        bytesTotal: result.bytesTotal,
+        bytesSent,
+        platforms: await imagePlatforms(source, result.graph.root),
+        destinations: written,
+        referrers,
+        rateLimits: await pool.rateLimits()
+    };
+}
+
+/**
+ * Copies an image from one registry repository to others (`reference` and `tags`) byte for
+ * byte, each side with its own credentials, and tags it last. On the source's registry, blobs
+ * are mounted from the source repository instead of passing through this machine.
+ */
+async function copyImage(opts) {
+    const from = parseReference(opts.source);
+    const ref = parseReference(opts.reference, opts.registry);
+    // The destination's tag, else the source's, as `oras cp` does.
+    const targets = destinations(ref, ref.tag ?? from.tag, opts.tags ?? []);
+    const mountable = mountSources(opts.mountFrom ?? [], ref.registry, targets);
+    if (targets.some((t) => t.ref.registry === from.registry)) {
+        const list = mountable.get(from.registry) ?? [];
+        mountable.set(from.registry, [from.repository, ...list]);
+    }
+    const pool = new ClientPool(opts);
+    let own;
+    try {
+        // On the destination's registry, with no credentials of its own, the source shares its client.
+        const shared = from.registry === ref.registry && !opts.sourceUsername;
+        const client = shared
+            ? await pool.get(ref.registry)
+            : (own = await openClient({
+                ...opts,
+                credentials: undefined,
+                username: opts.sourceUsername,
+                password: opts.sourcePassword,
+                credentialInputs: opts.sourceCredentialInputs ?? 'the source-username and source-password inputs'
+            }, from.registry));
+        const source = new RegistryRepository(client, from.repository, { push: false });
+        let root = await source.resolve(from.digest ?? from.tag ?? 'latest');
+        if (opts.platform)
+            root = await pickPlatform(source, root, opts.platform);
+        if (ref.digest && ref.digest !== root.digest)
+            throw new InputError(`reference ${opts.reference} names digest ${ref.digest}, but ${opts.source} is ${root.digest}`, { hint: 'drop the digest from the reference' });
+        if (targets.every((t) => t.tags.length === 0))
+            opts.onWarning?.(`nothing names a tag, so ${formatReference({ ...ref, tag: undefined, digest: root.digest })} is copied by digest only; put a tag in the reference or the tags input`);
+        const result = await sendToRegistries(source, root, targets, mountable, pool, opts);
+        const limits = own?.rateLimitLine();
+        return { ...result, rateLimits: limits ? [...result.rateLimits, limits] : result.rateLimits };
+    }
+    finally {
+        own?.close();
+        await pool.close();
+    }
+}
+
+/**
+ * Pulls an image, index or artifact into an OCI layout. A directory is merged into; a tar is
+ * built beside its destination and renamed into place only when complete.
+ */
+async function pull(opts) {
+    const spec = parseLayoutSpec(opts.layout);
+    if (spec.digest)
+        throw new InputError(`the layout input of a pull names where to write; "@${spec.digest}" does not fit there`, { hint: 'put the digest in the reference: org/app@sha256:…' });
+    const ref = parseReference(opts.reference, opts.registry);
+    const target = ref.digest ?? ref.tag ?? 'latest';
+    const tag = spec.tag ?? (ref.digest ? undefined : (ref.tag ?? 'latest'));
+    let client;
+    let store;
+    try {
+        await checkLayoutDestination(spec.path);
+        client = await openClient(opts, ref.registry);
+        const repo = new RegistryRepository(client, ref.repository, { push: false });
+        let root = await repo.resolve(target);
+        if (opts.platform)
+            root = await pickPlatform(repo, root, opts.platform);
+        store = await LayoutSink.open(spec.path, root);
+        const result = await copyGraph(repo, root, store, {
+            concurrency: opts.concurrency,
+            onEvent: opts.onEvent
+        });
+        // Referrers land in index.json as untagged entries, written together with the image's entry.
+        const referrers = opts.referrers
+            ? await copyReferrers(repo, store, result.graph, {
+                concurrency: opts.concurrency,
+                onEvent: opts.onEvent,
+                artifactType: opts.artifactType
+            })
+            : [];
+        const base = { registry: ref.registry, repository: ref.repository };
+        // The name is what was pulled; the layout's own tag (`DIR:stable`) is only the ref.name.
+        const pulled = formatReference(ref.digest ? { ...base, digest: result.root.digest } : { ...base, tag: ref.tag ?? 'latest' });
+        const annotations = { [Annotation.ContainerdName]: pulled };
+        if (tag)
+            annotations[Annotation.RefName] = tag;
+        for (const r of await store.commit(result.root, annotations))
+            opts.onNotice?.(`${spec.path}: tag ${r.tag} moved from ${r.was} to ${result.root.digest}`);
+        return {
+            digest: result.root.digest,
+            mediaType: result.root.mediaType,
+            size: result.root.size,
+            reference: formatReference({ ...base, digest: result.root.digest }),
+            tags: tag ? [tag] : [],
+            pulled,
+            bytesTotal: result.bytesTotal,
+            bytesSent: result.bytesSent,
+            platforms: await imagePlatforms(repo, result.graph.root),
+            destinations: [{ reference: path$1.resolve(spec.path), tags: tag ? [tag] : [] }],
+            referrers,
+            rateLimits: [client.rateLimitLine() ?? []].flat(),
+            layout: path$1.resolve(spec.path)
+        };
+    }
+    finally {
+        client?.close();
+        await store?.close();
+    }
+}
+
 /** Pushes the selected image of a layout, with everything under it, and tags it last. */
 async function push(opts) {
     const spec = parseLayoutSpec(opts.layout);
@@ -38716,7 +38998,9 @@ async function push(opts) {
     const source = await LayoutSource.open(spec.path, { tempDir: opts.tempDir });
     const pool = new ClientPool(opts);
     try {
-        const root = await source.resolve(spec.digest ?? spec.tag ?? '');
+        let root = await source.resolve(spec.digest ?? spec.tag ?? '');
+        if (opts.platform)
+            root = await pickPlatform(source, root, opts.platform);
         if (ref.digest && ref.digest !== root.digest) {
             throw new InputError(`reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`, { hint: 'drop the digest from the reference, or select that image with layout@DIGEST' });
         }
@@ -38727,68 +39011,7 @@ async function push(opts) {
                     ? `; the layout tags it ${had.join(', ')}: select it with layout: ${spec.path}:${had[0]} or put the tag in the reference`
                     : '; put a tag in the reference (org/app:v1) or the tags input'));
         }
-        const retry = retryOverride(opts);
-        const pushed = new Map(); // registry → first repository written there
-        let first;
-        let bytesSent = 0;
-        const written = [];
-        const referrers = [];
-        const repos = [];
-        for (const d of targets) {
-            const client = await pool.get(d.ref.registry);
-            // Where blobs may already be: a repository this push filled first, then those named.
-            const mountFrom = [pushed.get(d.ref.registry), ...(mountable.get(d.ref.registry) ?? [])]
-                .filter((r) => r !== undefined && r !== d.ref.repository)
-                .filter((r, i, all) => all.indexOf(r) === i);
-            const repo = new RegistryRepository(client, d.ref.repository, { push: true, mountFrom });
-            // Tags wait until every repository holds the whole image (below).
-            const result = await copyGraph(source, root, repo, {
-                concurrency: opts.concurrency,
-                onEvent: opts.onEvent,
-                retry,
-                skipExistingRoot: true
-            });
-            repos.push({ repo, tags: d.tags });
-            first ??= result;
-            bytesSent += result.bytesSent;
-            if (opts.referrers) {
-                const carried = await copyReferrers(source, repo, result.graph, {
-                    concurrency: opts.concurrency,
-                    onEvent: opts.onEvent,
-                    artifactType: opts.artifactType,
-                    retry
-                });
-                for (const r of carried)
-                    if (!referrers.some((x) => x.digest === r.digest))
-                        referrers.push(r);
-            }
-            if (!pushed.has(d.ref.registry))
-                pushed.set(d.ref.registry, d.ref.repository);
-            written.push({
-                reference: formatReference({ ...d.ref, digest: result.root.digest }),
-                tags: d.tags.map((tag) => formatReference({ ...d.ref, tag }))
-            });
-        }
-        const result = first;
-        for (const { repo, tags } of repos) {
-            for (const tag of tags) {
-                await repo.tag(result.root, tag);
-                opts.onEvent?.({ type: 'tag', desc: result.root, tag, target: repo.name });
-            }
-        }
-        return {
-            digest: result.root.digest,
-            mediaType: result.root.mediaType,
-            size: result.root.size,
-            reference: written[0].reference,
-            tags: written.flatMap((w) => w.tags),
-            bytesTotal: result.bytesTotal,
-            bytesSent,
-            platforms: await imagePlatforms(source, result.graph.root),
-            destinations: written,
-            referrers,
-            rateLimits: await pool.rateLimits()
-        };
+        return await sendToRegistries(source, root, targets, mountable, pool, opts);
     }
     finally {
         await pool.close();
@@ -38877,8 +39100,6 @@ class TransferReport {
                 return {
                     line: `blob     ${shortDigest(e.desc.digest)}  ${formatBytes(e.bytes)} of ${formatBytes(e.desc.size)} (${Math.floor((100 * e.bytes) / e.desc.size)}%)`
                 };
-            case 'retry':
-                return { line: `retry ${e.attempt} for ${shortDigest(e.desc.digest)}: ${e.error}` };
             case 'tag': {
                 const target = e.target ?? this.#current?.target;
                 const d = this.destinations.find((x) => x.target === target);
@@ -39060,22 +39281,24 @@ function metadata(result) {
 
 /** The action's adapter: the only module that talks to the runner. */
 async function run() {
-    let pushing = true;
+    let direction = 'push';
     try {
         // Mask before anything can be logged.
-        for (const name of ['password', 'github-token']) {
+        for (const name of ['password', 'source-password', 'github-token']) {
             const secret = getInput(name);
             if (secret)
                 setSecret(secret);
         }
         const settings = readSettings((name) => getInput(name));
-        pushing = settings.direction === 'push';
+        direction = settings.direction;
+        const pushing = direction === 'push';
         for (const line of settings.warnings)
             warning(line);
         for (const line of settings.notices)
             info(line);
         const target = `${settings.registry ? `${settings.registry}/` : ''}${settings.reference}`;
-        const report = new TransferReport(pushing, target);
+        // A copy writes registries, as a push does.
+        const report = new TransferReport(direction !== 'pull', target);
         // One group per destination's transfer (and one for its referrers); everything else stands
         // outside, readable without unfolding.
         let group;
@@ -39105,7 +39328,9 @@ async function run() {
         let result;
         try {
             const layout = pushing ? await localLayout(settings.layout) : settings.layout;
-            info(pushing ? `Reading ${settings.layout}` : `Resolving ${target}`);
+            info(pushing
+                ? `Reading ${settings.layout}`
+                : `Resolving ${direction === 'copy' ? settings.source : target}`);
             const common = {
                 ...engineOptions(settings),
                 onEvent,
@@ -39125,15 +39350,26 @@ async function run() {
                         info(line);
                 }
             };
-            result = pushing
-                ? await push({
+            if (pushing)
+                result = await push({
                     ...common,
                     layout,
                     tags: settings.tags,
                     mountFrom: settings.mountFrom,
                     tempDir: process.env.RUNNER_TEMP || undefined
-                })
-                : await pull({ ...common, platform: settings.platform });
+                });
+            else if (direction === 'copy')
+                result = await copyImage({
+                    ...common,
+                    source: settings.source,
+                    sourceUsername: settings.sourceUsername,
+                    sourcePassword: settings.sourcePassword,
+                    tags: settings.tags,
+                    mountFrom: settings.mountFrom,
+                    platform: settings.platform
+                });
+            else
+                result = await pull({ ...common, platform: settings.platform });
         }
         finally {
             closeGroup();
@@ -39160,7 +39396,8 @@ async function run() {
         }
     }
     catch (err) {
-        error(describeError(err), { title: pushing ? 'Push failed' : 'Pull failed' });
+        const title = { push: 'Push failed', pull: 'Pull failed', copy: 'Copy failed' }[direction];
+        error(describeError(err), { title });
         process.exitCode = ExitCode.Failure;
     }
 }
