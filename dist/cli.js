@@ -172,7 +172,19 @@ function readSettings(get) {
     const copying = direction === 'copy';
     const layout = get('layout').trim();
     const source = get('source').trim();
-    if (!copying && !layout)
+    const files = get('files')
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean);
+    const subject = get('subject').trim() || undefined;
+    const withFiles = files.length > 0 && !copying;
+    if (withFiles)
+        checkFiles(direction, files, layout, subject, warnings);
+    else if (subject)
+        warnings.push(`subject (${subject}) is ignored without files on a push`);
+    if (copying && files.length)
+        warnings.push('files is ignored on a copy: it copies an image whole');
+    if (!copying && !layout && !withFiles)
         throw new InputError('the layout input is empty', {
             hint: 'set it to the OCI layout tar or directory, e.g. app.tar or app.tar:v1'
         });
@@ -208,7 +220,7 @@ function readSettings(get) {
         warnings.push('tags is ignored on a pull: the layout entry is tagged by the layout input (DIR:TAG or FILE.tar:TAG)');
     if (direction === 'pull' && mountFrom.length)
         warnings.push('mount-from is ignored on a pull: it names where a push may mount blobs from');
-    if (artifactType && !referrers)
+    if (artifactType && !referrers && !(withFiles && direction === 'push'))
         warnings.push(`artifact-type (${artifactType}) is ignored without referrers: true`);
     return {
         direction,
@@ -218,6 +230,8 @@ function readSettings(get) {
         source,
         sourceUsername,
         sourcePassword,
+        files: withFiles ? files : [],
+        subject: withFiles ? subject : undefined,
         username,
         password,
         plainHttp,
@@ -252,6 +266,17 @@ function dropScheme(value, name, plainHttp, warnings) {
             ? '; plain HTTP is used only for loopback hosts unless plain-http is true'
             : '; the protocol is chosen by the plain-http input'));
     return rest;
+}
+/** What `files` means for the direction, and the inputs it makes moot. */
+function checkFiles(direction, files, layout, subject, warnings) {
+    if (direction === 'push' && layout)
+        warnings.push(`layout (${layout}) is ignored: with files, the files are pushed as an artifact`);
+    if (direction === 'pull' && files.length > 1)
+        throw new InputError(`files names ${files.length} lines; on a pull it is one directory`, {
+            hint: "set files to the directory the artifact's files go to, e.g. files: out"
+        });
+    if (direction === 'pull' && subject)
+        warnings.push(`subject (${subject}) is ignored on a pull: it is for pushing a referrer`);
 }
 /** A user and a password go together: both, or neither for the lookup. */
 function checkPair(username, password, user, pass) {
@@ -35105,6 +35130,136 @@ function printResult(result, format) {
     process.stdout.write(lines.map((l) => `${l}\n`).join(''));
 }
 
+// `oras backup` and `oras restore`: several tags of a repository, with their referrers, to one
+// layout (a directory or a tar) and back, each tag through the ordinary pull and push.
+/** `repo:v1,v2` → the repository reference and its tags (oras's list form). */
+function splitTagList(reference) {
+    const slash = reference.lastIndexOf('/');
+    const colon = reference.indexOf(':', slash + 1);
+    if (slash < 0 || colon < 0)
+        return { repository: reference, tags: [] };
+    const tags = reference
+        .slice(colon + 1)
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
+    return { repository: reference.slice(0, colon), tags };
+}
+const TAR = /\.(tar|tar\.gz|tgz)$/i;
+/** Pulls each tag (with referrers) into one layout; a tar is written whole once all are in. */
+async function backup(opts) {
+    const { repository, tags } = splitTagList(opts.reference);
+    if (!tags.length)
+        throw new InputError(`${opts.reference} names no tag to back up`, {
+            hint: 'name them after the repository: host/repo:v1,v2'
+        });
+    const ref = parseReference(repository, opts.registry);
+    const tar = TAR.test(opts.layout);
+    const dir = tar
+        ? await mkdtemp(path.join(path.dirname(path.resolve(opts.layout)), '.backup-'))
+        : opts.layout;
+    try {
+        const out = [];
+        for (const tag of tags) {
+            const r = await pull({
+                ...opts,
+                reference: formatReference({ ...ref, tag }),
+                layout: `${dir}:${tag}`,
+                referrers: opts.referrers ?? true
+            });
+            out.push({ tag, digest: r.digest, reference: r.reference });
+        }
+        if (tar) {
+            const temp = `${opts.layout}.${process.pid}.partial`;
+            await packLayout(dir, temp, /gz$/i.test(opts.layout));
+            await rename(temp, opts.layout);
+        }
+        return out;
+    }
+    finally {
+        if (tar)
+            await rm(dir, { recursive: true, force: true });
+    }
+}
+/** Pushes each tag of a layout (all, or those asked) with its referrers to the repository. */
+async function restore(opts) {
+    const { repository, tags: asked } = splitTagList(opts.reference);
+    const source = await LayoutSource.open(opts.layout);
+    let tags;
+    try {
+        tags = asked.length ? asked : source.tags();
+    }
+    finally {
+        await source.close();
+    }
+    if (!tags.length)
+        throw new InputError(`${opts.layout} has no tagged image to restore`, {
+            hint: 'a backup names each image by tag (org.opencontainers.image.ref.name)'
+        });
+    const out = [];
+    for (const tag of tags) {
+        const r = await push({
+            ...opts,
+            layout: `${opts.layout}:${tag}`,
+            reference: `${repository}:${tag}`,
+            referrers: opts.referrers ?? true
+        });
+        out.push({ tag, digest: r.digest, reference: r.reference });
+    }
+    return out;
+}
+
+// `oci-layout backup` and `restore`: oras 1.3's forms, several tags of a repository to one
+// layout and back.
+const OPTIONS$2 = {
+    output: { type: 'string', short: 'o' },
+    input: { type: 'string', short: 'i' },
+    'exclude-referrers': { type: 'boolean' },
+    username: { type: 'string', short: 'u' },
+    password: { type: 'string', short: 'p' },
+    'plain-http': { type: 'boolean' }
+};
+function run$1(kind) {
+    const file = kind === 'backup' ? 'output' : 'input';
+    const usage = `oci-layout ${kind} --${file} PATH [--exclude-referrers] HOST/REPO${kind === 'backup' ? ':TAG[,TAG...]' : '[:TAG[,TAG...]]'}`;
+    return async (argv) => {
+        const { values, positionals } = readArgs(argv, OPTIONS$2);
+        checkFormat(values.format);
+        const layout = values[file];
+        if (positionals.length !== 1 || typeof layout !== 'string')
+            throw new UsageError(`${kind} takes --${file} PATH and one reference: ${usage}`);
+        const username = values.username;
+        const password = values.password ?? process.env.OCI_PASSWORD;
+        if ((username === undefined) !== (password === undefined))
+            throw new UsageError('--username and --password go together');
+        const say = (line) => void process.stderr.write(`${line}\n`);
+        const opts = {
+            reference: positionals[0],
+            layout,
+            username,
+            password,
+            plainHttp: values['plain-http'] === true ? 'true' : 'auto',
+            referrers: values['exclude-referrers'] !== true,
+            onNotice: say,
+            onWarning: (line) => say(`warning: ${line}`)
+        };
+        const done = kind === 'backup' ? await backup(opts) : await restore(opts);
+        const [from, to] = kind === 'backup'
+            ? [`[registry] ${positionals[0]}`, `[oci-layout] ${layout}`]
+            : [`[oci-layout] ${layout}`, `[registry] ${positionals[0]}`];
+        printResult({
+            lines: [
+                ...done.map((d) => `${kind === 'backup' ? 'Backed up' : 'Restored'} ${d.tag}: ${d.digest}`),
+                `${kind === 'backup' ? 'Backed up' : 'Restored'} ${from} => ${to}`
+            ],
+            json: { [kind === 'backup' ? 'backedUp' : 'restored']: done }
+        }, values.format);
+        return 0;
+    };
+}
+const backupCommand = run$1('backup');
+const restoreCommand = run$1('restore');
+
 /**
  * Copies an image from one registry repository to others (`reference` and `tags`) byte for
  * byte, each side with its own credentials, and tags it last. On the source's registry, blobs
@@ -36187,7 +36342,9 @@ const COMMANDS = {
     push: pushFilesCommand,
     pull: pullCommand,
     attach: attachCommand,
-    cp
+    cp,
+    backup: backupCommand,
+    restore: restoreCommand
 };
 /** `push --layout …` and `pull --reference …`: the flag forms, which cli.ts reads. */
 const FLAG_FORM = /^--(layout|reference)(=|$)/;
@@ -36268,12 +36425,22 @@ const FLAGS = {
     'chunk-size': {
         value: 'SIZE',
         text: 'upload blobs above SIZE in resumable chunks of it, e.g. 256MiB (default 0: whole)'
-    }
+    },
+    files: {
+        value: 'PATH',
+        text: "the action's artifact files; here: push REF FILE... and pull REF -o DIR",
+        list: true
+    },
+    subject: { value: 'REF', text: "the action's referrer subject; here: attach SUBJECT FILE..." }
 };
 const flagNamed = (name) => Object.hasOwn(FLAGS, name) ? FLAGS[name] : undefined;
 const isBoolean = (f) => f.value === undefined;
 const USAGE = `usage: oci-layout push --layout PATH[:TAG|@DIGEST] --reference [HOST/]REPO[:TAG] [options]
        oci-layout pull --reference [HOST/]REPO[:TAG|@DIGEST] --layout DIR|FILE.tar|FILE.tar.gz[:TAG] [options]
+       oci-layout cp [--from-oci-layout] SRC [--to-oci-layout] DST [-r] [--platform P]
+       oci-layout push REF FILE[:MEDIATYPE]... [--artifact-type T] [--annotation K=V]...
+       oci-layout attach SUBJECT FILE... --artifact-type T
+       oci-layout pull REF [-o DIR] | pull --oci-layout PATH[:TAG|@DIGEST] [-o DIR]
        oci-layout --help | --version`;
 function help() {
     const rows = [
@@ -36295,7 +36462,10 @@ function help() {
         '',
         'A flag is given as --name VALUE or --name=VALUE; --referrers and --insecure alone mean true.',
         'The command is the direction (a --direction flag must agree with it); there is no job summary.',
-        'Exit status: 0 on success, 1 when the push or pull failed, 2 when the command line is wrong.'
+        'Exit status: 0 on success, 1 when the push or pull failed, 2 when the command line is wrong.',
+        '',
+        "cp, push REF FILE..., attach and pull REF take oras's forms and print as oras does",
+        '(Digest: sha256:… last; --format json for a program); their flags are in the README.'
     ].join('\n');
 }
 function parseCommandLine(argv) {
@@ -36383,6 +36553,8 @@ async function main(argv) {
         return v ?? '';
     };
     const s = readSettings(get);
+    if (s.files.length || s.subject)
+        throw new UsageError(`--${s.subject ? 'subject' : 'files'} is the action's input: on the command line, artifact files go with push REF FILE..., attach SUBJECT FILE... and pull REF -o DIR`);
     const say = (text) => void process.stderr.write(`${text}\n`);
     for (const w of s.warnings)
         say(`warning: ${w}`);

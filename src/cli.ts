@@ -85,7 +85,13 @@ const FLAGS: Record<FlagName, Flag> = {
   'chunk-size': {
     value: 'SIZE',
     text: 'upload blobs above SIZE in resumable chunks of it, e.g. 256MiB (default 0: whole)'
-  }
+  },
+  files: {
+    value: 'PATH',
+    text: "the action's artifact files; here: push REF FILE... and pull REF -o DIR",
+    list: true
+  },
+  subject: { value: 'REF', text: "the action's referrer subject; here: attach SUBJECT FILE..." }
 }
 
 const flagNamed = (name: string): Flag | undefined =>
@@ -94,6 +100,10 @@ const isBoolean = (f: Flag): boolean => f.value === undefined
 
 const USAGE = `usage: oci-layout push --layout PATH[:TAG|@DIGEST] --reference [HOST/]REPO[:TAG] [options]
        oci-layout pull --reference [HOST/]REPO[:TAG|@DIGEST] --layout DIR|FILE.tar|FILE.tar.gz[:TAG] [options]
+       oci-layout cp [--from-oci-layout] SRC [--to-oci-layout] DST [-r] [--platform P]
+       oci-layout push REF FILE[:MEDIATYPE]... [--artifact-type T] [--annotation K=V]...
+       oci-layout attach SUBJECT FILE... --artifact-type T
+       oci-layout pull REF [-o DIR] | pull --oci-layout PATH[:TAG|@DIGEST] [-o DIR]
        oci-layout --help | --version`
 
 function help(): string {
@@ -116,7 +126,10 @@ function help(): string {
     '',
     'A flag is given as --name VALUE or --name=VALUE; --referrers and --insecure alone mean true.',
     'The command is the direction (a --direction flag must agree with it); there is no job summary.',
-    'Exit status: 0 on success, 1 when the push or pull failed, 2 when the command line is wrong.'
+    'Exit status: 0 on success, 1 when the push or pull failed, 2 when the command line is wrong.',
+    '',
+    "cp, push REF FILE..., attach and pull REF take oras's forms and print as oras does",
+    '(Digest: sha256:… last; --format json for a program); their flags are in the README.'
   ].join('\n')
 }
 
@@ -206,6 +219,10 @@ async function main(argv: string[]): Promise<number> {
     return v ?? ''
   }
   const s = readSettings(get)
+  if (s.files.length || s.subject)
+    throw new UsageError(
+      `--${s.subject ? 'subject' : 'files'} is the action's input: on the command line, artifact files go with push REF FILE..., attach SUBJECT FILE... and pull REF -o DIR`
+    )
   const say = (text: string): void => void process.stderr.write(`${text}\n`)
   for (const w of s.warnings) say(`warning: ${w}`)
   for (const n of s.notices) say(n)

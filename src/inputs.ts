@@ -11,6 +11,8 @@ export const INPUT_NAMES = [
   'source',
   'source-username',
   'source-password',
+  'files',
+  'subject',
   'username',
   'password',
   'plain-http',
@@ -35,6 +37,13 @@ export interface Settings {
   layout: string
   registry: string
   reference: string
+  /**
+   * Artifact files. Push: `path[:mediaType]` each, pushed as an OCI 1.1 artifact; pull: one
+   * directory the artifact's files are written to. Empty: the layout is pushed or pulled.
+   */
+  files: string[]
+  /** Push with files: the image (a tag or digest of `reference`'s repository, or a full reference) the artifact refers to. */
+  subject?: string
   /** A copy's source reference, and the credentials for its registry (empty: looked up). */
   source: string
   sourceUsername: string
@@ -87,7 +96,16 @@ export function readSettings(get: (name: InputName) => string): Settings {
   const copying = direction === 'copy'
   const layout = get('layout').trim()
   const source = get('source').trim()
-  if (!copying && !layout)
+  const files = get('files')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean)
+  const subject = get('subject').trim() || undefined
+  const withFiles = files.length > 0 && !copying
+  if (withFiles) checkFiles(direction, files, layout, subject, warnings)
+  else if (subject) warnings.push(`subject (${subject}) is ignored without files on a push`)
+  if (copying && files.length) warnings.push('files is ignored on a copy: it copies an image whole')
+  if (!copying && !layout && !withFiles)
     throw new InputError('the layout input is empty', {
       hint: 'set it to the OCI layout tar or directory, e.g. app.tar or app.tar:v1'
     })
@@ -125,7 +143,7 @@ export function readSettings(get: (name: InputName) => string): Settings {
     )
   if (direction === 'pull' && mountFrom.length)
     warnings.push('mount-from is ignored on a pull: it names where a push may mount blobs from')
-  if (artifactType && !referrers)
+  if (artifactType && !referrers && !(withFiles && direction === 'push'))
     warnings.push(`artifact-type (${artifactType}) is ignored without referrers: true`)
   return {
     direction,
@@ -135,6 +153,8 @@ export function readSettings(get: (name: InputName) => string): Settings {
     source,
     sourceUsername,
     sourcePassword,
+    files: withFiles ? files : [],
+    subject: withFiles ? subject : undefined,
     username,
     password,
     plainHttp,
@@ -171,6 +191,24 @@ function dropScheme(value: string, name: string, plainHttp: PlainHttp, warnings:
         : '; the protocol is chosen by the plain-http input')
   )
   return rest
+}
+
+/** What `files` means for the direction, and the inputs it makes moot. */
+function checkFiles(
+  direction: string,
+  files: string[],
+  layout: string,
+  subject: string | undefined,
+  warnings: string[]
+): void {
+  if (direction === 'push' && layout)
+    warnings.push(`layout (${layout}) is ignored: with files, the files are pushed as an artifact`)
+  if (direction === 'pull' && files.length > 1)
+    throw new InputError(`files names ${files.length} lines; on a pull it is one directory`, {
+      hint: "set files to the directory the artifact's files go to, e.g. files: out"
+    })
+  if (direction === 'pull' && subject)
+    warnings.push(`subject (${subject}) is ignored on a pull: it is for pushing a referrer`)
 }
 
 /** A user and a password go together: both, or neither for the lookup. */

@@ -5,6 +5,7 @@ import type { CopyEvent } from './copy/copy.js'
 import { engineOptions, readSettings, type InputName } from './inputs.js'
 import { parseLayoutSpec } from './oci/reference.js'
 import { copyImage } from './transfer/copy.js'
+import { transferFiles } from './transfer/files.js'
 import { pull } from './transfer/pull.js'
 import { push } from './transfer/push.js'
 import type { TransferResult } from './transfer/result.js'
@@ -50,12 +51,6 @@ export async function run(): Promise<void> {
     const CLIENT_NOTICE = /^(Using credentials for |TLS verification is off )/
     let result: TransferResult & { layout?: string }
     try {
-      const layout = pushing ? await localLayout(settings.layout) : settings.layout
-      core.info(
-        pushing
-          ? `Reading ${settings.layout}`
-          : `Resolving ${direction === 'copy' ? settings.source : target}`
-      )
       const common = {
         ...engineOptions(settings),
         onEvent,
@@ -72,6 +67,28 @@ export async function run(): Promise<void> {
           else core.info(line)
         }
       }
+      if (settings.files.length && direction !== 'copy') {
+        // Artifact files: their own flow and outputs, no layout involved.
+        const r = await transferFiles({
+          ...common,
+          direction: pushing ? 'push' : 'pull',
+          files: settings.files,
+          subject: settings.subject,
+          artifactType: settings.artifactType,
+          layout: settings.layout,
+          platform: settings.platform,
+          tempDir: process.env.RUNNER_TEMP || undefined
+        })
+        for (const line of r.lines) core.info(line)
+        setOutputs({ ...r, metadata: JSON.stringify(r.metadata) })
+        return
+      }
+      const layout = pushing ? await localLayout(settings.layout) : settings.layout
+      core.info(
+        pushing
+          ? `Reading ${settings.layout}`
+          : `Resolving ${direction === 'copy' ? settings.source : target}`
+      )
       if (pushing)
         result = await push({
           ...common,
@@ -94,13 +111,8 @@ export async function run(): Promise<void> {
     } finally {
       closeGroup()
     }
-    core.setOutput('digest', result.digest)
-    core.setOutput('reference', result.reference)
-    core.setOutput('tags', result.tags.join('\n'))
-    core.setOutput('media-type', result.mediaType)
-    core.setOutput('size', String(result.size))
+    setOutputs({ ...result, metadata: metadata(result) })
     core.setOutput('platforms', JSON.stringify(result.platforms))
-    core.setOutput('metadata', metadata(result))
     if (result.layout) core.setOutput('layout', result.layout)
     for (const line of result.rateLimits) core.info(line)
     for (const line of report.closing(result)) core.info(line)
@@ -118,6 +130,23 @@ export async function run(): Promise<void> {
     core.error(describeError(err), { title })
     process.exitCode = core.ExitCode.Failure
   }
+}
+
+/** The outputs a push, a pull, a copy and artifact files all set. */
+function setOutputs(r: {
+  digest: string
+  reference: string
+  tags: string[]
+  mediaType: string
+  size: number
+  metadata: string
+}): void {
+  core.setOutput('digest', r.digest)
+  core.setOutput('reference', r.reference)
+  core.setOutput('tags', r.tags.join('\n'))
+  core.setOutput('media-type', r.mediaType)
+  core.setOutput('size', String(r.size))
+  core.setOutput('metadata', r.metadata)
 }
 
 /** A layout given as an http(s) URL (a release asset, say) is downloaded first, selector kept. */

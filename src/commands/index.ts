@@ -1,5 +1,6 @@
 // The commands that take oras's forms (`cp SRC DST`, `pull REF`, `push REF FILE...`, ...),
 // beside the flag forms `push --layout` / `pull --layout` that cli.ts reads itself.
+import { backupCommand, restoreCommand } from './backup.js'
 import { cp } from './cp.js'
 import { pullCommand } from './pull.js'
 import { attachCommand, pushFilesCommand } from './push-files.js'
@@ -11,7 +12,9 @@ const COMMANDS: Record<string, Command> = {
   push: pushFilesCommand,
   pull: pullCommand,
   attach: attachCommand,
-  cp
+  cp,
+  backup: backupCommand,
+  restore: restoreCommand
 }
 
 /** `push --layout …` and `pull --reference …`: the flag forms, which cli.ts reads. */
