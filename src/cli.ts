@@ -19,8 +19,11 @@ interface Flag {
   list?: boolean
 }
 
-/** Inputs that are no flag: the command is the direction; the job summary is the action's. */
-type FlagName = Exclude<InputName, 'direction' | 'summary'>
+/**
+ * Inputs that are no flag: the command is the direction; the job summary is the action's; the
+ * merged index's annotations are `oci-layout merge --annotation`.
+ */
+type FlagName = Exclude<InputName, 'direction' | 'summary' | 'annotations'>
 
 /** Every other input is a flag of the same name (the type checks that none is left out). */
 const FLAGS: Record<FlagName, Flag> = {
@@ -103,6 +106,7 @@ const USAGE = `usage: oci-layout push --layout PATH[:TAG|@DIGEST] --reference [H
        oci-layout cp [--from-oci-layout] SRC [--to-oci-layout] DST [-r] [--platform P]
        oci-layout push REF FILE[:MEDIATYPE]... [--artifact-type T] [--annotation K=V]...
        oci-layout attach SUBJECT FILE... --artifact-type T
+       oci-layout merge LAYOUT... (--to-oci-layout DIR[:TAG] | REF) [--annotation K=V]...
        oci-layout pull REF [-o DIR] | pull --oci-layout PATH[:TAG|@DIGEST] [-o DIR]
        oci-layout --help | --version`
 

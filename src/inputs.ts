@@ -1,4 +1,5 @@
 import { InputError } from './errors/errors.js'
+import { parseAnnotations } from './oci/merge-index.js'
 import type { RegistryOptions } from './transfer/options.js'
 import type { PlainHttp } from './registry/client.js'
 
@@ -27,7 +28,8 @@ export const INPUT_NAMES = [
   'mount-from',
   'summary',
   'referrers',
-  'artifact-type'
+  'artifact-type',
+  'annotations'
 ] as const
 export type InputName = (typeof INPUT_NAMES)[number]
 
@@ -35,6 +37,10 @@ export interface Settings {
   direction: 'push' | 'pull' | 'copy'
   /** Empty for a copy, which reads `source`. */
   layout: string
+  /** A push's layouts, one a line: more than one are merged into one index. */
+  layouts: string[]
+  /** The merged index's annotations (`key=value` lines). */
+  annotations: Record<string, string>
   registry: string
   reference: string
   /**
@@ -95,6 +101,11 @@ export function readSettings(get: (name: InputName) => string): Settings {
   const warnings: string[] = []
   const copying = direction === 'copy'
   const layout = get('layout').trim()
+  const layouts = layout
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean)
+  const annotations = parseAnnotations(get('annotations').split(/\r?\n/), 'annotations line')
   const source = get('source').trim()
   const files = get('files')
     .split(/\r?\n/)
@@ -137,6 +148,14 @@ export function readSettings(get: (name: InputName) => string): Settings {
     throw new InputError(`platform (${platform}) applies to a pull; a push sends the image whole`, {
       hint: "drop the platform input, or push one platform's manifest with layout: FILE@sha256:…"
     })
+  if (layouts.length > 1 && direction === 'pull')
+    throw new InputError(`layout names ${layouts.length} lines; a pull writes one layout`, {
+      hint: 'several layouts (one a line) are for a push, which merges them into one index'
+    })
+  if (Object.keys(annotations).length && (layouts.length < 2 || direction !== 'push'))
+    warnings.push(
+      'annotations is ignored: it annotates the index a push merges from several layouts'
+    )
   if (direction === 'pull' && tags.length)
     warnings.push(
       'tags is ignored on a pull: the layout entry is tagged by the layout input (DIR:TAG or FILE.tar:TAG)'
@@ -148,6 +167,8 @@ export function readSettings(get: (name: InputName) => string): Settings {
   return {
     direction,
     layout,
+    layouts,
+    annotations,
     registry,
     reference,
     source,

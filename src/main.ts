@@ -6,6 +6,7 @@ import { engineOptions, readSettings, type InputName } from './inputs.js'
 import { parseLayoutSpec } from './oci/reference.js'
 import { copyImage } from './transfer/copy.js'
 import { transferFiles } from './transfer/files.js'
+import { mergePush } from './transfer/merge.js'
 import { pull } from './transfer/pull.js'
 import { push } from './transfer/push.js'
 import type { TransferResult } from './transfer/result.js'
@@ -83,16 +84,26 @@ export async function run(): Promise<void> {
         setOutputs({ ...r, metadata: JSON.stringify(r.metadata) })
         return
       }
-      const layout = pushing ? await localLayout(settings.layout) : settings.layout
+      // Several layouts (a build per platform) are merged into one index and pushed.
+      const layouts = pushing ? await Promise.all(settings.layouts.map(localLayout)) : []
       core.info(
         pushing
-          ? `Reading ${settings.layout}`
+          ? `Reading ${settings.layouts.join(', ')}`
           : `Resolving ${direction === 'copy' ? settings.source : target}`
       )
-      if (pushing)
+      if (layouts.length > 1)
+        result = await mergePush({
+          ...common,
+          layouts,
+          annotations: settings.annotations,
+          tags: settings.tags,
+          mountFrom: settings.mountFrom,
+          tempDir: process.env.RUNNER_TEMP || undefined
+        })
+      else if (pushing)
         result = await push({
           ...common,
-          layout,
+          layout: layouts[0],
           tags: settings.tags,
           mountFrom: settings.mountFrom,
           tempDir: process.env.RUNNER_TEMP || undefined

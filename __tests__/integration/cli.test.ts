@@ -12,8 +12,11 @@ const CLI = CLI_BUNDLE
 
 const cli = (args: string[], script = CLI): Promise<CliRun> => runCli(args, { script })
 
-/** Flags that mean nothing on the command line: the command is the direction; no job summary. */
-const NOT_FLAGS = ['direction', 'summary']
+/**
+ * Flags that mean nothing on the command line: the command is the direction; no job summary;
+ * the merged index's annotations are `oci-layout merge --annotation`.
+ */
+const NOT_FLAGS = ['direction', 'summary', 'annotations']
 
 describe('the command line (node cli.js)', () => {
   it('--help lists every flag with a line saying what it does', async () => {

@@ -2,6 +2,7 @@
 // beside the flag forms `push --layout` / `pull --layout` that cli.ts reads itself.
 import { backupCommand, restoreCommand } from './backup.js'
 import { cp } from './cp.js'
+import { mergeCommand } from './merge.js'
 import { pullCommand } from './pull.js'
 import { attachCommand, pushFilesCommand } from './push-files.js'
 
@@ -14,7 +15,8 @@ const COMMANDS: Record<string, Command> = {
   attach: attachCommand,
   cp,
   backup: backupCommand,
-  restore: restoreCommand
+  restore: restoreCommand,
+  merge: mergeCommand
 }
 
 /** `push --layout …` and `pull --reference …`: the flag forms, which cli.ts reads. */

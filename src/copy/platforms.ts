@@ -71,7 +71,7 @@ export async function pickPlatform(
 }
 
 /** `os/arch[/variant]` back into a platform, to match it as an index child would be. */
-function toPlatform(spec: string): Platform {
+export function toPlatform(spec: string): Platform {
   const [os, architecture, variant] = spec.split('/')
   return variant ? { os, architecture, variant } : { os, architecture }
 }

@@ -9,6 +9,8 @@ import { Annotation } from '../oci/media-types.js'
 import { formatReference, parseLayoutSpec, parseReference } from '../oci/reference.js'
 import type { RegistryClient } from '../registry/client.js'
 import { RegistryRepository } from '../registry/repository.js'
+import type { Descriptor } from '../oci/types.js'
+import type { Source } from '../content/source.js'
 import { ClientPool, openClient } from './clients.js'
 import type { RegistryOptions } from './options.js'
 import { destinations, mountSources } from './plan.js'
@@ -107,10 +109,28 @@ export async function copyLayout(opts: CopyLayoutOptions): Promise<TransferResul
   const tag = to.tag ?? from.tag
   await checkLayoutDestination(to.path)
   const source = await LayoutSource.open(from.path, { tempDir: opts.tempDir })
-  let store: LayoutSink | undefined
   try {
     let root = await source.resolve(from.digest ?? from.tag ?? '')
     if (opts.platform) root = await pickPlatform(source, root, opts.platform)
+    return await writeLayout(source, root, { path: to.path, tag }, opts)
+  } finally {
+    await source.close()
+  }
+}
+
+/**
+ * Writes `root` and everything under it from any source into the layout at `to.path` (checked
+ * beforehand with checkLayoutDestination), tagged `to.tag` in its index.json.
+ */
+export async function writeLayout(
+  source: Source,
+  root: Descriptor,
+  to: { path: string; tag?: string },
+  opts: Omit<CopyLayoutOptions, 'source' | 'layout'>
+): Promise<TransferResult> {
+  const { tag } = to
+  let store: LayoutSink | undefined
+  try {
     store = await LayoutSink.open(to.path, root)
     const result = await copyGraph(source, root, store, opts)
     const referrers = opts.referrers ? await copyReferrers(source, store, result.graph, opts) : []
@@ -132,6 +152,5 @@ export async function copyLayout(opts: CopyLayoutOptions): Promise<TransferResul
     }
   } finally {
     await store?.close()
-    await source.close()
   }
 }
