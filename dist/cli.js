@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import * as path from 'node:path';
-import path__default, { win32, posix, basename, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import require$$0$1, { Transform, PassThrough, Readable, Writable } from 'node:stream';
+import * as path from 'node:path';
+import path__default, { win32, posix, basename, join } from 'node:path';
 import u, { existsSync, constants as constants$5, createReadStream, createWriteStream } from 'node:fs';
 import require$$1$3, { fileURLToPath } from 'node:url';
 import require$$1$1, { Worker } from 'node:worker_threads';
@@ -147,6 +147,214 @@ function describeError(err) {
     return String(err);
 }
 
+const HEX_LENGTH = { sha256: 64, sha512: 128 };
+/** Parses `alg:hex`, refusing algorithms we cannot verify and anything that could escape a path. */
+function parseDigest(digest) {
+    const m = /^(sha256|sha512):([a-f0-9]+)$/.exec(digest);
+    if (!m || m[2].length !== HEX_LENGTH[m[1]]) {
+        throw new OciError(`invalid digest "${digest}"`, {
+            hint: 'expected sha256:<64 hex> or sha512:<128 hex>'
+        });
+    }
+    return { algorithm: m[1], hex: m[2] };
+}
+function isDigest(s) {
+    return /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/.test(s);
+}
+function digestOf(data, algorithm = 'sha256') {
+    return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
+}
+/** Checks a whole buffer against its descriptor's digest and size. */
+function verifyBuffer(data, expected, what, hint) {
+    if (data.length !== expected.size)
+        throw new SizeMismatchError(expected.size, data.length, what, hint);
+    const actual = digestOf(data, parseDigest(expected.digest).algorithm);
+    if (actual !== expected.digest)
+        throw new DigestMismatchError(expected.digest, actual, what, hint);
+}
+/**
+ * A pass-through stream that hashes and counts bytes as they flow, and fails the stream at its
+ * end (or as soon as it runs long) when they do not match the descriptor. Lets a blob be verified
+ * while it is uploaded or written, so it is read only once.
+ */
+class VerifyingStream extends Transform {
+    #hash;
+    #expected;
+    #what;
+    #seen = 0;
+    constructor(expected, what) {
+        super();
+        this.#expected = expected;
+        this.#what = what;
+        this.#hash = createHash(parseDigest(expected.digest).algorithm);
+    }
+    _transform(chunk, _enc, done) {
+        this.#seen += chunk.length;
+        if (this.#seen > this.#expected.size) {
+            done(new SizeMismatchError(this.#expected.size, this.#seen, this.#what));
+            return;
+        }
+        this.#hash.update(chunk);
+        done(null, chunk);
+    }
+    _flush(done) {
+        if (this.#seen !== this.#expected.size) {
+            done(new SizeMismatchError(this.#expected.size, this.#seen, this.#what));
+            return;
+        }
+        const actual = `${parseDigest(this.#expected.digest).algorithm}:${this.#hash.digest('hex')}`;
+        done(actual === this.#expected.digest
+            ? null
+            : new DigestMismatchError(this.#expected.digest, actual, this.#what));
+    }
+}
+
+/** Media types the copy engine needs to tell manifests from blobs. */
+const MediaType = {
+    OciIndex: 'application/vnd.oci.image.index.v1+json',
+    OciManifest: 'application/vnd.oci.image.manifest.v1+json',
+    DockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+    DockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+    OciLayoutHeader: 'application/vnd.oci.layout.header.v1+json'
+};
+const INDEX_TYPES = new Set([MediaType.OciIndex, MediaType.DockerManifestList]);
+const IMAGE_MANIFEST_TYPES = new Set([
+    MediaType.OciManifest,
+    MediaType.DockerManifest
+]);
+/** Every manifest type, for Accept headers: some registries answer 404 unless all four are listed. */
+const MANIFEST_TYPES = [
+    MediaType.OciIndex,
+    MediaType.OciManifest,
+    MediaType.DockerManifestList,
+    MediaType.DockerManifest
+];
+function isManifestType(mediaType) {
+    return (mediaType !== undefined && (INDEX_TYPES.has(mediaType) || IMAGE_MANIFEST_TYPES.has(mediaType)));
+}
+function isIndexType(mediaType) {
+    return mediaType !== undefined && INDEX_TYPES.has(mediaType);
+}
+/** Annotations written and read in index.json. */
+const Annotation = {
+    RefName: 'org.opencontainers.image.ref.name',
+    ContainerdName: 'io.containerd.image.name',
+    DockerReferenceType: 'vnd.docker.reference.type'
+};
+/** A manifest larger than this is refused: the common registry limit, and a guard on memory. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+function formatPlatform(p) {
+    if (!p)
+        return 'unknown platform';
+    return [p.os, p.architecture, p.variant].filter((s) => s !== undefined && s !== '').join('/');
+}
+function shortDigest(digest) {
+    const i = digest.indexOf(':');
+    return i < 0 ? digest.slice(0, 12) : digest.slice(i + 1, i + 13);
+}
+
+// One image index over the platform images of several layouts (a matrix build's outputs), built
+// so that the same inputs in any order give the same bytes, hence the same digest.
+/** BuildKit's annotations on an attestation manifest: what it is, and which manifest it describes. */
+const ATTESTATION_TYPE = 'vnd.docker.reference.type';
+const ATTESTATION_SUBJECT = 'vnd.docker.reference.digest';
+/** Whether an index child is BuildKit's attestation manifest. */
+function isAttestation(d) {
+    return d.annotations?.[ATTESTATION_TYPE] === 'attestation-manifest';
+}
+// Plain code-unit order: localeCompare would depend on the machine's locale.
+const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+const platformKey = (p) => [p.os, p.architecture, p.variant ?? ''];
+/**
+ * The merged index: one entry per platform ordered by os, architecture, variant (then digest),
+ * each followed by its attestations. The same manifest twice is folded; two manifests for one
+ * platform are an InputError naming both layouts.
+ */
+function mergeIndex(input) {
+    const byPlatform = new Map();
+    for (const img of input.images) {
+        const key = formatPlatform(img.desc.platform);
+        const had = byPlatform.get(key);
+        if (had && had.desc.digest !== img.desc.digest)
+            throw new InputError(`${had.layout} and ${img.layout} both hold a ${key} image (${shortDigest(had.desc.digest)} and ${shortDigest(img.desc.digest)})`, {
+                hint: 'merge one build per platform: drop one of the layouts, or build it for another platform'
+            });
+        if (!had)
+            byPlatform.set(key, img);
+    }
+    const images = [...byPlatform.values()].sort((a, b) => {
+        const [x, y] = [platformKey(a.desc.platform), platformKey(b.desc.platform)];
+        for (let i = 0; i < x.length; i++)
+            if (x[i] !== y[i])
+                return cmp(x[i], y[i]);
+        return cmp(a.desc.digest, b.desc.digest);
+    });
+    const manifests = [];
+    for (const img of images) {
+        manifests.push(img.desc);
+        const mine = input.attestations
+            .filter((a) => a.annotations?.[ATTESTATION_SUBJECT] === img.desc.digest)
+            .sort((a, b) => cmp(a.digest, b.digest));
+        for (const a of mine)
+            if (!manifests.some((m) => m.digest === a.digest))
+                manifests.push(a);
+    }
+    const index = {
+        schemaVersion: 2,
+        mediaType: MediaType.OciIndex,
+        manifests: manifests.map(canonicalDescriptor),
+        ...(input.annotations && Object.keys(input.annotations).length
+            ? { annotations: sortedMap(input.annotations) }
+            : {})
+    };
+    const bytes = Buffer.from(JSON.stringify(index), 'utf8');
+    return {
+        bytes,
+        desc: { mediaType: MediaType.OciIndex, digest: digestOf(bytes), size: bytes.length },
+        platforms: images.map((i) => formatPlatform(i.desc.platform))
+    };
+}
+/** A descriptor with its keys in one fixed order, whatever order its JSON had them in. */
+function canonicalDescriptor(d) {
+    const p = d.platform;
+    return {
+        mediaType: d.mediaType,
+        ...(d.artifactType !== undefined ? { artifactType: d.artifactType } : {}),
+        digest: d.digest,
+        size: d.size,
+        ...(d.urls ? { urls: d.urls } : {}),
+        ...(d.annotations ? { annotations: sortedMap(d.annotations) } : {}),
+        ...(p
+            ? {
+                platform: {
+                    architecture: p.architecture,
+                    os: p.os,
+                    ...(p['os.version'] !== undefined ? { 'os.version': p['os.version'] } : {}),
+                    ...(p['os.features'] ? { 'os.features': p['os.features'] } : {}),
+                    ...(p.variant !== undefined ? { variant: p.variant } : {})
+                }
+            }
+            : {})
+    };
+}
+function sortedMap(m) {
+    return Object.fromEntries(Object.entries(m).sort(([a], [b]) => cmp(a, b)));
+}
+/** `key=value` lines (the annotations input, --annotation flags) into a map; blanks dropped. */
+function parseAnnotations(lines, what = 'annotation') {
+    const out = {};
+    for (const line of lines.map((l) => l.trim()).filter(Boolean)) {
+        const eq = line.indexOf('=');
+        if (eq <= 0)
+            throw new InputError(`${what} "${line}" is not key=value`, {
+                hint: 'write one key=value a line, e.g. org.opencontainers.image.source=https://github.com/org/app'
+            });
+        out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+    }
+    return out;
+}
+
 /**
  * Reads and checks every input. An empty input means its default, as on the runner, so a local
  * run without action.yml's defaults behaves the same.
@@ -171,6 +379,11 @@ function readSettings(get) {
     const warnings = [];
     const copying = direction === 'copy';
     const layout = get('layout').trim();
+    const layouts = layout
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean);
+    const annotations = parseAnnotations(get('annotations').split(/\r?\n/), 'annotations line');
     const source = get('source').trim();
     const files = get('files')
         .split(/\r?\n/)
@@ -216,6 +429,12 @@ function readSettings(get) {
         throw new InputError(`platform (${platform}) applies to a pull; a push sends the image whole`, {
             hint: "drop the platform input, or push one platform's manifest with layout: FILE@sha256:…"
         });
+    if (layouts.length > 1 && direction === 'pull')
+        throw new InputError(`layout names ${layouts.length} lines; a pull writes one layout`, {
+            hint: 'several layouts (one a line) are for a push, which merges them into one index'
+        });
+    if (Object.keys(annotations).length && (layouts.length < 2 || direction !== 'push'))
+        warnings.push('annotations is ignored: it annotates the index a push merges from several layouts');
     if (direction === 'pull' && tags.length)
         warnings.push('tags is ignored on a pull: the layout entry is tagged by the layout input (DIR:TAG or FILE.tar:TAG)');
     if (direction === 'pull' && mountFrom.length)
@@ -225,6 +444,8 @@ function readSettings(get) {
     return {
         direction,
         layout,
+        layouts,
+        annotations,
         registry,
         reference,
         source,
@@ -361,68 +582,6 @@ function splitTags(value) {
         .split(/[\r\n,]+/)
         .map((t) => t.trim())
         .filter(Boolean);
-}
-
-const HEX_LENGTH = { sha256: 64, sha512: 128 };
-/** Parses `alg:hex`, refusing algorithms we cannot verify and anything that could escape a path. */
-function parseDigest(digest) {
-    const m = /^(sha256|sha512):([a-f0-9]+)$/.exec(digest);
-    if (!m || m[2].length !== HEX_LENGTH[m[1]]) {
-        throw new OciError(`invalid digest "${digest}"`, {
-            hint: 'expected sha256:<64 hex> or sha512:<128 hex>'
-        });
-    }
-    return { algorithm: m[1], hex: m[2] };
-}
-function isDigest(s) {
-    return /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/.test(s);
-}
-function digestOf(data, algorithm = 'sha256') {
-    return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
-}
-/** Checks a whole buffer against its descriptor's digest and size. */
-function verifyBuffer(data, expected, what, hint) {
-    if (data.length !== expected.size)
-        throw new SizeMismatchError(expected.size, data.length, what, hint);
-    const actual = digestOf(data, parseDigest(expected.digest).algorithm);
-    if (actual !== expected.digest)
-        throw new DigestMismatchError(expected.digest, actual, what, hint);
-}
-/**
- * A pass-through stream that hashes and counts bytes as they flow, and fails the stream at its
- * end (or as soon as it runs long) when they do not match the descriptor. Lets a blob be verified
- * while it is uploaded or written, so it is read only once.
- */
-class VerifyingStream extends Transform {
-    #hash;
-    #expected;
-    #what;
-    #seen = 0;
-    constructor(expected, what) {
-        super();
-        this.#expected = expected;
-        this.#what = what;
-        this.#hash = createHash(parseDigest(expected.digest).algorithm);
-    }
-    _transform(chunk, _enc, done) {
-        this.#seen += chunk.length;
-        if (this.#seen > this.#expected.size) {
-            done(new SizeMismatchError(this.#expected.size, this.#seen, this.#what));
-            return;
-        }
-        this.#hash.update(chunk);
-        done(null, chunk);
-    }
-    _flush(done) {
-        if (this.#seen !== this.#expected.size) {
-            done(new SizeMismatchError(this.#expected.size, this.#seen, this.#what));
-            return;
-        }
-        const actual = `${parseDigest(this.#expected.digest).algorithm}:${this.#hash.digest('hex')}`;
-        done(actual === this.#expected.digest
-            ? null
-            : new DigestMismatchError(this.#expected.digest, actual, this.#what));
-    }
 }
 
 var _a;
@@ -963,41 +1122,6 @@ async function readCursor(cursor, size, limit, what) {
     return out;
 }
 
-/** Media types the copy engine needs to tell manifests from blobs. */
-const MediaType = {
-    OciIndex: 'application/vnd.oci.image.index.v1+json',
-    OciManifest: 'application/vnd.oci.image.manifest.v1+json',
-    DockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-    DockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-    OciLayoutHeader: 'application/vnd.oci.layout.header.v1+json'
-};
-const INDEX_TYPES = new Set([MediaType.OciIndex, MediaType.DockerManifestList]);
-const IMAGE_MANIFEST_TYPES = new Set([
-    MediaType.OciManifest,
-    MediaType.DockerManifest
-]);
-/** Every manifest type, for Accept headers: some registries answer 404 unless all four are listed. */
-const MANIFEST_TYPES = [
-    MediaType.OciIndex,
-    MediaType.OciManifest,
-    MediaType.DockerManifestList,
-    MediaType.DockerManifest
-];
-function isManifestType(mediaType) {
-    return (mediaType !== undefined && (INDEX_TYPES.has(mediaType) || IMAGE_MANIFEST_TYPES.has(mediaType)));
-}
-function isIndexType(mediaType) {
-    return mediaType !== undefined && INDEX_TYPES.has(mediaType);
-}
-/** Annotations written and read in index.json. */
-const Annotation = {
-    RefName: 'org.opencontainers.image.ref.name',
-    ContainerdName: 'io.containerd.image.name',
-    DockerReferenceType: 'vnd.docker.reference.type'
-};
-/** A manifest larger than this is refused: the common registry limit, and a guard on memory. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-
 /** Small content (a manifest, a config) whole, refusing more than `limit` bytes; not verified. */
 async function readContent(src, desc, limit, what) {
     if (desc.size > limit)
@@ -1142,16 +1266,6 @@ function successors(parsed) {
     return parsed.kind === 'index'
         ? parsed.index.manifests
         : [parsed.manifest.config, ...parsed.manifest.layers];
-}
-
-function formatPlatform(p) {
-    if (!p)
-        return 'unknown platform';
-    return [p.os, p.architecture, p.variant].filter((s) => s !== undefined && s !== '').join('/');
-}
-function shortDigest(digest) {
-    const i = digest.indexOf(':');
-    return i < 0 ? digest.slice(0, 12) : digest.slice(i + 1, i + 13);
 }
 
 /**
@@ -35211,7 +35325,7 @@ async function restore(opts) {
 
 // `oci-layout backup` and `restore`: oras 1.3's forms, several tags of a repository to one
 // layout and back.
-const OPTIONS$2 = {
+const OPTIONS$3 = {
     output: { type: 'string', short: 'o' },
     input: { type: 'string', short: 'i' },
     'exclude-referrers': { type: 'boolean' },
@@ -35223,7 +35337,7 @@ function run$1(kind) {
     const file = kind === 'backup' ? 'output' : 'input';
     const usage = `oci-layout ${kind} --${file} PATH [--exclude-referrers] HOST/REPO${kind === 'backup' ? ':TAG[,TAG...]' : '[:TAG[,TAG...]]'}`;
     return async (argv) => {
-        const { values, positionals } = readArgs(argv, OPTIONS$2);
+        const { values, positionals } = readArgs(argv, OPTIONS$3);
         checkFormat(values.format);
         const layout = values[file];
         if (positionals.length !== 1 || typeof layout !== 'string')
@@ -35317,11 +35431,24 @@ async function copyLayout(opts) {
     const tag = to.tag ?? from.tag;
     await checkLayoutDestination(to.path);
     const source = await LayoutSource.open(from.path, { tempDir: opts.tempDir });
-    let store;
     try {
         let root = await source.resolve(from.digest ?? from.tag ?? '');
         if (opts.platform)
             root = await pickPlatform(source, root, opts.platform);
+        return await writeLayout(source, root, { path: to.path, tag }, opts);
+    }
+    finally {
+        await source.close();
+    }
+}
+/**
+ * Writes `root` and everything under it from any source into the layout at `to.path` (checked
+ * beforehand with checkLayoutDestination), tagged `to.tag` in its index.json.
+ */
+async function writeLayout(source, root, to, opts) {
+    const { tag } = to;
+    let store;
+    try {
         store = await LayoutSink.open(to.path, root);
         const result = await copyGraph(source, root, store, opts);
         const referrers = opts.referrers ? await copyReferrers(source, store, result.graph, opts) : [];
@@ -35344,11 +35471,10 @@ async function copyLayout(opts) {
     }
     finally {
         await store?.close();
-        await source.close();
     }
 }
 
-const OPTIONS$1 = {
+const OPTIONS$2 = {
     'from-oci-layout': { type: 'boolean' },
     'to-oci-layout': { type: 'boolean' },
     recursive: { type: 'boolean', short: 'r' },
@@ -35359,7 +35485,7 @@ const OPTIONS$1 = {
     'to-password': { type: 'string' },
     'plain-http': { type: 'boolean' }
 };
-const USAGE$2 = 'oci-layout cp [--from-oci-layout] SRC [--to-oci-layout] DST [-r] [--platform P] [--format json]';
+const USAGE$3 = 'oci-layout cp [--from-oci-layout] SRC [--to-oci-layout] DST [-r] [--platform P] [--format json]';
 // The credential flags, as hints name them when a registry refuses or wants credentials.
 const FROM = 'the --from-username and --from-password flags';
 const TO = { credentialInputs: 'the --to-username and --to-password flags' };
@@ -35376,9 +35502,9 @@ function credentials(values, side, layout) {
     return { username, password };
 }
 async function cp(argv) {
-    const { values, positionals } = readArgs(argv, OPTIONS$1);
+    const { values, positionals } = readArgs(argv, OPTIONS$2);
     if (positionals.length !== 2)
-        throw new UsageError(`cp takes SRC and DST, not ${positionals.length} argument(s): ${USAGE$2}`);
+        throw new UsageError(`cp takes SRC and DST, not ${positionals.length} argument(s): ${USAGE$3}`);
     checkFormat(values.format);
     const [src, dst] = positionals;
     const fromLayout = values['from-oci-layout'] === true;
@@ -35438,6 +35564,200 @@ async function cp(argv) {
             mediaType: result.mediaType,
             size: result.size,
             reference
+        }
+    }, values.format);
+    return 0;
+}
+
+/**
+ * A merged index as a Source: the index's own bytes, and every other manifest and blob read from
+ * the first layout that holds it, so the ordinary engine copies the whole of it.
+ */
+class MergedSource {
+    name;
+    #layouts;
+    #index;
+    #owner = new Map();
+    constructor(layouts, index) {
+        this.#layouts = layouts;
+        this.#index = index;
+        this.name = `the index merged from ${layouts.map((l) => l.name).join(', ')}`;
+    }
+    async resolve(reference) {
+        if (reference === '' || reference === this.#index.desc.digest)
+            return this.#index.desc;
+        throw new NotFoundError(`${reference} is not the merged index ${this.#index.desc.digest}`);
+    }
+    async #find(desc) {
+        if (!this.#owner.has(desc.digest)) {
+            let found;
+            for (const l of this.#layouts)
+                if (await l.exists(desc)) {
+                    found = l;
+                    break;
+                }
+            this.#owner.set(desc.digest, found);
+        }
+        return this.#owner.get(desc.digest);
+    }
+    async open(desc) {
+        if (desc.digest === this.#index.desc.digest)
+            return bufferSource(this.#index.bytes);
+        const layout = await this.#find(desc);
+        if (!layout)
+            throw new NotFoundError(`blob ${desc.digest} is in none of ${this.name}`);
+        return layout.open(desc);
+    }
+    async exists(desc) {
+        return desc.digest === this.#index.desc.digest || (await this.#find(desc)) !== undefined;
+    }
+    async size(desc) {
+        if (desc.digest === this.#index.desc.digest)
+            return this.#index.bytes.length;
+        return (await this.#find(desc))?.size(desc);
+    }
+}
+
+/** Merges the layouts and pushes the index to every repository `reference` and `tags` name, tags last. */
+async function mergePush(opts) {
+    const ref = parseReference(opts.reference, opts.registry);
+    const targets = destinations(ref, ref.tag, opts.tags ?? []);
+    const mountable = mountSources(opts.mountFrom ?? [], ref.registry, targets);
+    return withMerged(opts, async (source, index) => {
+        if (ref.digest && ref.digest !== index.desc.digest)
+            throw new InputError(`reference ${opts.reference} names digest ${ref.digest}, but the merged index is ${index.desc.digest}`, { hint: 'drop the digest from the reference' });
+        if (targets.every((t) => t.tags.length === 0))
+            opts.onWarning?.(`nothing names a tag, so ${formatReference({ ...ref, tag: undefined, digest: index.desc.digest })} is pushed by digest only; put a tag in the reference or the tags input`);
+        const pool = new ClientPool(opts);
+        try {
+            return await sendToRegistries(source, index.desc, targets, mountable, pool, opts);
+        }
+        finally {
+            await pool.close();
+        }
+    });
+}
+/** Merges the layouts into one layout (a directory or a tar), the index tagged `:TAG` when named. */
+async function mergeToLayout(opts) {
+    const to = parseLayoutSpec(opts.layout);
+    if (to.digest)
+        throw new InputError(`the destination ${opts.layout} names a digest; a layout is tagged`, {
+            hint: 'name the destination PATH or PATH:TAG'
+        });
+    await checkLayoutDestination(to.path);
+    return withMerged(opts, (source, index) => writeLayout(source, index.desc, to, opts));
+}
+/** Opens every layout, builds the index, and runs `send` over it; the layouts are closed after. */
+async function withMerged(opts, send) {
+    if (opts.layouts.length === 0)
+        throw new InputError('nothing to merge: no layout named', {
+            hint: 'name a layout per platform'
+        });
+    const specs = opts.layouts.map((l) => parseLayoutSpec(l));
+    const opened = [];
+    try {
+        const input = { images: [], attestations: [], annotations: opts.annotations };
+        for (const [i, spec] of specs.entries()) {
+            const layout = await LayoutSource.open(spec.path, { tempDir: opts.tempDir });
+            opened.push(layout);
+            await collect(layout, await layout.resolve(spec.digest ?? spec.tag ?? ''), opts.layouts[i], input);
+        }
+        const index = mergeIndex(input);
+        return await send(new MergedSource(opened, index), index);
+    }
+    finally {
+        for (const l of opened)
+            await l.close();
+    }
+}
+/** The platform images and attestations under one layout's root, added to `into`. */
+async function collect(layout, root, name, into) {
+    const bytes = await readContent(layout, root, MAX_MANIFEST_BYTES, root.digest);
+    const where = `manifest ${shortDigest(root.digest)} of ${layout.name}`;
+    verifyBuffer(bytes, root, where);
+    const parsed = parseManifest(bytes, root.mediaType, where);
+    const children = parsed.kind === 'index'
+        ? parsed.index.manifests
+        : [{ mediaType: root.mediaType, digest: root.digest, size: root.size }];
+    for (const child of children) {
+        if (isAttestation(child)) {
+            into.attestations.push(child);
+            continue;
+        }
+        if (isIndexType(child.mediaType))
+            throw new OciError(`${name} nests index ${shortDigest(child.digest)} in its index`, {
+                hint: 'merge layouts whose index lists platform manifests; select an inner index with @DIGEST'
+            });
+        const platform = child.platform ?? (await configPlatform(layout, child, name));
+        into.images.push({ layout: name, desc: { ...child, platform } });
+    }
+}
+/** A manifest's platform from its config, for a manifest whose descriptor names none. */
+async function configPlatform(layout, desc, name) {
+    const bytes = await readContent(layout, desc, MAX_MANIFEST_BYTES, desc.digest);
+    verifyBuffer(bytes, desc, `manifest ${shortDigest(desc.digest)} of ${layout.name}`);
+    const [platform] = await imagePlatforms(layout, { desc, bytes});
+    if (!platform)
+        throw new OciError(`${name}: manifest ${shortDigest(desc.digest)} names no platform, so it has no place in a multi-platform index`, { hint: 'merge container images (their config names os and architecture), not artifacts' });
+    return toPlatform(platform);
+}
+
+// `oci-layout merge LAYOUT... (--to-oci-layout DIR[:TAG] | REF)`: per-platform builds published
+// as one multi-platform image index.
+const OPTIONS$1 = {
+    'to-oci-layout': { type: 'string' },
+    annotation: { type: 'string', multiple: true, short: 'a' },
+    tag: { type: 'string', multiple: true, short: 't' },
+    username: { type: 'string' },
+    password: { type: 'string' },
+    'plain-http': { type: 'boolean' }
+};
+const USAGE$2 = 'oci-layout merge LAYOUT... (--to-oci-layout DIR[:TAG] | REF) [--annotation K=V]... [--format json]';
+async function mergeCommand(argv) {
+    const { values, positionals } = readArgs(argv, OPTIONS$1);
+    checkFormat(values.format);
+    const toLayout = values['to-oci-layout'];
+    const layouts = toLayout === undefined ? positionals.slice(0, -1) : positionals;
+    const reference = toLayout === undefined ? positionals.at(-1) : undefined;
+    if (layouts.length === 0 || (toLayout === undefined && reference === undefined))
+        throw new UsageError(`merge takes the layouts and where the index goes: ${USAGE$2}`);
+    const annotations = parseAnnotations(values.annotation ?? []);
+    const username = values.username;
+    const password = values.password ?? process.env.OCI_PASSWORD;
+    const say = (line) => void process.stderr.write(`${line}\n`);
+    const common = {
+        layouts,
+        annotations,
+        onNotice: say,
+        onWarning: (l) => say(`warning: ${l}`)
+    };
+    let result;
+    let to;
+    if (toLayout !== undefined) {
+        result = await mergeToLayout({ ...common, layout: toLayout });
+        to = `[oci-layout] ${toLayout}`;
+    }
+    else {
+        result = await mergePush({
+            ...common,
+            reference: reference,
+            tags: values.tag ?? [],
+            username,
+            password,
+            credentialInputs: 'the --username and --password flags',
+            plainHttp: values['plain-http'] === true ? 'true' : 'auto'
+        });
+        to = `[registry] ${reference}`;
+    }
+    printResult({
+        lines: [`Merged ${result.platforms.length} platforms => ${to}`],
+        digest: result.digest,
+        json: {
+            digest: result.digest,
+            mediaType: result.mediaType,
+            size: result.size,
+            platforms: result.platforms,
+            reference: result.reference
         }
     }, values.format);
     return 0;
@@ -36344,7 +36664,8 @@ const COMMANDS = {
     attach: attachCommand,
     cp,
     backup: backupCommand,
-    restore: restoreCommand
+    restore: restoreCommand,
+    merge: mergeCommand
 };
 /** `push --layout …` and `pull --reference …`: the flag forms, which cli.ts reads. */
 const FLAG_FORM = /^--(layout|reference)(=|$)/;
@@ -36440,6 +36761,7 @@ const USAGE = `usage: oci-layout push --layout PATH[:TAG|@DIGEST] --reference [H
        oci-layout cp [--from-oci-layout] SRC [--to-oci-layout] DST [-r] [--platform P]
        oci-layout push REF FILE[:MEDIATYPE]... [--artifact-type T] [--annotation K=V]...
        oci-layout attach SUBJECT FILE... --artifact-type T
+       oci-layout merge LAYOUT... (--to-oci-layout DIR[:TAG] | REF) [--annotation K=V]...
        oci-layout pull REF [-o DIR] | pull --oci-layout PATH[:TAG|@DIGEST] [-o DIR]
        oci-layout --help | --version`;
 function help() {

@@ -40,8 +40,8 @@ import require$$5$2 from 'string_decoder';
 import 'child_process';
 import 'timers';
 import * as stream from 'stream';
-import u, { existsSync, constants as constants$7, createReadStream, createWriteStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
+import u, { existsSync, constants as constants$7, createReadStream, createWriteStream } from 'node:fs';
 import * as path$1 from 'node:path';
 import path__default$1, { win32, posix, basename, join } from 'node:path';
 import ro, { readdir as readdir$1, stat as stat$1, rm as rm$1, realpath, open as open$1, mkdtemp, mkdir as mkdir$1, rename as rename$1, writeFile as writeFile$1, readFile, lstat as lstat$1 } from 'node:fs/promises';
@@ -33458,6 +33458,214 @@ function describeError(err) {
     return String(err);
 }
 
+const HEX_LENGTH = { sha256: 64, sha512: 128 };
+/** Parses `alg:hex`, refusing algorithms we cannot verify and anything that could escape a path. */
+function parseDigest(digest) {
+    const m = /^(sha256|sha512):([a-f0-9]+)$/.exec(digest);
+    if (!m || m[2].length !== HEX_LENGTH[m[1]]) {
+        throw new OciError(`invalid digest "${digest}"`, {
+            hint: 'expected sha256:<64 hex> or sha512:<128 hex>'
+        });
+    }
+    return { algorithm: m[1], hex: m[2] };
+}
+function isDigest(s) {
+    return /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/.test(s);
+}
+function digestOf(data, algorithm = 'sha256') {
+    return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
+}
+/** Checks a whole buffer against its descriptor's digest and size. */
+function verifyBuffer(data, expected, what, hint) {
+    if (data.length !== expected.size)
+        throw new SizeMismatchError(expected.size, data.length, what, hint);
+    const actual = digestOf(data, parseDigest(expected.digest).algorithm);
+    if (actual !== expected.digest)
+        throw new DigestMismatchError(expected.digest, actual, what, hint);
+}
+/**
+ * A pass-through stream that hashes and counts bytes as they flow, and fails the stream at its
+ * end (or as soon as it runs long) when they do not match the descriptor. Lets a blob be verified
+ * while it is uploaded or written, so it is read only once.
+ */
+class VerifyingStream extends Transform {
+    #hash;
+    #expected;
+    #what;
+    #seen = 0;
+    constructor(expected, what) {
+        super();
+        this.#expected = expected;
+        this.#what = what;
+        this.#hash = createHash(parseDigest(expected.digest).algorithm);
+    }
+    _transform(chunk, _enc, done) {
+        this.#seen += chunk.length;
+        if (this.#seen > this.#expected.size) {
+            done(new SizeMismatchError(this.#expected.size, this.#seen, this.#what));
+            return;
+        }
+        this.#hash.update(chunk);
+        done(null, chunk);
+    }
+    _flush(done) {
+        if (this.#seen !== this.#expected.size) {
+            done(new SizeMismatchError(this.#expected.size, this.#seen, this.#what));
+            return;
+        }
+        const actual = `${parseDigest(this.#expected.digest).algorithm}:${this.#hash.digest('hex')}`;
+        done(actual === this.#expected.digest
+            ? null
+            : new DigestMismatchError(this.#expected.digest, actual, this.#what));
+    }
+}
+
+/** Media types the copy engine needs to tell manifests from blobs. */
+const MediaType = {
+    OciIndex: 'application/vnd.oci.image.index.v1+json',
+    OciManifest: 'application/vnd.oci.image.manifest.v1+json',
+    DockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+    DockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+    OciLayoutHeader: 'application/vnd.oci.layout.header.v1+json'
+};
+const INDEX_TYPES = new Set([MediaType.OciIndex, MediaType.DockerManifestList]);
+const IMAGE_MANIFEST_TYPES = new Set([
+    MediaType.OciManifest,
+    MediaType.DockerManifest
+]);
+/** Every manifest type, for Accept headers: some registries answer 404 unless all four are listed. */
+const MANIFEST_TYPES = [
+    MediaType.OciIndex,
+    MediaType.OciManifest,
+    MediaType.DockerManifestList,
+    MediaType.DockerManifest
+];
+function isManifestType(mediaType) {
+    return (mediaType !== undefined && (INDEX_TYPES.has(mediaType) || IMAGE_MANIFEST_TYPES.has(mediaType)));
+}
+function isIndexType(mediaType) {
+    return mediaType !== undefined && INDEX_TYPES.has(mediaType);
+}
+/** Annotations written and read in index.json. */
+const Annotation = {
+    RefName: 'org.opencontainers.image.ref.name',
+    ContainerdName: 'io.containerd.image.name',
+    DockerReferenceType: 'vnd.docker.reference.type'
+};
+/** A manifest larger than this is refused: the common registry limit, and a guard on memory. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+function formatPlatform(p) {
+    if (!p)
+        return 'unknown platform';
+    return [p.os, p.architecture, p.variant].filter((s) => s !== undefined && s !== '').join('/');
+}
+function shortDigest(digest) {
+    const i = digest.indexOf(':');
+    return i < 0 ? digest.slice(0, 12) : digest.slice(i + 1, i + 13);
+}
+
+// One image index over the platform images of several layouts (a matrix build's outputs), built
+// so that the same inputs in any order give the same bytes, hence the same digest.
+/** BuildKit's annotations on an attestation manifest: what it is, and which manifest it describes. */
+const ATTESTATION_TYPE = 'vnd.docker.reference.type';
+const ATTESTATION_SUBJECT = 'vnd.docker.reference.digest';
+/** Whether an index child is BuildKit's attestation manifest. */
+function isAttestation(d) {
+    return d.annotations?.[ATTESTATION_TYPE] === 'attestation-manifest';
+}
+// Plain code-unit order: localeCompare would depend on the machine's locale.
+const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+const platformKey = (p) => [p.os, p.architecture, p.variant ?? ''];
+/**
+ * The merged index: one entry per platform ordered by os, architecture, variant (then digest),
+ * each followed by its attestations. The same manifest twice is folded; two manifests for one
+ * platform are an InputError naming both layouts.
+ */
+function mergeIndex(input) {
+    const byPlatform = new Map();
+    for (const img of input.images) {
+        const key = formatPlatform(img.desc.platform);
+        const had = byPlatform.get(key);
+        if (had && had.desc.digest !== img.desc.digest)
+            throw new InputError(`${had.layout} and ${img.layout} both hold a ${key} image (${shortDigest(had.desc.digest)} and ${shortDigest(img.desc.digest)})`, {
+                hint: 'merge one build per platform: drop one of the layouts, or build it for another platform'
+            });
+        if (!had)
+            byPlatform.set(key, img);
+    }
+    const images = [...byPlatform.values()].sort((a, b) => {
+        const [x, y] = [platformKey(a.desc.platform), platformKey(b.desc.platform)];
+        for (let i = 0; i < x.length; i++)
+            if (x[i] !== y[i])
+                return cmp(x[i], y[i]);
+        return cmp(a.desc.digest, b.desc.digest);
+    });
+    const manifests = [];
+    for (const img of images) {
+        manifests.push(img.desc);
+        const mine = input.attestations
+            .filter((a) => a.annotations?.[ATTESTATION_SUBJECT] === img.desc.digest)
+            .sort((a, b) => cmp(a.digest, b.digest));
+        for (const a of mine)
+            if (!manifests.some((m) => m.digest === a.digest))
+                manifests.push(a);
+    }
+    const index = {
+        schemaVersion: 2,
+        mediaType: MediaType.OciIndex,
+        manifests: manifests.map(canonicalDescriptor),
+        ...(input.annotations && Object.keys(input.annotations).length
+            ? { annotations: sortedMap(input.annotations) }
+            : {})
+    };
+    const bytes = Buffer.from(JSON.stringify(index), 'utf8');
+    return {
+        bytes,
+        desc: { mediaType: MediaType.OciIndex, digest: digestOf(bytes), size: bytes.length },
+        platforms: images.map((i) => formatPlatform(i.desc.platform))
+    };
+}
+/** A descriptor with its keys in one fixed order, whatever order its JSON had them in. */
+function canonicalDescriptor(d) {
+    const p = d.platform;
+    return {
+        mediaType: d.mediaType,
+        ...(d.artifactType !== undefined ? { artifactType: d.artifactType } : {}),
+        digest: d.digest,
+        size: d.size,
+        ...(d.urls ? { urls: d.urls } : {}),
+        ...(d.annotations ? { annotations: sortedMap(d.annotations) } : {}),
+        ...(p
+            ? {
+                platform: {
+                    architecture: p.architecture,
+                    os: p.os,
+                    ...(p['os.version'] !== undefined ? { 'os.version': p['os.version'] } : {}),
+                    ...(p['os.features'] ? { 'os.features': p['os.features'] } : {}),
+                    ...(p.variant !== undefined ? { variant: p.variant } : {})
+                }
+            }
+            : {})
+    };
+}
+function sortedMap(m) {
+    return Object.fromEntries(Object.entries(m).sort(([a], [b]) => cmp(a, b)));
+}
+/** `key=value` lines (the annotations input, --annotation flags) into a map; blanks dropped. */
+function parseAnnotations(lines, what = 'annotation') {
+    const out = {};
+    for (const line of lines.map((l) => l.trim()).filter(Boolean)) {
+        const eq = line.indexOf('=');
+        if (eq <= 0)
+            throw new InputError(`${what} "${line}" is not key=value`, {
+                hint: 'write one key=value a line, e.g. org.opencontainers.image.source=https://github.com/org/app'
+            });
+        out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+    }
+    return out;
+}
+
 /**
  * Reads and checks every input. An empty input means its default, as on the runner, so a local
  * run without action.yml's defaults behaves the same.
@@ -33482,6 +33690,11 @@ function readSettings(get) {
     const warnings = [];
     const copying = direction === 'copy';
     const layout = get('layout').trim();
+    const layouts = layout
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean);
+    const annotations = parseAnnotations(get('annotations').split(/\r?\n/), 'annotations line');
     const source = get('source').trim();
     const files = get('files')
         .split(/\r?\n/)
@@ -33527,6 +33740,12 @@ function readSettings(get) {
         throw new InputError(`platform (${platform}) applies to a pull; a push sends the image whole`, {
             hint: "drop the platform input, or push one platform's manifest with layout: FILE@sha256:…"
         });
+    if (layouts.length > 1 && direction === 'pull')
+        throw new InputError(`layout names ${layouts.length} lines; a pull writes one layout`, {
+            hint: 'several layouts (one a line) are for a push, which merges them into one index'
+        });
+    if (Object.keys(annotations).length && (layouts.length < 2 || direction !== 'push'))
+        warnings.push('annotations is ignored: it annotates the index a push merges from several layouts');
     if (direction === 'pull' && tags.length)
         warnings.push('tags is ignored on a pull: the layout entry is tagged by the layout input (DIR:TAG or FILE.tar:TAG)');
     if (direction === 'pull' && mountFrom.length)
@@ -33536,6 +33755,8 @@ function readSettings(get) {
     return {
         direction,
         layout,
+        layouts,
+        annotations,
         registry,
         reference,
         source,
@@ -33672,68 +33893,6 @@ function splitTags(value) {
         .split(/[\r\n,]+/)
         .map((t) => t.trim())
         .filter(Boolean);
-}
-
-const HEX_LENGTH = { sha256: 64, sha512: 128 };
-/** Parses `alg:hex`, refusing algorithms we cannot verify and anything that could escape a path. */
-function parseDigest(digest) {
-    const m = /^(sha256|sha512):([a-f0-9]+)$/.exec(digest);
-    if (!m || m[2].length !== HEX_LENGTH[m[1]]) {
-        throw new OciError(`invalid digest "${digest}"`, {
-            hint: 'expected sha256:<64 hex> or sha512:<128 hex>'
-        });
-    }
-    return { algorithm: m[1], hex: m[2] };
-}
-function isDigest(s) {
-    return /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/.test(s);
-}
-function digestOf(data, algorithm = 'sha256') {
-    return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
-}
-/** Checks a whole buffer against its descriptor's digest and size. */
-function verifyBuffer(data, expected, what, hint) {
-    if (data.length !== expected.size)
-        throw new SizeMismatchError(expected.size, data.length, what, hint);
-    const actual = digestOf(data, parseDigest(expected.digest).algorithm);
-    if (actual !== expected.digest)
-        throw new DigestMismatchError(expected.digest, actual, what, hint);
-}
-/**
- * A pass-through stream that hashes and counts bytes as they flow, and fails the stream at its
- * end (or as soon as it runs long) when they do not match the descriptor. Lets a blob be verified
- * while it is uploaded or written, so it is read only once.
- */
-class VerifyingStream extends Transform {
-    #hash;
-    #expected;
-    #what;
-    #seen = 0;
-    constructor(expected, what) {
-        super();
-        this.#expected = expected;
-        this.#what = what;
-        this.#hash = createHash(parseDigest(expected.digest).algorithm);
-    }
-    _transform(chunk, _enc, done) {
-        this.#seen += chunk.length;
-        if (this.#seen > this.#expected.size) {
-            done(new SizeMismatchError(this.#expected.size, this.#seen, this.#what));
-            return;
-        }
-        this.#hash.update(chunk);
-        done(null, chunk);
-    }
-    _flush(done) {
-        if (this.#seen !== this.#expected.size) {
-            done(new SizeMismatchError(this.#expected.size, this.#seen, this.#what));
-            return;
-        }
-        const actual = `${parseDigest(this.#expected.digest).algorithm}:${this.#hash.digest('hex')}`;
-        done(actual === this.#expected.digest
-            ? null
-            : new DigestMismatchError(this.#expected.digest, actual, this.#what));
-    }
 }
 
 const REPO_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
@@ -34406,41 +34565,6 @@ async function readCursor(cursor, size, limit, what) {
     return out;
 }
 
-/** Media types the copy engine needs to tell manifests from blobs. */
-const MediaType = {
-    OciIndex: 'application/vnd.oci.image.index.v1+json',
-    OciManifest: 'application/vnd.oci.image.manifest.v1+json',
-    DockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-    DockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-    OciLayoutHeader: 'application/vnd.oci.layout.header.v1+json'
-};
-const INDEX_TYPES = new Set([MediaType.OciIndex, MediaType.DockerManifestList]);
-const IMAGE_MANIFEST_TYPES = new Set([
-    MediaType.OciManifest,
-    MediaType.DockerManifest
-]);
-/** Every manifest type, for Accept headers: some registries answer 404 unless all four are listed. */
-const MANIFEST_TYPES = [
-    MediaType.OciIndex,
-    MediaType.OciManifest,
-    MediaType.DockerManifestList,
-    MediaType.DockerManifest
-];
-function isManifestType(mediaType) {
-    return (mediaType !== undefined && (INDEX_TYPES.has(mediaType) || IMAGE_MANIFEST_TYPES.has(mediaType)));
-}
-function isIndexType(mediaType) {
-    return mediaType !== undefined && INDEX_TYPES.has(mediaType);
-}
-/** Annotations written and read in index.json. */
-const Annotation = {
-    RefName: 'org.opencontainers.image.ref.name',
-    ContainerdName: 'io.containerd.image.name',
-    DockerReferenceType: 'vnd.docker.reference.type'
-};
-/** A manifest larger than this is refused: the common registry limit, and a guard on memory. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-
 /** Small content (a manifest, a config) whole, refusing more than `limit` bytes; not verified. */
 async function readContent(src, desc, limit, what) {
     if (desc.size > limit)
@@ -34585,16 +34709,6 @@ function successors(parsed) {
     return parsed.kind === 'index'
         ? parsed.index.manifests
         : [parsed.manifest.config, ...parsed.manifest.layers];
-}
-
-function formatPlatform(p) {
-    if (!p)
-        return 'unknown platform';
-    return [p.os, p.architecture, p.variant].filter((s) => s !== undefined && s !== '').join('/');
-}
-function shortDigest(digest) {
-    const i = digest.indexOf(':');
-    return i < 0 ? digest.slice(0, 12) : digest.slice(i + 1, i + 13);
 }
 
 /**
@@ -39752,6 +39866,129 @@ async function transferFiles(opts) {
 }
 
 /**
+ * A merged index as a Source: the index's own bytes, and every other manifest and blob read from
+ * the first layout that holds it, so the ordinary engine copies the whole of it.
+ */
+class MergedSource {
+    name;
+    #layouts;
+    #index;
+    #owner = new Map();
+    constructor(layouts, index) {
+        this.#layouts = layouts;
+        this.#index = index;
+        this.name = `the index merged from ${layouts.map((l) => l.name).join(', ')}`;
+    }
+    async resolve(reference) {
+        if (reference === '' || reference === this.#index.desc.digest)
+            return this.#index.desc;
+        throw new NotFoundError(`${reference} is not the merged index ${this.#index.desc.digest}`);
+    }
+    async #find(desc) {
+        if (!this.#owner.has(desc.digest)) {
+            let found;
+            for (const l of this.#layouts)
+                if (await l.exists(desc)) {
+                    found = l;
+                    break;
+                }
+            this.#owner.set(desc.digest, found);
+        }
+        return this.#owner.get(desc.digest);
+    }
+    async open(desc) {
+        if (desc.digest === this.#index.desc.digest)
+            return bufferSource(this.#index.bytes);
+        const layout = await this.#find(desc);
+        if (!layout)
+            throw new NotFoundError(`blob ${desc.digest} is in none of ${this.name}`);
+        return layout.open(desc);
+    }
+    async exists(desc) {
+        return desc.digest === this.#index.desc.digest || (await this.#find(desc)) !== undefined;
+    }
+    async size(desc) {
+        if (desc.digest === this.#index.desc.digest)
+            return this.#index.bytes.length;
+        return (await this.#find(desc))?.size(desc);
+    }
+}
+
+/** Merges the layouts and pushes the index to every repository `reference` and `tags` name, tags last. */
+async function mergePush(opts) {
+    const ref = parseReference(opts.reference, opts.registry);
+    const targets = destinations(ref, ref.tag, opts.tags ?? []);
+    const mountable = mountSources(opts.mountFrom ?? [], ref.registry, targets);
+    return withMerged(opts, async (source, index) => {
+        if (ref.digest && ref.digest !== index.desc.digest)
+            throw new InputError(`reference ${opts.reference} names digest ${ref.digest}, but the merged index is ${index.desc.digest}`, { hint: 'drop the digest from the reference' });
+        if (targets.every((t) => t.tags.length === 0))
+            opts.onWarning?.(`nothing names a tag, so ${formatReference({ ...ref, tag: undefined, digest: index.desc.digest })} is pushed by digest only; put a tag in the reference or the tags input`);
+        const pool = new ClientPool(opts);
+        try {
+            return await sendToRegistries(source, index.desc, targets, mountable, pool, opts);
+        }
+        finally {
+            await pool.close();
+        }
+    });
+}
+/** Opens every layout, builds the index, and runs `send` over it; the layouts are closed after. */
+async function withMerged(opts, send) {
+    if (opts.layouts.length === 0)
+        throw new InputError('nothing to merge: no layout named', {
+            hint: 'name a layout per platform'
+        });
+    const specs = opts.layouts.map((l) => parseLayoutSpec(l));
+    const opened = [];
+    try {
+        const input = { images: [], attestations: [], annotations: opts.annotations };
+        for (const [i, spec] of specs.entries()) {
+            const layout = await LayoutSource.open(spec.path, { tempDir: opts.tempDir });
+            opened.push(layout);
+            await collect(layout, await layout.resolve(spec.digest ?? spec.tag ?? ''), opts.layouts[i], input);
+        }
+        const index = mergeIndex(input);
+        return await send(new MergedSource(opened, index), index);
+    }
+    finally {
+        for (const l of opened)
+            await l.close();
+    }
+}
+/** The platform images and attestations under one layout's root, added to `into`. */
+async function collect(layout, root, name, into) {
+    const bytes = await readContent(layout, root, MAX_MANIFEST_BYTES, root.digest);
+    const where = `manifest ${shortDigest(root.digest)} of ${layout.name}`;
+    verifyBuffer(bytes, root, where);
+    const parsed = parseManifest(bytes, root.mediaType, where);
+    const children = parsed.kind === 'index'
+        ? parsed.index.manifests
+        : [{ mediaType: root.mediaType, digest: root.digest, size: root.size }];
+    for (const child of children) {
+        if (isAttestation(child)) {
+            into.attestations.push(child);
+            continue;
+        }
+        if (isIndexType(child.mediaType))
+            throw new OciError(`${name} nests index ${shortDigest(child.digest)} in its index`, {
+                hint: 'merge layouts whose index lists platform manifests; select an inner index with @DIGEST'
+            });
+        const platform = child.platform ?? (await configPlatform(layout, child, name));
+        into.images.push({ layout: name, desc: { ...child, platform } });
+    }
+}
+/** A manifest's platform from its config, for a manifest whose descriptor names none. */
+async function configPlatform(layout, desc, name) {
+    const bytes = await readContent(layout, desc, MAX_MANIFEST_BYTES, desc.digest);
+    verifyBuffer(bytes, desc, `manifest ${shortDigest(desc.digest)} of ${layout.name}`);
+    const [platform] = await imagePlatforms(layout, { desc, bytes});
+    if (!platform)
+        throw new OciError(`${name}: manifest ${shortDigest(desc.digest)} names no platform, so it has no place in a multi-platform index`, { hint: 'merge container images (their config names os and architecture), not artifacts' });
+    return toPlatform(platform);
+}
+
+/**
  * Pulls an image, index or artifact into an OCI layout. A directory is merged into; a tar is
  * built beside its destination and renamed into place only when complete.
  */
@@ -40188,14 +40425,24 @@ async function run() {
                 setOutputs({ ...r, metadata: JSON.stringify(r.metadata) });
                 return;
             }
-            const layout = pushing ? await localLayout(settings.layout) : settings.layout;
+            // Several layouts (a build per platform) are merged into one index and pushed.
+            const layouts = pushing ? await Promise.all(settings.layouts.map(localLayout)) : [];
             info(pushing
-                ? `Reading ${settings.layout}`
+                ? `Reading ${settings.layouts.join(', ')}`
                 : `Resolving ${direction === 'copy' ? settings.source : target}`);
-            if (pushing)
+            if (layouts.length > 1)
+                result = await mergePush({
+                    ...common,
+                    layouts,
+                    annotations: settings.annotations,
+                    tags: settings.tags,
+                    mountFrom: settings.mountFrom,
+                    tempDir: process.env.RUNNER_TEMP || undefined
+                });
+            else if (pushing)
                 result = await push({
                     ...common,
-                    layout,
+                    layout: layouts[0],
                     tags: settings.tags,
                     mountFrom: settings.mountFrom,
                     tempDir: process.env.RUNNER_TEMP || undefined
