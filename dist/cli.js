@@ -34641,8 +34641,8 @@ class RegistryRepository {
             mountFrom: this.#mountFrom
         }, desc, content);
     }
-    async tag(desc, tag) {
-        const bytes = this.#manifests.get(desc.digest) ?? (await this.fetchManifest(desc.digest)).bytes;
+    async tag(desc, tag, known) {
+        const bytes = known ?? this.#manifests.get(desc.digest) ?? (await this.fetchManifest(desc.digest)).bytes;
         await this.#putManifest(desc, bytes, tag);
     }
     async #putManifest(desc, bytes, reference) {
@@ -34898,7 +34898,7 @@ async function sendToRegistries(source, root, targets, mountable, pool, opts) {
     const result = first;
     for (const { repo, tags } of repos) {
         for (const tag of tags) {
-            await repo.tag(result.root, tag);
+            await repo.tag(result.root, tag, result.graph.root.bytes);
             opts.onEvent?.({ type: 'tag', desc: result.root, tag, target: repo.name });
         }
     }
@@ -36544,14 +36544,14 @@ async function pushFiles(opts) {
             cwd: opts.cwd,
             tempDir: opts.tempDir
         });
-        const { root } = await copyGraph(source, source.root, repo, {
+        const { root, graph } = await copyGraph(source, source.root, repo, {
             concurrency: opts.concurrency,
             onEvent: opts.onEvent,
             skipExistingRoot: true
         });
         const tag = opts.attach ? undefined : ref.tag;
         if (tag) {
-            await repo.tag(root, tag);
+            await repo.tag(root, tag, graph.root.bytes);
             opts.onEvent?.({ type: 'tag', desc: root, tag, target: repo.name });
         }
         if (subject) {

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { runAction, runCli } from '../helpers/action.js'
 import { generateLayout } from '../helpers/generate.js'
+import { startProxy } from '../helpers/proxy.js'
 import { headStatus, startRegistry, type TestRegistry } from '../helpers/registry.js'
 import { copyToOciDir, pushWithSkopeo, remoteDigest, skopeo, tmpDir } from '../helpers/skopeo.js'
 import { checkLayout } from '../helpers/verify.js'
@@ -34,6 +35,8 @@ describe('merge: per-platform layouts into one index', () => {
   let arm64: string
   let otherArm64: string
   let children: { amd64: string; arm64: string }
+  let first: Awaited<ReturnType<typeof runCli>>
+  let merged = ''
   beforeAll(async () => {
     const dir = await tmpDir('merge-')
     const gen = (name: string, platform: string, seed: number) =>
@@ -58,18 +61,19 @@ describe('merge: per-platform layouts into one index', () => {
       return index.manifests.find((m) => m.platform?.os === 'linux')?.digest ?? ''
     }
     children = { amd64: await platformDigest(amd64), arm64: await platformDigest(arm64) }
+    // The first merge, which every test compares with, so each test also passes alone.
+    first = await runCli(['merge', arm64, `${amd64}:v1`, `${reg.host}/m/app:v1`])
+    merged = digestLine(first.stdout)
   })
   afterAll(async () => {
     await reg?.stop()
   })
 
-  let merged = ''
   it('pushes one index: both platforms, each followed by its attestation, skopeo copies all', async () => {
-    const run = await runCli(['merge', arm64, `${amd64}:v1`, `${reg.host}/m/app:v1`])
-    expect(run.stderr).toBe('')
-    expect(run.code).toBe(0)
-    expect(run.stdout).toContain(`Merged 2 platforms => [registry] ${reg.host}/m/app:v1`)
-    merged = digestLine(run.stdout)
+    expect(first.stderr).toBe('')
+    expect(first.code).toBe(0)
+    expect(first.stdout).toContain(`Merged 2 platforms => [registry] ${reg.host}/m/app:v1`)
+    expect(merged).toMatch(/^sha256:/)
     expect(await remoteDigest(`${reg.host}/m/app:v1`)).toBe(merged)
     const index = await rawIndex(`${reg.host}/m/app:v1`)
     expect(index.mediaType).toBe(INDEX)
@@ -103,6 +107,23 @@ describe('merge: per-platform layouts into one index', () => {
     const json = JSON.parse(run.stdout) as { digest: string; platforms: string[] }
     expect(json.digest).toBe(merged)
     expect(json.platforms).toEqual(['linux/amd64', 'linux/arm64'])
+  })
+
+  it('a re-run of the same merge costs one HEAD: nothing uploaded, the tag written again', async () => {
+    expect((await runCli(['merge', arm64, amd64, `${reg.host}/m/again:v1`])).code).toBe(0)
+    const proxy = await startProxy(reg.host)
+    try {
+      const run = await runCli(['merge', amd64, arm64, `${proxy.host}/m/again:v1`])
+      expect(run.code).toBe(0)
+      expect(digestLine(run.stdout)).toBe(merged)
+      const asked = proxy.log.filter((r) => r.url !== '/v2/').map((r) => `${r.method} ${r.url}`)
+      expect(asked).toEqual([
+        `HEAD /v2/m/again/manifests/${merged}`,
+        'PUT /v2/m/again/manifests/v1'
+      ])
+    } finally {
+      await proxy.stop()
+    }
   })
 
   it('refuses two different images of one platform, naming both layouts; no tag written', async () => {

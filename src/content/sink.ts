@@ -27,8 +27,11 @@ export interface Sink {
   exists(desc: Descriptor): Promise<boolean>
   /** Stores content under its digest. */
   push(desc: Descriptor, content: Content): Promise<PushOutcome>
-  /** Points a tag at content already pushed. */
-  tag(desc: Descriptor, tag: string): Promise<void>
+  /**
+   * Points a tag at content already pushed; `bytes`, the manifest's, when the caller has them, so
+   * a sink that needs them (a registry, when the manifest was there before) fetches nothing.
+   */
+  tag(desc: Descriptor, tag: string, bytes?: Buffer): Promise<void>
   /** Told everything a copy will push before it starts (a tar written in place lays out its members). */
   prepare?(descs: Descriptor[]): Promise<void>
   /** Makes referrers (already pushed) findable from their subject, where the sink needs that done. */

@@ -176,8 +176,9 @@ export class RegistryRepository implements Source, Sink {
     )
   }
 
-  async tag(desc: Descriptor, tag: string): Promise<void> {
-    const bytes = this.#manifests.get(desc.digest) ?? (await this.fetchManifest(desc.digest)).bytes
+  async tag(desc: Descriptor, tag: string, known?: Buffer): Promise<void> {
+    const bytes =
+      known ?? this.#manifests.get(desc.digest) ?? (await this.fetchManifest(desc.digest)).bytes
     await this.#putManifest(desc, bytes, tag)
   }
 

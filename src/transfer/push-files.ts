@@ -70,14 +70,14 @@ export async function pushFiles(opts: PushFilesOptions): Promise<PushFilesResult
       cwd: opts.cwd,
       tempDir: opts.tempDir
     })
-    const { root } = await copyGraph(source, source.root, repo, {
+    const { root, graph } = await copyGraph(source, source.root, repo, {
       concurrency: opts.concurrency,
       onEvent: opts.onEvent,
       skipExistingRoot: true
     })
     const tag = opts.attach ? undefined : ref.tag
     if (tag) {
-      await repo.tag(root, tag)
+      await repo.tag(root, tag, graph.root.bytes)
       opts.onEvent?.({ type: 'tag', desc: root, tag, target: repo.name })
     }
     if (subject) {

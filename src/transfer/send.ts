@@ -80,7 +80,7 @@ export async function sendToRegistries(
   const result = first as NonNullable<typeof first>
   for (const { repo, tags } of repos) {
     for (const tag of tags) {
-      await repo.tag(result.root, tag)
+      await repo.tag(result.root, tag, result.graph.root.bytes)
       opts.onEvent?.({ type: 'tag', desc: result.root, tag, target: repo.name })
     }
   }
