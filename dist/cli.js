@@ -1122,43 +1122,6 @@ async function readCursor(cursor, size, limit, what) {
     return out;
 }
 
-/** Small content (a manifest, a config) whole, refusing more than `limit` bytes; not verified. */
-async function readContent(src, desc, limit, what) {
-    if (desc.size > limit)
-        throw new OciError(`${what} is larger than ${limit} bytes`);
-    const chunks = await src.open(desc);
-    const parts = [];
-    let total = 0;
-    try {
-        // One byte past the limit tells enough; the caller checks the size against the descriptor.
-        for (let c = await chunks.next(limit + 1); c; c = await chunks.next(limit + 1 - total)) {
-            parts.push(Buffer.from(c));
-            total += c.length;
-            slabs.give(c);
-            if (total > limit)
-                throw new OciError(`${what} is larger than ${limit} bytes`);
-        }
-    }
-    finally {
-        await chunks.close();
-    }
-    return Buffer.concat(parts, total);
-}
-/** A whole stream (a manifest's HTTP body, a layout file), refusing more than `limit` bytes. */
-async function readAll(stream, limit, what) {
-    const chunks = [];
-    let total = 0;
-    for await (const chunk of stream) {
-        total += chunk.length;
-        if (total > limit) {
-            stream.destroy();
-            throw new OciError(`${what} is larger than ${limit} bytes`);
-        }
-        chunks.push(chunk);
-    }
-    return Buffer.concat(chunks, total);
-}
-
 const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** The digest grammar of the image spec (`algorithm:encoded`), with a sane bound on length. */
 const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
@@ -1266,6 +1229,50 @@ function successors(parsed) {
     return parsed.kind === 'index'
         ? parsed.index.manifests
         : [parsed.manifest.config, ...parsed.manifest.layers];
+}
+
+/** Small content (a manifest, a config) whole, refusing more than `limit` bytes; not verified. */
+async function readContent(src, desc, limit, what) {
+    if (desc.size > limit)
+        throw new OciError(`${what} is larger than ${limit} bytes`);
+    const chunks = await src.open(desc);
+    const parts = [];
+    let total = 0;
+    try {
+        // One byte past the limit tells enough; the caller checks the size against the descriptor.
+        for (let c = await chunks.next(limit + 1); c; c = await chunks.next(limit + 1 - total)) {
+            parts.push(Buffer.from(c));
+            total += c.length;
+            slabs.give(c);
+            if (total > limit)
+                throw new OciError(`${what} is larger than ${limit} bytes`);
+        }
+    }
+    finally {
+        await chunks.close();
+    }
+    return Buffer.concat(parts, total);
+}
+/** A manifest or index whole, checked against its descriptor (the source's hint if not) and parsed. */
+async function readManifest(src, desc) {
+    const what = `manifest ${desc.digest} of ${src.name}`;
+    const bytes = await readContent(src, desc, MAX_MANIFEST_BYTES, what);
+    verifyBuffer(bytes, desc, what, src.mismatchHint);
+    return { bytes, parsed: parseManifest(bytes, desc.mediaType, what) };
+}
+/** A whole stream (a manifest's HTTP body, a layout file), refusing more than `limit` bytes. */
+async function readAll(stream, limit, what) {
+    const chunks = [];
+    let total = 0;
+    for await (const chunk of stream) {
+        total += chunk.length;
+        if (total > limit) {
+            stream.destroy();
+            throw new OciError(`${what} is larger than ${limit} bytes`);
+        }
+        chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, total);
 }
 
 /**
@@ -1715,9 +1722,7 @@ async function imagePlatforms(src, root) {
  * single manifest that runs there. Anything else is a NotFoundError naming what is there.
  */
 async function pickPlatform(src, root, platform) {
-    const bytes = await readContent(src, root, MAX_MANIFEST_BYTES, root.digest);
-    verifyBuffer(bytes, root, `manifest ${root.digest} of ${src.name}`, src.mismatchHint);
-    const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${src.name}`);
+    const { bytes, parsed } = await readManifest(src, root);
     if (parsed.kind !== 'index') {
         // A single manifest is taken only when it runs on the platform asked for.
         const have = await imagePlatforms(src, { desc: root, bytes});
@@ -35243,6 +35248,31 @@ function printResult(result, format) {
         lines.push(`Digest: ${result.digest}`);
     process.stdout.write(lines.map((l) => `${l}\n`).join(''));
 }
+/** The registry flags the commands share: --username, --password (or OCI_PASSWORD), --plain-http. */
+const REGISTRY_OPTIONS = {
+    username: { type: 'string', short: 'u' },
+    password: { type: 'string', short: 'p' },
+    'plain-http': { type: 'boolean' }
+};
+/** Credentials go as a pair; OCI_PASSWORD stands in for --password, only beside a --username. */
+function registryFlags(values) {
+    const username = typeof values.username === 'string' ? values.username : undefined;
+    const given = typeof values.password === 'string' ? values.password : undefined;
+    if (given !== undefined && username === undefined)
+        throw new UsageError('--password goes with --username');
+    const password = username === undefined ? undefined : (given ?? process.env.OCI_PASSWORD);
+    if (username !== undefined && password === undefined)
+        throw new UsageError('--username goes with --password (or OCI_PASSWORD)');
+    return { username, password, plainHttp: values['plain-http'] === true ? 'true' : 'auto' };
+}
+/** `--annotation K=V` flags, read as the action reads its annotations; one without `=` is a usage error. */
+function annotationFlags(values) {
+    const list = Array.isArray(values.annotation) ? values.annotation : [];
+    for (const a of list)
+        if (a.indexOf('=') <= 0)
+            throw new UsageError(`--annotation ${a} is not KEY=VALUE`);
+    return parseAnnotations(list);
+}
 
 // `oras backup` and `oras restore`: several tags of a repository, with their referrers, to one
 // layout (a directory or a tar) and back, each tag through the ordinary pull and push.
@@ -35329,9 +35359,7 @@ const OPTIONS$3 = {
     output: { type: 'string', short: 'o' },
     input: { type: 'string', short: 'i' },
     'exclude-referrers': { type: 'boolean' },
-    username: { type: 'string', short: 'u' },
-    password: { type: 'string', short: 'p' },
-    'plain-http': { type: 'boolean' }
+    ...REGISTRY_OPTIONS
 };
 function run$1(kind) {
     const file = kind === 'backup' ? 'output' : 'input';
@@ -35342,17 +35370,11 @@ function run$1(kind) {
         const layout = values[file];
         if (positionals.length !== 1 || typeof layout !== 'string')
             throw new UsageError(`${kind} takes --${file} PATH and one reference: ${usage}`);
-        const username = values.username;
-        const password = values.password ?? process.env.OCI_PASSWORD;
-        if ((username === undefined) !== (password === undefined))
-            throw new UsageError('--username and --password go together');
         const say = (line) => void process.stderr.write(`${line}\n`);
         const opts = {
             reference: positionals[0],
             layout,
-            username,
-            password,
-            plainHttp: values['plain-http'] === true ? 'true' : 'auto',
+            ...registryFlags(values),
             referrers: values['exclude-referrers'] !== true,
             onNotice: say,
             onWarning: (line) => say(`warning: ${line}`)
@@ -35672,10 +35694,7 @@ async function withMerged(opts, send) {
 }
 /** The platform images and attestations under one layout's root, added to `into`. */
 async function collect(layout, root, name, into) {
-    const bytes = await readContent(layout, root, MAX_MANIFEST_BYTES, root.digest);
-    const where = `manifest ${shortDigest(root.digest)} of ${layout.name}`;
-    verifyBuffer(bytes, root, where);
-    const parsed = parseManifest(bytes, root.mediaType, where);
+    const { bytes, parsed } = await readManifest(layout, root);
     const children = parsed.kind === 'index'
         ? parsed.index.manifests
         : [{ mediaType: root.mediaType, digest: root.digest, size: root.size }];
@@ -35688,14 +35707,15 @@ async function collect(layout, root, name, into) {
             throw new OciError(`${name} nests index ${shortDigest(child.digest)} in its index`, {
                 hint: 'merge layouts whose index lists platform manifests; select an inner index with @DIGEST'
             });
-        const platform = child.platform ?? (await configPlatform(layout, child, name));
+        // A single manifest's bytes are those just read; an index child's are read for its config.
+        const own = parsed.kind === 'index' ? undefined : bytes;
+        const platform = child.platform ?? (await configPlatform(layout, child, name, own));
         into.images.push({ layout: name, desc: { ...child, platform } });
     }
 }
 /** A manifest's platform from its config, for a manifest whose descriptor names none. */
-async function configPlatform(layout, desc, name) {
-    const bytes = await readContent(layout, desc, MAX_MANIFEST_BYTES, desc.digest);
-    verifyBuffer(bytes, desc, `manifest ${shortDigest(desc.digest)} of ${layout.name}`);
+async function configPlatform(layout, desc, name, known) {
+    const bytes = known ?? (await readManifest(layout, desc)).bytes;
     const [platform] = await imagePlatforms(layout, { desc, bytes});
     if (!platform)
         throw new OciError(`${name}: manifest ${shortDigest(desc.digest)} names no platform, so it has no place in a multi-platform index`, { hint: 'merge container images (their config names os and architecture), not artifacts' });
@@ -35708,9 +35728,7 @@ const OPTIONS$1 = {
     'to-oci-layout': { type: 'string' },
     annotation: { type: 'string', multiple: true, short: 'a' },
     tag: { type: 'string', multiple: true, short: 't' },
-    username: { type: 'string' },
-    password: { type: 'string' },
-    'plain-http': { type: 'boolean' }
+    ...REGISTRY_OPTIONS
 };
 const USAGE$2 = 'oci-layout merge LAYOUT... (--to-oci-layout DIR[:TAG] | REF) [--annotation K=V]... [--format json]';
 async function mergeCommand(argv) {
@@ -35721,9 +35739,7 @@ async function mergeCommand(argv) {
     const reference = toLayout === undefined ? positionals.at(-1) : undefined;
     if (layouts.length === 0 || (toLayout === undefined && reference === undefined))
         throw new UsageError(`merge takes the layouts and where the index goes: ${USAGE$2}`);
-    const annotations = parseAnnotations(values.annotation ?? []);
-    const username = values.username;
-    const password = values.password ?? process.env.OCI_PASSWORD;
+    const annotations = annotationFlags(values);
     const say = (line) => void process.stderr.write(`${line}\n`);
     const common = {
         layouts,
@@ -35742,10 +35758,8 @@ async function mergeCommand(argv) {
             ...common,
             reference: reference,
             tags: values.tag ?? [],
-            username,
-            password,
-            credentialInputs: 'the --username and --password flags',
-            plainHttp: values['plain-http'] === true ? 'true' : 'auto'
+            ...registryFlags(values),
+            credentialInputs: 'the --username and --password flags'
         });
         to = `[registry] ${reference}`;
     }
@@ -36100,7 +36114,7 @@ async function pullFiles(opts) {
         let root = await source.resolve(target);
         if (opts.platform)
             root = await pickPlatform(source, root, opts.platform);
-        const parsed = await readManifest(source, root);
+        const { parsed } = await readManifest(source, root);
         // An index is walked as oras walks it: the files of every image under it.
         const images = parsed.kind === 'index' ? await imagesUnder(source, parsed.index) : [parsed];
         const layers = images.flatMap((m) => m.manifest.layers);
@@ -36131,12 +36145,6 @@ async function pullFiles(opts) {
         await layout?.close();
     }
 }
-async function readManifest(source, desc) {
-    const what = `manifest ${desc.digest} of ${source.name}`;
-    const bytes = await readContent(source, desc, MAX_MANIFEST_BYTES, what);
-    verifyBuffer(bytes, desc, what, source.mismatchHint);
-    return parseManifest(bytes, desc.mediaType, what);
-}
 /** The image manifests under an index, nested indexes too (a few levels, as real ones nest). */
 async function imagesUnder(source, index, depth = 0) {
     if (depth > 4)
@@ -36145,7 +36153,7 @@ async function imagesUnder(source, index, depth = 0) {
     for (const child of index.manifests) {
         if (!isManifestType(child.mediaType))
             continue;
-        const parsed = await readManifest(source, child);
+        const { parsed } = await readManifest(source, child);
         if (parsed.kind === 'manifest')
             out.push(parsed);
         else
@@ -36203,17 +36211,14 @@ async function pullCommand(argv) {
         output: { type: 'string', short: 'o' },
         'oci-layout': { type: 'boolean' },
         platform: { type: 'string' },
-        username: { type: 'string', short: 'u' },
-        password: { type: 'string', short: 'p' },
-        'plain-http': { type: 'boolean' },
+        ...REGISTRY_OPTIONS,
         help: { type: 'boolean', short: 'h' }
     });
     if (values.help) {
         process.stdout.write(`${USAGE$1}\n`);
         return 0;
     }
-    if (values.format !== undefined && values.format !== 'text' && values.format !== 'json')
-        throw new UsageError(`--format must be text or json, not ${String(values.format)}`);
+    checkFormat(values.format);
     if (positionals.length !== 1)
         throw new UsageError(positionals.length
             ? `pull takes one reference, not ${positionals.length}: ${positionals.join(' ')}`
@@ -36226,9 +36231,7 @@ async function pullCommand(argv) {
         ...(layout ? { ociLayout: positionals[0], reference: '' } : { reference: positionals[0] }),
         output: str(values.output),
         platform: str(values.platform),
-        username: str(values.username),
-        password: str(values.password) ?? process.env.OCI_PASSWORD,
-        plainHttp: values['plain-http'] ? 'true' : 'auto',
+        ...registryFlags(values),
         onNotice: (line) => void process.stderr.write(`${line}\n`)
     });
     printResult(pullFilesResult(result), values.format);
@@ -36581,25 +36584,13 @@ async function pushFiles(opts) {
 const OPTIONS = {
     'artifact-type': { type: 'string' },
     annotation: { type: 'string', short: 'a', multiple: true },
-    username: { type: 'string', short: 'u' },
-    password: { type: 'string', short: 'p' },
-    'plain-http': { type: 'boolean' }
+    ...REGISTRY_OPTIONS
 };
-/** `K=V` each; a key given twice keeps its last value, as oras does. */
-function readAnnotations(args) {
-    const out = {};
-    for (const a of args) {
-        const eq = a.indexOf('=');
-        if (eq <= 0)
-            throw new UsageError(`--annotation ${a} is not KEY=VALUE`);
-        out[a.slice(0, eq)] = a.slice(eq + 1);
-    }
-    return out;
-}
 function run(attach) {
     const what = attach ? 'attach SUBJECT FILE[:MEDIATYPE]...' : 'push REF FILE[:MEDIATYPE]...';
     return async (argv) => {
         const { values, positionals } = readArgs(argv, OPTIONS);
+        checkFormat(values.format);
         const [reference, ...files] = positionals;
         if (!reference)
             throw new UsageError(`${what}: no reference given`, false);
@@ -36616,10 +36607,8 @@ function run(attach) {
             files,
             attach,
             artifactType,
-            annotations: readAnnotations(values.annotation ?? []),
-            username: values.username,
-            password: values.password ?? process.env.OCI_PASSWORD,
-            plainHttp: values['plain-http'] ? 'true' : 'auto',
+            annotations: annotationFlags(values),
+            ...registryFlags(values),
             onEvent: (e) => void events.push(e),
             onNotice: (line) => void process.stderr.write(`${line}\n`)
         });

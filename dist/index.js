@@ -34565,43 +34565,6 @@ async function readCursor(cursor, size, limit, what) {
     return out;
 }
 
-/** Small content (a manifest, a config) whole, refusing more than `limit` bytes; not verified. */
-async function readContent(src, desc, limit, what) {
-    if (desc.size > limit)
-        throw new OciError(`${what} is larger than ${limit} bytes`);
-    const chunks = await src.open(desc);
-    const parts = [];
-    let total = 0;
-    try {
-        // One byte past the limit tells enough; the caller checks the size against the descriptor.
-        for (let c = await chunks.next(limit + 1); c; c = await chunks.next(limit + 1 - total)) {
-            parts.push(Buffer.from(c));
-            total += c.length;
-            slabs.give(c);
-            if (total > limit)
-                throw new OciError(`${what} is larger than ${limit} bytes`);
-        }
-    }
-    finally {
-        await chunks.close();
-    }
-    return Buffer.concat(parts, total);
-}
-/** A whole stream (a manifest's HTTP body, a layout file), refusing more than `limit` bytes. */
-async function readAll(stream, limit, what) {
-    const chunks = [];
-    let total = 0;
-    for await (const chunk of stream) {
-        total += chunk.length;
-        if (total > limit) {
-            stream.destroy();
-            throw new OciError(`${what} is larger than ${limit} bytes`);
-        }
-        chunks.push(chunk);
-    }
-    return Buffer.concat(chunks, total);
-}
-
 const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** The digest grammar of the image spec (`algorithm:encoded`), with a sane bound on length. */
 const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
@@ -34709,6 +34672,50 @@ function successors(parsed) {
     return parsed.kind === 'index'
         ? parsed.index.manifests
         : [parsed.manifest.config, ...parsed.manifest.layers];
+}
+
+/** Small content (a manifest, a config) whole, refusing more than `limit` bytes; not verified. */
+async function readContent(src, desc, limit, what) {
+    if (desc.size > limit)
+        throw new OciError(`${what} is larger than ${limit} bytes`);
+    const chunks = await src.open(desc);
+    const parts = [];
+    let total = 0;
+    try {
+        // One byte past the limit tells enough; the caller checks the size against the descriptor.
+        for (let c = await chunks.next(limit + 1); c; c = await chunks.next(limit + 1 - total)) {
+            parts.push(Buffer.from(c));
+            total += c.length;
+            slabs.give(c);
+            if (total > limit)
+                throw new OciError(`${what} is larger than ${limit} bytes`);
+        }
+    }
+    finally {
+        await chunks.close();
+    }
+    return Buffer.concat(parts, total);
+}
+/** A manifest or index whole, checked against its descriptor (the source's hint if not) and parsed. */
+async function readManifest(src, desc) {
+    const what = `manifest ${desc.digest} of ${src.name}`;
+    const bytes = await readContent(src, desc, MAX_MANIFEST_BYTES, what);
+    verifyBuffer(bytes, desc, what, src.mismatchHint);
+    return { bytes, parsed: parseManifest(bytes, desc.mediaType, what) };
+}
+/** A whole stream (a manifest's HTTP body, a layout file), refusing more than `limit` bytes. */
+async function readAll(stream, limit, what) {
+    const chunks = [];
+    let total = 0;
+    for await (const chunk of stream) {
+        total += chunk.length;
+        if (total > limit) {
+            stream.destroy();
+            throw new OciError(`${what} is larger than ${limit} bytes`);
+        }
+        chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, total);
 }
 
 /**
@@ -35158,9 +35165,7 @@ async function imagePlatforms(src, root) {
  * single manifest that runs there. Anything else is a NotFoundError naming what is there.
  */
 async function pickPlatform(src, root, platform) {
-    const bytes = await readContent(src, root, MAX_MANIFEST_BYTES, root.digest);
-    verifyBuffer(bytes, root, `manifest ${root.digest} of ${src.name}`, src.mismatchHint);
-    const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${src.name}`);
+    const { bytes, parsed } = await readManifest(src, root);
     if (parsed.kind !== 'index') {
         // A single manifest is taken only when it runs on the platform asked for.
         const have = await imagePlatforms(src, { desc: root, bytes});
@@ -39402,7 +39407,7 @@ async function pullFiles(opts) {
         let root = await source.resolve(target);
         if (opts.platform)
             root = await pickPlatform(source, root, opts.platform);
-        const parsed = await readManifest(source, root);
+        const { parsed } = await readManifest(source, root);
         // An index is walked as oras walks it: the files of every image under it.
         const images = parsed.kind === 'index' ? await imagesUnder(source, parsed.index) : [parsed];
         const layers = images.flatMap((m) => m.manifest.layers);
@@ -39433,12 +39438,6 @@ async function pullFiles(opts) {
         await layout?.close();
     }
 }
-async function readManifest(source, desc) {
-    const what = `manifest ${desc.digest} of ${source.name}`;
-    const bytes = await readContent(source, desc, MAX_MANIFEST_BYTES, what);
-    verifyBuffer(bytes, desc, what, source.mismatchHint);
-    return parseManifest(bytes, desc.mediaType, what);
-}
 /** The image manifests under an index, nested indexes too (a few levels, as real ones nest). */
 async function imagesUnder(source, index, depth = 0) {
     if (depth > 4)
@@ -39447,7 +39446,7 @@ async function imagesUnder(source, index, depth = 0) {
     for (const child of index.manifests) {
         if (!isManifestType(child.mediaType))
             continue;
-        const parsed = await readManifest(source, child);
+        const { parsed } = await readManifest(source, child);
         if (parsed.kind === 'manifest')
             out.push(parsed);
         else
@@ -39958,10 +39957,7 @@ async function withMerged(opts, send) {
 }
 /** The platform images and attestations under one layout's root, added to `into`. */
 async function collect(layout, root, name, into) {
-    const bytes = await readContent(layout, root, MAX_MANIFEST_BYTES, root.digest);
-    const where = `manifest ${shortDigest(root.digest)} of ${layout.name}`;
-    verifyBuffer(bytes, root, where);
-    const parsed = parseManifest(bytes, root.mediaType, where);
+    const { bytes, parsed } = await readManifest(layout, root);
     const children = parsed.kind === 'index'
         ? parsed.index.manifests
         : [{ mediaType: root.mediaType, digest: root.digest, size: root.size }];
@@ -39974,14 +39970,15 @@ async function collect(layout, root, name, into) {
             throw new OciError(`${name} nests index ${shortDigest(child.digest)} in its index`, {
                 hint: 'merge layouts whose index lists platform manifests; select an inner index with @DIGEST'
             });
-        const platform = child.platform ?? (await configPlatform(layout, child, name));
+        // A single manifest's bytes are those just read; an index child's are read for its config.
+        const own = parsed.kind === 'index' ? undefined : bytes;
+        const platform = child.platform ?? (await configPlatform(layout, child, name, own));
         into.images.push({ layout: name, desc: { ...child, platform } });
     }
 }
 /** A manifest's platform from its config, for a manifest whose descriptor names none. */
-async function configPlatform(layout, desc, name) {
-    const bytes = await readContent(layout, desc, MAX_MANIFEST_BYTES, desc.digest);
-    verifyBuffer(bytes, desc, `manifest ${shortDigest(desc.digest)} of ${layout.name}`);
+async function configPlatform(layout, desc, name, known) {
+    const bytes = known ?? (await readManifest(layout, desc)).bytes;
     const [platform] = await imagePlatforms(layout, { desc, bytes});
     if (!platform)
         throw new OciError(`${name}: manifest ${shortDigest(desc.digest)} names no platform, so it has no place in a multi-platform index`, { hint: 'merge container images (their config names os and architecture), not artifacts' });

@@ -62,4 +62,10 @@ it('restores only the tags asked; a backup without tags is a usage error', async
   expect(none.stderr).toMatch(/names no tag to back up.*host\/repo:v1,v2/)
   const usage = await runCli(['backup', `${reg.host}/bk/app:v1`])
   expect(usage.code).toBe(2)
+  // Credentials go as a pair, checked before any work (the same reading for every command).
+  const half = await runCli(['backup', '-o', layout, '-p', 'x', `${reg.host}/bk/app:v1`])
+  expect(half).toMatchObject({
+    code: 2,
+    stderr: expect.stringMatching(/--password goes with --username/)
+  })
 })

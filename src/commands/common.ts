@@ -1,6 +1,7 @@
 // What the oras-style commands share: reading a command line, and printing a result as oras
 // does (lines, the digest last) or as JSON (--format json).
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { parseAnnotations } from '../oci/merge-index.js'
 
 /** A command line that cannot be read: exit status 2. */
 export class UsageError extends Error {
@@ -58,4 +59,37 @@ export function printResult(result: CommandResult, format: unknown): void {
   const lines = [...result.lines]
   if (result.digest) lines.push(`Digest: ${result.digest}`)
   process.stdout.write(lines.map((l) => `${l}\n`).join(''))
+}
+
+/** The registry flags the commands share: --username, --password (or OCI_PASSWORD), --plain-http. */
+export const REGISTRY_OPTIONS: Options = {
+  username: { type: 'string', short: 'u' },
+  password: { type: 'string', short: 'p' },
+  'plain-http': { type: 'boolean' }
+}
+
+type Values = ReturnType<typeof readArgs>['values']
+
+/** Credentials go as a pair; OCI_PASSWORD stands in for --password, only beside a --username. */
+export function registryFlags(values: Values): {
+  username?: string
+  password?: string
+  plainHttp: 'true' | 'auto'
+} {
+  const username = typeof values.username === 'string' ? values.username : undefined
+  const given = typeof values.password === 'string' ? values.password : undefined
+  if (given !== undefined && username === undefined)
+    throw new UsageError('--password goes with --username')
+  const password = username === undefined ? undefined : (given ?? process.env.OCI_PASSWORD)
+  if (username !== undefined && password === undefined)
+    throw new UsageError('--username goes with --password (or OCI_PASSWORD)')
+  return { username, password, plainHttp: values['plain-http'] === true ? 'true' : 'auto' }
+}
+
+/** `--annotation K=V` flags, read as the action reads its annotations; one without `=` is a usage error. */
+export function annotationFlags(values: Values): Record<string, string> {
+  const list = Array.isArray(values.annotation) ? values.annotation : []
+  for (const a of list)
+    if (a.indexOf('=') <= 0) throw new UsageError(`--annotation ${a} is not KEY=VALUE`)
+  return parseAnnotations(list)
 }

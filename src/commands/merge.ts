@@ -1,17 +1,23 @@
 // `oci-layout merge LAYOUT... (--to-oci-layout DIR[:TAG] | REF)`: per-platform builds published
 // as one multi-platform image index.
-import { parseAnnotations } from '../oci/merge-index.js'
 import { mergePush, mergeToLayout } from '../transfer/merge.js'
 import type { TransferResult } from '../transfer/result.js'
-import { checkFormat, printResult, readArgs, UsageError, type Options } from './common.js'
+import {
+  annotationFlags,
+  checkFormat,
+  printResult,
+  readArgs,
+  registryFlags,
+  REGISTRY_OPTIONS,
+  UsageError,
+  type Options
+} from './common.js'
 
 const OPTIONS: Options = {
   'to-oci-layout': { type: 'string' },
   annotation: { type: 'string', multiple: true, short: 'a' },
   tag: { type: 'string', multiple: true, short: 't' },
-  username: { type: 'string' },
-  password: { type: 'string' },
-  'plain-http': { type: 'boolean' }
+  ...REGISTRY_OPTIONS
 }
 
 const USAGE =
@@ -25,9 +31,7 @@ export async function mergeCommand(argv: string[]): Promise<number> {
   const reference = toLayout === undefined ? positionals.at(-1) : undefined
   if (layouts.length === 0 || (toLayout === undefined && reference === undefined))
     throw new UsageError(`merge takes the layouts and where the index goes: ${USAGE}`)
-  const annotations = parseAnnotations((values.annotation as string[] | undefined) ?? [])
-  const username = values.username as string | undefined
-  const password = (values.password as string | undefined) ?? process.env.OCI_PASSWORD
+  const annotations = annotationFlags(values)
   const say = (line: string): void => void process.stderr.write(`${line}\n`)
   const common = {
     layouts,
@@ -45,10 +49,8 @@ export async function mergeCommand(argv: string[]): Promise<number> {
       ...common,
       reference: reference as string,
       tags: (values.tag as string[] | undefined) ?? [],
-      username,
-      password,
-      credentialInputs: 'the --username and --password flags',
-      plainHttp: values['plain-http'] === true ? 'true' : 'auto'
+      ...registryFlags(values),
+      credentialInputs: 'the --username and --password flags'
     })
     to = `[registry] ${reference}`
   }

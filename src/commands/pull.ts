@@ -1,7 +1,15 @@
 // `oci-layout pull REF [-o DIR]` and `pull --oci-layout PATH[:TAG|@DIGEST]`: an artifact's files,
 // as `oras pull` writes them (the layout form, `pull --reference … --layout …`, is cli.ts's).
 import { pullFiles, type PullFilesResult } from '../transfer/pull-files.js'
-import { printResult, readArgs, UsageError, type CommandResult } from './common.js'
+import {
+  checkFormat,
+  printResult,
+  readArgs,
+  registryFlags,
+  REGISTRY_OPTIONS,
+  UsageError,
+  type CommandResult
+} from './common.js'
 
 const USAGE =
   'usage: oci-layout pull [HOST/]REPO[:TAG|@DIGEST] [-o DIR] [--platform OS/ARCH] [--username U --password P] [--plain-http] [--format json]\n' +
@@ -39,17 +47,14 @@ export async function pullCommand(argv: string[]): Promise<number> {
     output: { type: 'string', short: 'o' },
     'oci-layout': { type: 'boolean' },
     platform: { type: 'string' },
-    username: { type: 'string', short: 'u' },
-    password: { type: 'string', short: 'p' },
-    'plain-http': { type: 'boolean' },
+    ...REGISTRY_OPTIONS,
     help: { type: 'boolean', short: 'h' }
   })
   if (values.help) {
     process.stdout.write(`${USAGE}\n`)
     return 0
   }
-  if (values.format !== undefined && values.format !== 'text' && values.format !== 'json')
-    throw new UsageError(`--format must be text or json, not ${String(values.format)}`)
+  checkFormat(values.format)
   if (positionals.length !== 1)
     throw new UsageError(
       positionals.length
@@ -66,9 +71,7 @@ export async function pullCommand(argv: string[]): Promise<number> {
     ...(layout ? { ociLayout: positionals[0], reference: '' } : { reference: positionals[0] }),
     output: str(values.output),
     platform: str(values.platform),
-    username: str(values.username),
-    password: str(values.password) ?? process.env.OCI_PASSWORD,
-    plainHttp: values['plain-http'] ? 'true' : 'auto',
+    ...registryFlags(values),
     onNotice: (line) => void process.stderr.write(`${line}\n`)
   })
   printResult(pullFilesResult(result), values.format)

@@ -3,31 +3,29 @@
 import type { CopyEvent } from '../copy/copy.js'
 import { shortDigest } from '../oci/types.js'
 import { pushFiles, type PushFilesResult } from '../transfer/push-files.js'
-import { printResult, readArgs, UsageError, type CommandResult, type Options } from './common.js'
+import {
+  annotationFlags,
+  checkFormat,
+  printResult,
+  readArgs,
+  registryFlags,
+  REGISTRY_OPTIONS,
+  UsageError,
+  type CommandResult,
+  type Options
+} from './common.js'
 
 const OPTIONS: Options = {
   'artifact-type': { type: 'string' },
   annotation: { type: 'string', short: 'a', multiple: true },
-  username: { type: 'string', short: 'u' },
-  password: { type: 'string', short: 'p' },
-  'plain-http': { type: 'boolean' }
-}
-
-/** `K=V` each; a key given twice keeps its last value, as oras does. */
-export function readAnnotations(args: string[]): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const a of args) {
-    const eq = a.indexOf('=')
-    if (eq <= 0) throw new UsageError(`--annotation ${a} is not KEY=VALUE`)
-    out[a.slice(0, eq)] = a.slice(eq + 1)
-  }
-  return out
+  ...REGISTRY_OPTIONS
 }
 
 function run(attach: boolean): (argv: string[]) => Promise<number> {
   const what = attach ? 'attach SUBJECT FILE[:MEDIATYPE]...' : 'push REF FILE[:MEDIATYPE]...'
   return async (argv) => {
     const { values, positionals } = readArgs(argv, OPTIONS)
+    checkFormat(values.format)
     const [reference, ...files] = positionals
     if (!reference) throw new UsageError(`${what}: no reference given`, false)
     if (!files.length)
@@ -44,10 +42,8 @@ function run(attach: boolean): (argv: string[]) => Promise<number> {
       files,
       attach,
       artifactType,
-      annotations: readAnnotations((values.annotation as string[] | undefined) ?? []),
-      username: values.username as string | undefined,
-      password: (values.password as string | undefined) ?? process.env.OCI_PASSWORD,
-      plainHttp: values['plain-http'] ? 'true' : 'auto',
+      annotations: annotationFlags(values),
+      ...registryFlags(values),
       onEvent: (e) => void events.push(e),
       onNotice: (line) => void process.stderr.write(`${line}\n`)
     })

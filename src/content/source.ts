@@ -1,5 +1,8 @@
 import type { Readable } from 'node:stream'
 import { OciError } from '../errors/errors.js'
+import { verifyBuffer } from '../oci/digest.js'
+import { parseManifest, type ParsedManifest } from '../oci/manifest.js'
+import { MAX_MANIFEST_BYTES } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
 import { slabs } from '../slabs/pool.js'
 import type { ChunkSource } from './blob-cursor.js'
@@ -51,6 +54,17 @@ export async function readContent(
     await chunks.close()
   }
   return Buffer.concat(parts, total)
+}
+
+/** A manifest or index whole, checked against its descriptor (the source's hint if not) and parsed. */
+export async function readManifest(
+  src: Source,
+  desc: Descriptor
+): Promise<{ bytes: Buffer; parsed: ParsedManifest }> {
+  const what = `manifest ${desc.digest} of ${src.name}`
+  const bytes = await readContent(src, desc, MAX_MANIFEST_BYTES, what)
+  verifyBuffer(bytes, desc, what, src.mismatchHint)
+  return { bytes, parsed: parseManifest(bytes, desc.mediaType, what) }
 }
 
 /** A whole stream (a manifest's HTTP body, a layout file), refusing more than `limit` bytes. */

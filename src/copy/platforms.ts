@@ -1,8 +1,7 @@
-import { readContent, type Source } from '../content/source.js'
+import { readContent, readManifest, type Source } from '../content/source.js'
 import { NotFoundError } from '../errors/errors.js'
 import { verifyBuffer } from '../oci/digest.js'
 import { parseManifest } from '../oci/manifest.js'
-import { MAX_MANIFEST_BYTES } from '../oci/media-types.js'
 import { selectPlatform } from '../oci/platform.js'
 import { formatPlatform, type Descriptor, type Platform } from '../oci/types.js'
 import type { GraphNode } from './graph.js'
@@ -43,9 +42,7 @@ export async function pickPlatform(
   root: Descriptor,
   platform: string
 ): Promise<Descriptor> {
-  const bytes = await readContent(src, root, MAX_MANIFEST_BYTES, root.digest)
-  verifyBuffer(bytes, root, `manifest ${root.digest} of ${src.name}`, src.mismatchHint)
-  const parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest} of ${src.name}`)
+  const { bytes, parsed } = await readManifest(src, root)
   if (parsed.kind !== 'index') {
     // A single manifest is taken only when it runs on the platform asked for.
     const have = await imagePlatforms(src, { desc: root, bytes, children: [] })

@@ -1,11 +1,9 @@
-import { readContent } from '../content/source.js'
+import { readManifest } from '../content/source.js'
 import { imagePlatforms, toPlatform } from '../copy/platforms.js'
 import { InputError, OciError } from '../errors/errors.js'
 import { checkLayoutDestination } from '../layout/layout-sink.js'
 import { LayoutSource } from '../layout/layout-source.js'
-import { verifyBuffer } from '../oci/digest.js'
-import { parseManifest } from '../oci/manifest.js'
-import { isIndexType, MAX_MANIFEST_BYTES } from '../oci/media-types.js'
+import { isIndexType } from '../oci/media-types.js'
 import { isAttestation, mergeIndex, type MergeInput, type MergedIndex } from '../oci/merge-index.js'
 import { formatReference, parseLayoutSpec, parseReference } from '../oci/reference.js'
 import { shortDigest, type Descriptor, type Platform } from '../oci/types.js'
@@ -104,10 +102,7 @@ async function collect(
   name: string,
   into: MergeInput
 ): Promise<void> {
-  const bytes = await readContent(layout, root, MAX_MANIFEST_BYTES, root.digest)
-  const where = `manifest ${shortDigest(root.digest)} of ${layout.name}`
-  verifyBuffer(bytes, root, where)
-  const parsed = parseManifest(bytes, root.mediaType, where)
+  const { bytes, parsed } = await readManifest(layout, root)
   const children =
     parsed.kind === 'index'
       ? parsed.index.manifests
@@ -121,7 +116,9 @@ async function collect(
       throw new OciError(`${name} nests index ${shortDigest(child.digest)} in its index`, {
         hint: 'merge layouts whose index lists platform manifests; select an inner index with @DIGEST'
       })
-    const platform = child.platform ?? (await configPlatform(layout, child, name))
+    // A single manifest's bytes are those just read; an index child's are read for its config.
+    const own = parsed.kind === 'index' ? undefined : bytes
+    const platform = child.platform ?? (await configPlatform(layout, child, name, own))
     into.images.push({ layout: name, desc: { ...child, platform } })
   }
 }
@@ -130,10 +127,10 @@ async function collect(
 async function configPlatform(
   layout: LayoutSource,
   desc: Descriptor,
-  name: string
+  name: string,
+  known?: Buffer
 ): Promise<Platform> {
-  const bytes = await readContent(layout, desc, MAX_MANIFEST_BYTES, desc.digest)
-  verifyBuffer(bytes, desc, `manifest ${shortDigest(desc.digest)} of ${layout.name}`)
+  const bytes = known ?? (await readManifest(layout, desc)).bytes
   const [platform] = await imagePlatforms(layout, { desc, bytes, children: [] })
   if (!platform)
     throw new OciError(

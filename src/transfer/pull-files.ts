@@ -2,12 +2,11 @@
 import * as path from 'node:path'
 import { writeArtifactFiles } from '../artifact/files-out.js'
 import { ArtifactAnnotation, artifactFiles } from '../artifact/titles.js'
-import { readContent, type Source } from '../content/source.js'
+import { readManifest, type Source } from '../content/source.js'
 import { InputError } from '../errors/errors.js'
 import { LayoutSource } from '../layout/layout-source.js'
-import { verifyBuffer } from '../oci/digest.js'
-import { parseManifest } from '../oci/manifest.js'
-import { isManifestType, MAX_MANIFEST_BYTES } from '../oci/media-types.js'
+import type { ParsedManifest } from '../oci/manifest.js'
+import { isManifestType } from '../oci/media-types.js'
 import { formatReference, parseLayoutSpec, parseReference } from '../oci/reference.js'
 import { formatPlatform, type Descriptor, type ImageIndex } from '../oci/types.js'
 import { RegistryRepository } from '../registry/repository.js'
@@ -79,7 +78,7 @@ export async function pullFiles(opts: PullFilesOptions): Promise<PullFilesResult
     }
     let root = await source.resolve(target)
     if (opts.platform) root = await pickPlatform(source, root, opts.platform)
-    const parsed = await readManifest(source, root)
+    const { parsed } = await readManifest(source, root)
     // An index is walked as oras walks it: the files of every image under it.
     const images = parsed.kind === 'index' ? await imagesUnder(source, parsed.index) : [parsed]
     const layers = images.flatMap((m) => m.manifest.layers)
@@ -110,15 +109,7 @@ export async function pullFiles(opts: PullFilesOptions): Promise<PullFilesResult
   }
 }
 
-type Parsed = ReturnType<typeof parseManifest>
-type Image = Extract<Parsed, { kind: 'manifest' }>
-
-async function readManifest(source: Source, desc: Descriptor): Promise<Parsed> {
-  const what = `manifest ${desc.digest} of ${source.name}`
-  const bytes = await readContent(source, desc, MAX_MANIFEST_BYTES, what)
-  verifyBuffer(bytes, desc, what, source.mismatchHint)
-  return parseManifest(bytes, desc.mediaType, what)
-}
+type Image = Extract<ParsedManifest, { kind: 'manifest' }>
 
 /** The image manifests under an index, nested indexes too (a few levels, as real ones nest). */
 async function imagesUnder(source: Source, index: ImageIndex, depth = 0): Promise<Image[]> {
@@ -126,7 +117,7 @@ async function imagesUnder(source: Source, index: ImageIndex, depth = 0): Promis
   const out: Image[] = []
   for (const child of index.manifests) {
     if (!isManifestType(child.mediaType)) continue
-    const parsed = await readManifest(source, child)
+    const { parsed } = await readManifest(source, child)
     if (parsed.kind === 'manifest') out.push(parsed)
     else out.push(...(await imagesUnder(source, parsed.index, depth + 1)))
   }
