@@ -33550,7 +33550,13 @@ function isIndexType(mediaType) {
 const Annotation = {
     RefName: 'org.opencontainers.image.ref.name',
     ContainerdName: 'io.containerd.image.name',
-    DockerReferenceType: 'vnd.docker.reference.type'
+    DockerReferenceType: 'vnd.docker.reference.type',
+    /** An artifact layer's file name (oras). */
+    Title: 'org.opencontainers.image.title',
+    /** A layer that is a directory packed as tar+gzip, to unpack (oras). */
+    Unpack: 'io.deis.oras.content.unpack',
+    /** The digest of a packed directory's tar before gzip (oras). */
+    TarDigest: 'io.deis.oras.content.digest'
 };
 /** A manifest larger than this is refused: the common registry limit, and a guard on memory. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -39073,12 +39079,6 @@ async function copyImage(opts) {
 // Which layers of an artifact are files, and where each may go: oras names a file by the
 // `org.opencontainers.image.title` annotation of its layer, and packs a directory as one tar+gzip
 // layer. Titles come from whoever pushed the artifact, so each is checked before anything is written.
-const ArtifactAnnotation = {
-    Title: 'org.opencontainers.image.title',
-    Unpack: 'io.deis.oras.content.unpack',
-    /** The digest of a packed directory's tar before gzip. */
-    TarDigest: 'io.deis.oras.content.digest'
-};
 const UNSAFE_HINT$1 = 'nothing was written; the artifact was pushed with an unsafe title';
 const IN_THE_WAY_HINT = 'nothing was written; pull into another directory (-o DIR) or clear the way';
 const refused = (title, why, hint = UNSAFE_HINT$1) => new InputError(`the artifact names a file ${JSON.stringify(title.slice(0, 200))}: ${why}`, {
@@ -39108,7 +39108,7 @@ function artifactFiles(manifest) {
     const files = [];
     const seen = new Map();
     for (const desc of manifest.layers) {
-        const title = desc.annotations?.[ArtifactAnnotation.Title];
+        const title = desc.annotations?.[Annotation.Title];
         if (title === undefined)
             continue;
         const name = titlePath(title);
@@ -39116,11 +39116,11 @@ function artifactFiles(manifest) {
         if (seen.has(key))
             throw refused(title, `two layers carry this title (${seen.get(key)} and ${desc.digest})`);
         seen.set(key, desc.digest);
-        const unpack = desc.annotations?.[ArtifactAnnotation.Unpack] === 'true';
+        const unpack = desc.annotations?.[Annotation.Unpack] === 'true';
         files.push({
             desc,
             name,
-            ...(unpack ? { unpack: { tarDigest: desc.annotations?.[ArtifactAnnotation.TarDigest] } } : {})
+            ...(unpack ? { unpack: { tarDigest: desc.annotations?.[Annotation.TarDigest] } } : {})
         });
     }
     for (const f of files)
@@ -39427,7 +39427,7 @@ async function pullFiles(opts) {
             reference: name.byDigest(root.digest),
             files: written.map((w) => ({
                 path: w.path,
-                title: w.file.desc.annotations?.[ArtifactAnnotation.Title] ?? w.file.name,
+                title: w.file.desc.annotations?.[Annotation.Title] ?? w.file.name,
                 descriptor: w.file.desc,
                 unpacked: w.file.unpack !== undefined
             }))
@@ -39456,7 +39456,7 @@ async function imagesUnder(source, index, depth = 0) {
 }
 /** Two images of an index naming the same file (one per platform, say) cannot both be written. */
 function checkNoClash(pulled, children, layers) {
-    const titles = layers.map((l) => l.annotations?.[ArtifactAnnotation.Title]).filter(Boolean);
+    const titles = layers.map((l) => l.annotations?.[Annotation.Title]).filter(Boolean);
     if (new Set(titles).size === titles.length)
         return;
     const platforms = children
@@ -39540,10 +39540,7 @@ const Oras = {
     DefaultArtifactType: 'application/vnd.unknown.artifact.v1',
     FileLayer: 'application/vnd.oci.image.layer.v1.tar',
     DirLayer: 'application/vnd.oci.image.layer.v1.tar+gzip',
-    EmptyConfig: 'application/vnd.oci.empty.v1+json',
-    Title: 'org.opencontainers.image.title',
-    Unpack: 'io.deis.oras.content.unpack',
-    TarDigest: 'io.deis.oras.content.digest'
+    EmptyConfig: 'application/vnd.oci.empty.v1+json'
 };
 const EMPTY = Buffer.from('{}');
 async function hashFile(file) {
@@ -39594,9 +39591,9 @@ class FilesSource {
                     const packed = await packDir(cwd, spec.title, file);
                     // In key order, as oras (Go, which sorts map keys) writes them.
                     const annotations = {
-                        [Oras.TarDigest]: packed.tarDigest,
-                        [Oras.Unpack]: 'true',
-                        [Oras.Title]: spec.title
+                        [Annotation.TarDigest]: packed.tarDigest,
+                        [Annotation.Unpack]: 'true',
+                        [Annotation.Title]: spec.title
                     };
                     const mediaType = spec.mediaType ?? Oras.DirLayer;
                     const desc = { mediaType, digest: packed.digest, size: packed.size, annotations };
@@ -39604,7 +39601,7 @@ class FilesSource {
                 }
                 else {
                     const { digest, size } = await hashFile(where);
-                    const annotations = { [Oras.Title]: spec.title };
+                    const annotations = { [Annotation.Title]: spec.title };
                     const mediaType = spec.mediaType ?? Oras.FileLayer;
                     layers.push({ desc: { mediaType, digest, size, annotations }, file: where });
                 }
@@ -39831,7 +39828,7 @@ async function transferFiles(opts) {
                 : opts.reference,
             attach
         });
-        const titles = r.layers.map((l) => `uploaded ${l.annotations?.['org.opencontainers.image.title'] ?? l.digest}`);
+        const titles = r.layers.map((l) => `uploaded ${l.annotations?.[Annotation.Title] ?? l.digest}`);
         const to = r.subject ? `as a referrer of ${r.subject.digest} to` : 'to';
         return {
             digest: r.digest,

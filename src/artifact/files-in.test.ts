@@ -6,6 +6,7 @@ import path from 'node:path'
 import { readContent } from '../content/source.js'
 import { InputError } from '../errors/errors.js'
 import { digestOf } from '../oci/digest.js'
+import { Annotation } from '../oci/media-types.js'
 import { FilesSource, Oras } from './files-in.js'
 import { parseFileSpecs } from './file-specs.js'
 import { tmpDir } from '../../__tests__/helpers/skopeo.js'
@@ -61,13 +62,13 @@ describe('FilesSource', () => {
         mediaType: 'text/plain',
         digest: digestOf(Buffer.from('hello\n')),
         size: 6,
-        annotations: { [Oras.Title]: 'a.txt' }
+        annotations: { [Annotation.Title]: 'a.txt' }
       })
       expect(dir.mediaType).toBe(Oras.DirLayer)
       expect(dir.annotations).toEqual({
-        [Oras.TarDigest]: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
-        [Oras.Unpack]: 'true',
-        [Oras.Title]: 'd'
+        [Annotation.TarDigest]: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+        [Annotation.Unpack]: 'true',
+        [Annotation.Title]: 'd'
       })
       expect((await readContent(src, file, 100, 'a.txt')).toString()).toBe('hello\n')
       const tgz = await readContent(src, dir, 1 << 20, 'd')
@@ -95,7 +96,7 @@ describe('FilesSource', () => {
         '-rw-r--r-- 0/0 d/sub/two'
       ])
       const tar = execFileSync('gzip', ['-dc', tgzFile])
-      expect(digestOf(tar)).toBe(dir.annotations?.[Oras.TarDigest])
+      expect(digestOf(tar)).toBe(dir.annotations?.[Annotation.TarDigest])
       expect(await src.exists(dir)).toBe(true)
       expect(await src.exists({ ...dir, digest: digestOf(Buffer.from('x')) })).toBe(false)
     } finally {

@@ -10,7 +10,7 @@ import type { Source } from '../content/source.js'
 import { InputError, NotFoundError } from '../errors/errors.js'
 import { fsReason, rangeReader } from '../layout/files.js'
 import { digestOf } from '../oci/digest.js'
-import { MediaType } from '../oci/media-types.js'
+import { Annotation, MediaType } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
 import type { FileSpec } from './file-specs.js'
 import { packDir } from './pack-dir.js'
@@ -20,10 +20,7 @@ export const Oras = {
   DefaultArtifactType: 'application/vnd.unknown.artifact.v1',
   FileLayer: 'application/vnd.oci.image.layer.v1.tar',
   DirLayer: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  EmptyConfig: 'application/vnd.oci.empty.v1+json',
-  Title: 'org.opencontainers.image.title',
-  Unpack: 'io.deis.oras.content.unpack',
-  TarDigest: 'io.deis.oras.content.digest'
+  EmptyConfig: 'application/vnd.oci.empty.v1+json'
 } as const
 
 const EMPTY = Buffer.from('{}')
@@ -103,16 +100,16 @@ export class FilesSource implements Source {
           const packed = await packDir(cwd, spec.title, file)
           // In key order, as oras (Go, which sorts map keys) writes them.
           const annotations = {
-            [Oras.TarDigest]: packed.tarDigest,
-            [Oras.Unpack]: 'true',
-            [Oras.Title]: spec.title
+            [Annotation.TarDigest]: packed.tarDigest,
+            [Annotation.Unpack]: 'true',
+            [Annotation.Title]: spec.title
           }
           const mediaType = spec.mediaType ?? Oras.DirLayer
           const desc = { mediaType, digest: packed.digest, size: packed.size, annotations }
           layers.push({ desc, file })
         } else {
           const { digest, size } = await hashFile(where)
-          const annotations = { [Oras.Title]: spec.title }
+          const annotations = { [Annotation.Title]: spec.title }
           const mediaType = spec.mediaType ?? Oras.FileLayer
           layers.push({ desc: { mediaType, digest, size, annotations }, file: where })
         }

@@ -4,14 +4,8 @@
 import { lstat, realpath } from 'node:fs/promises'
 import * as path from 'node:path'
 import { InputError } from '../errors/errors.js'
+import { Annotation } from '../oci/media-types.js'
 import type { Descriptor, ImageManifest } from '../oci/types.js'
-
-export const ArtifactAnnotation = {
-  Title: 'org.opencontainers.image.title',
-  Unpack: 'io.deis.oras.content.unpack',
-  /** The digest of a packed directory's tar before gzip. */
-  TarDigest: 'io.deis.oras.content.digest'
-} as const
 
 /** One titled layer: a file, or a directory packed as tar+gzip. */
 export interface ArtifactFile {
@@ -51,18 +45,18 @@ export function artifactFiles(manifest: ImageManifest): ArtifactFile[] {
   const files: ArtifactFile[] = []
   const seen = new Map<string, string>()
   for (const desc of manifest.layers) {
-    const title = desc.annotations?.[ArtifactAnnotation.Title]
+    const title = desc.annotations?.[Annotation.Title]
     if (title === undefined) continue
     const name = titlePath(title)
     const key = name
     if (seen.has(key))
       throw refused(title, `two layers carry this title (${seen.get(key)} and ${desc.digest})`)
     seen.set(key, desc.digest)
-    const unpack = desc.annotations?.[ArtifactAnnotation.Unpack] === 'true'
+    const unpack = desc.annotations?.[Annotation.Unpack] === 'true'
     files.push({
       desc,
       name,
-      ...(unpack ? { unpack: { tarDigest: desc.annotations?.[ArtifactAnnotation.TarDigest] } } : {})
+      ...(unpack ? { unpack: { tarDigest: desc.annotations?.[Annotation.TarDigest] } } : {})
     })
   }
   for (const f of files)

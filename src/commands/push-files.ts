@@ -1,6 +1,7 @@
 // `oci-layout push REF FILE[:MEDIATYPE]...` and `oci-layout attach SUBJECT FILE...`: files as an
 // OCI 1.1 artifact, in oras's shape and with oras's output.
 import type { CopyEvent } from '../copy/copy.js'
+import { Annotation } from '../oci/media-types.js'
 import { shortDigest } from '../oci/types.js'
 import { pushFiles, type PushFilesResult } from '../transfer/push-files.js'
 import {
@@ -59,7 +60,7 @@ function describe(r: PushFilesResult, events: CopyEvent[]): CommandResult {
     const e = events.find((x) => x.type === 'blob' && x.desc.digest === layer.digest)
     // No event: the registry had the whole artifact already.
     const verb = e?.type === 'blob' && e.outcome !== 'exists' ? 'Uploaded' : 'Exists  '
-    const title = layer.annotations?.['org.opencontainers.image.title'] ?? ''
+    const title = layer.annotations?.[Annotation.Title] ?? ''
     lines.push(`${verb} ${shortDigest(layer.digest)} ${title}`)
   }
   const where = r.subject

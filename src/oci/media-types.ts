@@ -35,7 +35,13 @@ export function isIndexType(mediaType: string | undefined): boolean {
 export const Annotation = {
   RefName: 'org.opencontainers.image.ref.name',
   ContainerdName: 'io.containerd.image.name',
-  DockerReferenceType: 'vnd.docker.reference.type'
+  DockerReferenceType: 'vnd.docker.reference.type',
+  /** An artifact layer's file name (oras). */
+  Title: 'org.opencontainers.image.title',
+  /** A layer that is a directory packed as tar+gzip, to unpack (oras). */
+  Unpack: 'io.deis.oras.content.unpack',
+  /** The digest of a packed directory's tar before gzip (oras). */
+  TarDigest: 'io.deis.oras.content.digest'
 } as const
 
 /** A manifest larger than this is refused: the common registry limit, and a guard on memory. */

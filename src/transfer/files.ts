@@ -1,5 +1,6 @@
 // The action's `files` input, for the adapters: an artifact's files pushed (or attached to a
 // subject as a referrer), or pulled into a directory from a registry or a local layout.
+import { Annotation } from '../oci/media-types.js'
 import { formatReference, parseReference } from '../oci/reference.js'
 import type { RegistryOptions } from './options.js'
 import { pullFiles } from './pull-files.js'
@@ -49,9 +50,7 @@ export async function transferFiles(opts: FilesOptions): Promise<FilesResult> {
         : opts.reference,
       attach
     })
-    const titles = r.layers.map(
-      (l) => `uploaded ${l.annotations?.['org.opencontainers.image.title'] ?? l.digest}`
-    )
+    const titles = r.layers.map((l) => `uploaded ${l.annotations?.[Annotation.Title] ?? l.digest}`)
     const to = r.subject ? `as a referrer of ${r.subject.digest} to` : 'to'
     return {
       digest: r.digest,

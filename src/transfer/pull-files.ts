@@ -1,12 +1,12 @@
 // `oras pull`: an artifact's files, from a registry or a local layout, into a directory.
 import * as path from 'node:path'
 import { writeArtifactFiles } from '../artifact/files-out.js'
-import { ArtifactAnnotation, artifactFiles } from '../artifact/titles.js'
+import { artifactFiles } from '../artifact/titles.js'
 import { readManifest, type Source } from '../content/source.js'
 import { InputError } from '../errors/errors.js'
 import { LayoutSource } from '../layout/layout-source.js'
 import type { ParsedManifest } from '../oci/manifest.js'
-import { isManifestType } from '../oci/media-types.js'
+import { Annotation, isManifestType } from '../oci/media-types.js'
 import { formatReference, parseLayoutSpec, parseReference } from '../oci/reference.js'
 import { formatPlatform, type Descriptor, type ImageIndex } from '../oci/types.js'
 import { RegistryRepository } from '../registry/repository.js'
@@ -98,7 +98,7 @@ export async function pullFiles(opts: PullFilesOptions): Promise<PullFilesResult
       reference: name.byDigest(root.digest),
       files: written.map((w) => ({
         path: w.path,
-        title: w.file.desc.annotations?.[ArtifactAnnotation.Title] ?? w.file.name,
+        title: w.file.desc.annotations?.[Annotation.Title] ?? w.file.name,
         descriptor: w.file.desc,
         unpacked: w.file.unpack !== undefined
       }))
@@ -126,7 +126,7 @@ async function imagesUnder(source: Source, index: ImageIndex, depth = 0): Promis
 
 /** Two images of an index naming the same file (one per platform, say) cannot both be written. */
 function checkNoClash(pulled: string, children: Descriptor[], layers: Descriptor[]): void {
-  const titles = layers.map((l) => l.annotations?.[ArtifactAnnotation.Title]).filter(Boolean)
+  const titles = layers.map((l) => l.annotations?.[Annotation.Title]).filter(Boolean)
   if (new Set(titles).size === titles.length) return
   const platforms = children
     .filter((d) => d.platform && d.platform.os !== 'unknown')
