@@ -13,8 +13,8 @@ export interface BlobContent {
   open(start?: number): Promise<BlobCursor>
 }
 
-/** How a blob or manifest got to the destination. */
-export type PushOutcome = 'uploaded' | 'mounted'
+/** How a blob or manifest got to the destination; `exists`: the push found it already there. */
+export type PushOutcome = 'uploaded' | 'mounted' | 'exists'
 
 /**
  * Where a copy writes: a registry repository, or a layout being written (see LayoutSink, whose
@@ -25,6 +25,11 @@ export interface Sink {
   readonly name: string
   /** Whether the content is present (and, for a layout, intact). */
   exists(desc: Descriptor): Promise<boolean>
+  /**
+   * True when `push` itself finds out whether the content is there (answering `exists`), so
+   * asking `exists` first would only cost a round trip.
+   */
+  asksOnPush?(desc: Descriptor): boolean
   /** Stores content under its digest. */
   push(desc: Descriptor, content: Content): Promise<PushOutcome>
   /**

@@ -28,6 +28,12 @@ export interface CopyOptions {
 }
 
 const DEFAULT_CONCURRENCY = 8
+/**
+ * Small blobs move this many times as many at once: their time is round trips, not bytes (1,000
+ * layers of 4 KiB behind 50 ms took 12 s at 8 at once), and each holds a slab or few of memory.
+ */
+const SMALL_WIDTH = 4
+const SMALL_MAX = 1024 * 1024
 /** Blobs this large get progress lines while they move, at most one per interval. */
 const PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 const PROGRESS_INTERVAL_MS = 10_000
@@ -74,7 +80,10 @@ export async function copyGraph(
     return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent: 0 }
   }
 
-  const limit = createLimiter(Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY))
+  const width = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY)
+  const limitLarge = createLimiter(width)
+  const limitSmall = createLimiter(width * SMALL_WIDTH)
+  const limit = (node: GraphNode) => (node.desc.size <= SMALL_MAX ? limitSmall : limitLarge)
   const done = new Map<string, Promise<void>>()
   const inFlight = new Set<Promise<unknown>>()
   let failed: unknown
@@ -92,13 +101,19 @@ export async function copyGraph(
   const transferOnce = async (node: GraphNode): Promise<TransferOutcome> => {
     // The root was asked about up front: asking again repeats a request (a 403 on Artifactory).
     const known = rootAbsent && node === graph.root
-    if (!known && (await dst.exists(node.desc))) {
+    // A sink that asks while pushing (a registry, for small blobs) is not asked first.
+    const asked = known || dst.asksOnPush?.(node.desc) === true
+    if (!asked && (await dst.exists(node.desc))) {
       if (!node.bytes) skipped.add(node.desc.digest)
       return 'exists'
     }
     // Another transfer failed while this one asked: start nothing new (its refusal would repeat).
     if (failed !== undefined) throw failed
-    if (!node.bytes) return send(node)
+    if (!node.bytes) {
+      const outcome = await send(node)
+      if (outcome === 'exists') skipped.add(node.desc.digest)
+      return outcome
+    }
     try {
       return await send(node)
     } catch (err) {
@@ -138,7 +153,7 @@ export async function copyGraph(
     if (!p) {
       p = (async () => {
         await Promise.all(node.children.map(place))
-        const t = limit(() => transfer(node))
+        const t = limit(node)(() => transfer(node))
         inFlight.add(t)
         try {
           await t

@@ -12,6 +12,8 @@ export interface UploadLimits {
    * way worth retrying), else the refusal (NAME_UNKNOWN, DENIED) every later blob fails with, unsent.
    */
   firstSession?: Map<string, Promise<unknown>>
+  /** Refused a mount from the repository itself: its small blobs are asked about by HEAD again. */
+  noAskFirst?: boolean
 }
 
 /** Chunk size after a one-request upload was refused: under every CDN limit, above ECR's 5 MiB minimum. */

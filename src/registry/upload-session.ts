@@ -17,6 +17,11 @@ export interface UploadOptions {
   limits: UploadLimits
   /** Repositories of the same registry that may hold the blob already: mount it from the first that does. */
   mountFrom?: string[]
+  /**
+   * Ask whether this repository holds the blob with the request that opens the upload (a mount
+   * from itself), instead of a HEAD before it. Not with `mountFrom`, whose mounts come after a HEAD.
+   */
+  askFirst?: boolean
 }
 
 export interface Session {
@@ -104,18 +109,29 @@ export async function cancelSession(opts: Upload, session: Session): Promise<voi
  * Opens an upload session. The first one of a repository goes alone, so that a repository which
  * refuses uploads (ECR's "does not exist") is asked once, not once per blob in flight.
  */
-export async function startSession(opts: Upload, desc: Descriptor): Promise<Session> {
+export async function startSession(opts: Upload, desc: Descriptor): Promise<Session>
+export async function startSession(
+  opts: Upload,
+  desc: Descriptor,
+  asking: true
+): Promise<Session | 'exists'>
+export async function startSession(
+  opts: Upload,
+  desc: Descriptor,
+  asking = false
+): Promise<Session | 'exists'> {
+  const opener = asking ? askAndOpen : openSession
   const first = (opts.limits.firstSession ??= new Map())
   const gate = first.get(opts.repository)
   if (gate) {
     const refused = await gate
     if (refused !== undefined) throw refused
-    return openSession(opts, desc)
+    return opener(opts, desc)
   }
   let settle: (refused: unknown) => void = () => {}
   first.set(opts.repository, new Promise((resolve) => (settle = resolve)))
   try {
-    const session = await openSession(opts, desc)
+    const session = await opener(opts, desc)
     settle(undefined)
     return session
   } catch (err) {
@@ -123,6 +139,41 @@ export async function startSession(opts: Upload, desc: Descriptor): Promise<Sess
     settle(err)
     throw err
   }
+}
+
+/**
+ * Opens an upload session with a mount from the repository itself, which asks whether it holds
+ * the blob in the same request: 201, it does; 202, the session. A registry that refuses the form
+ * is asked the plain way, and from then on by HEAD (`noAskFirst`).
+ */
+async function askAndOpen(opts: Upload, desc: Descriptor): Promise<Session | 'exists'> {
+  if (!opts.limits.noAskFirst) {
+    const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin)
+    url.searchParams.set('mount', desc.digest)
+    url.searchParams.set('from', opts.repository)
+    const res = await opts.client.request({
+      method: 'POST',
+      url,
+      body: Buffer.alloc(0),
+      scope: opts.scope,
+      retry: true
+    })
+    // What a plain POST would meet too (a busy or rate-limiting registry, after the client's
+    // retries) fails as it would; any other refusal is of the mount form.
+    if (res.status >= 500 || res.status === 429)
+      return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`)
+    await drain(res)
+    const location = header(res, 'location')
+    if (res.status === 201) return 'exists'
+    if (res.status === 202 && location) {
+      return {
+        location: resolveLocation(location, res.url),
+        minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
+      }
+    }
+    opts.limits.noAskFirst = true
+  }
+  return openSession(opts, desc)
 }
 
 async function openSession(opts: Upload, desc: Descriptor): Promise<Session> {

@@ -68,7 +68,7 @@ export async function uploadBlob(
   options: UploadOptions,
   desc: Descriptor,
   content: Content
-): Promise<'uploaded' | 'mounted'> {
+): Promise<'uploaded' | 'mounted' | 'exists'> {
   const bodies = new BlobBodies(content)
   try {
     return await upload({ ...options, tries: options.client.tries() }, desc, bodies)
@@ -108,8 +108,14 @@ async function upload(
   opts: Upload,
   desc: Descriptor,
   bodies: BlobBodies
-): Promise<'uploaded' | 'mounted'> {
+): Promise<'uploaded' | 'mounted' | 'exists'> {
   let session: Session | undefined
+  if (opts.askFirst) {
+    // The request that opens the upload also asks whether the repository holds the blob.
+    const asked = await startSession(opts, desc, true)
+    if (asked === 'exists') return 'exists'
+    session = asked
+  }
   const sources = opts.mountFrom ?? []
   for (const [i, from] of sources.entries()) {
     const mounted = await tryMount(opts, desc, from)
