@@ -76,7 +76,7 @@ describe('a push to three registries', () => {
   const layersOf = (events: CopyEvent[]): Descriptor[] =>
     events
       .filter(
-        (e): e is Extract<CopyEvent, { type: 'blob' }> =>
+        (e): e is Extract<CopyEvent, { type: 'blob' | 'manifest' }> =>
           e.type === 'blob' && e.desc.mediaType.includes('layer')
       )
       .map((e) => e.desc)

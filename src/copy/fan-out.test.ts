@@ -32,7 +32,7 @@ function content(desc: Descriptor, bytes: Buffer): BlobContent & { opens: number
 
 /** A member whose pushes fail at once. */
 class Refusing extends MemoryStore {
-  async push(_desc: Descriptor, _content: Content): Promise<PushOutcome> {
+  override async push(_desc: Descriptor, _content: Content): Promise<PushOutcome> {
     throw new Error(`${this.name} refused it`)
   }
 }
