@@ -10,6 +10,18 @@ import { slabs, SLABS_PER_TRANSFER } from '../slabs/pool.js'
  */
 export type ChunkSink = (chunk: Buffer) => Promise<void>
 
+/**
+ * What a push reads a blob through: a BlobCursor, or one lane of a read shared by several pushes
+ * (shared-content.ts). Bytes are lent in order from `position` on.
+ */
+export interface ContentCursor {
+  /** Bytes lent (or passed over) so far, from the start of the content. */
+  readonly position: number
+  /** Lends the next `length` bytes (default: the rest) to `sink`; resolves once all are back. */
+  pump(sink: ChunkSink, length?: number): Promise<void>
+  close(): Promise<void>
+}
+
 /** Random access to stored bytes (a layout file, a tar member), read into the caller's buffers. */
 export interface BlobReader {
   readonly size: number
@@ -186,7 +198,7 @@ export class StreamSource implements ChunkSource {
  * the end of content that does not match its descriptor. Up to SLABS_PER_TRANSFER slabs are out
  * at once: one being filled while the others are with the sink.
  */
-export class BlobCursor {
+export class BlobCursor implements ContentCursor {
   readonly #source: ChunkSource
   readonly #expected: { digest: string; size: number }
   readonly #what: string
@@ -290,7 +302,7 @@ export class BlobCursor {
 
 /** Reads whole content into one buffer (manifests, small blobs, in-memory stores). */
 export async function readCursor(
-  cursor: BlobCursor,
+  cursor: ContentCursor,
   size: number,
   limit: number,
   what: string

@@ -1,5 +1,5 @@
 import type { Descriptor } from '../oci/types.js'
-import { readCursor, type BlobCursor } from './blob-cursor.js'
+import { readCursor, type ContentCursor } from './blob-cursor.js'
 
 /**
  * Content to push: small content as bytes; a blob as something that opens a fresh cursor over
@@ -10,7 +10,7 @@ export type Content = Buffer | BlobContent
 export interface BlobContent {
   readonly size: number
   /** A cursor over the bytes, positioned at `start` (the bytes before it are read and checked, not lent). */
-  open(start?: number): Promise<BlobCursor>
+  open(start?: number): Promise<ContentCursor>
 }
 
 /** How a blob or manifest got to the destination; `exists`: the push found it already there. */

@@ -11,8 +11,15 @@ export type TransferOutcome = 'uploaded' | 'mounted' | 'exists'
 
 export type CopyEvent =
   | { type: 'graph'; target: string; nodes: number; blobs: number; bytes: number }
-  | { type: 'progress'; desc: Descriptor; bytes: number }
-  | { type: 'blob' | 'manifest'; desc: Descriptor; outcome: TransferOutcome; ms: number }
+  | { type: 'progress'; desc: Descriptor; bytes: number; target?: string }
+  /** `target`: where the item went (`host/repository`, as in `graph`). */
+  | {
+      type: 'blob' | 'manifest'
+      desc: Descriptor
+      outcome: TransferOutcome
+      ms: number
+      target?: string
+    }
   /** `target`: the repository tagged (`host/repository`, as in `graph`), when not the graph's. */
   | { type: 'tag'; desc: Descriptor; tag: string; target?: string }
 
@@ -25,6 +32,8 @@ export interface CopyOptions {
    * manifest only once everything it names is present.
    */
   skipExistingRoot?: boolean
+  /** The graph under the root, when the caller loaded it already (from the same source). */
+  graph?: Graph
 }
 
 const DEFAULT_CONCURRENCY = 8
@@ -61,7 +70,7 @@ export async function copyGraph(
   opts: CopyOptions = {}
 ): Promise<CopyResult> {
   const emit = opts.onEvent ?? (() => {})
-  const graph = await loadGraph(src, rootDesc)
+  const graph = opts.graph ?? (await loadGraph(src, rootDesc))
   const blobs = graph.nodes.filter((n) => !n.bytes)
   const bytesTotal = graph.nodes.reduce((sum, n) => sum + n.desc.size, 0)
   emit({
@@ -76,7 +85,7 @@ export async function copyGraph(
   // A registry holds a manifest only once all it names is there: an unchanged image costs one HEAD.
   const rootAbsent = opts.skipExistingRoot && !(await dst.exists(graph.root.desc))
   if (opts.skipExistingRoot && !rootAbsent) {
-    emit({ type: 'manifest', desc: graph.root.desc, outcome: 'exists', ms: 0 })
+    emit({ type: 'manifest', desc: graph.root.desc, outcome: 'exists', ms: 0, target: dst.name })
     return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent: 0 }
   }
 
@@ -94,7 +103,7 @@ export async function copyGraph(
   const send = (node: GraphNode): Promise<TransferOutcome> => {
     const progress =
       node.desc.size >= PROGRESS_MIN_BYTES
-        ? (bytes: number) => emit({ type: 'progress', desc: node.desc, bytes })
+        ? (bytes: number) => emit({ type: 'progress', desc: node.desc, bytes, target: dst.name })
         : undefined
     return dst.push(node.desc, node.bytes ?? new SourceContent(src, node.desc, progress))
   }
@@ -125,7 +134,7 @@ export async function copyGraph(
         skipped.delete(child.desc.digest)
         const outcome = await send(child)
         if (outcome === 'uploaded') bytesSent += child.desc.size
-        emit({ type: 'blob', desc: child.desc, outcome, ms: 0 })
+        emit({ type: 'blob', desc: child.desc, outcome, ms: 0, target: dst.name })
       }
       return send(node)
     }
@@ -140,7 +149,7 @@ export async function copyGraph(
       const outcome = await transferOnce(node)
       if (outcome === 'uploaded') bytesSent += node.desc.size
       const type = node.bytes ? 'manifest' : 'blob'
-      emit({ type, desc: node.desc, outcome, ms: Date.now() - started })
+      emit({ type, desc: node.desc, outcome, ms: Date.now() - started, target: dst.name })
     } catch (err) {
       failed ??= err
       throw err

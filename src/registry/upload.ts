@@ -1,4 +1,4 @@
-import type { BlobCursor } from '../content/blob-cursor.js'
+import type { ContentCursor } from '../content/blob-cursor.js'
 import { OciError, RegistryError } from '../errors/errors.js'
 import type { Content } from '../content/sink.js'
 import type { Descriptor } from '../oci/types.js'
@@ -28,7 +28,7 @@ function withDigest(location: URL, digest: string): URL {
  */
 class BlobBodies {
   readonly #content: Content
-  #cursor?: BlobCursor
+  #cursor?: ContentCursor
 
   constructor(content: Content) {
     this.#content = content

@@ -1,11 +1,14 @@
 import type { Source } from '../content/source.js'
-import { copyGraph } from '../copy/copy.js'
+import { copyGraph, type CopyEvent } from '../copy/copy.js'
+import { FanOutSink } from '../copy/fan-out.js'
+import { loadGraph, type Graph } from '../copy/graph.js'
 import { imagePlatforms } from '../copy/platforms.js'
 import { copyReferrers } from '../copy/referrers.js'
 import { formatReference } from '../oci/reference.js'
 import type { Descriptor } from '../oci/types.js'
 import { RegistryRepository } from '../registry/repository.js'
 import type { ClientPool } from './clients.js'
+import { DestinationLog, fanOutEvents } from './destination-log.js'
 import type { RegistryOptions } from './options.js'
 import type { Destination } from './plan.js'
 import type { TransferResult } from './result.js'
@@ -30,8 +33,10 @@ export interface SendOptions extends RegistryOptions {
 }
 
 /**
- * Copies `root` and everything under it into each target (blobs mounted from a repository of the
- * same registry where one may hold them), carries referrers when asked, then writes the tags.
+ * Copies `root` and everything under it into each target, carries referrers when asked, then
+ * writes the tags. The first repository of each registry is one member of a single copy over a
+ * fan-out (each blob read and hashed once, uploaded to every registry at once); further
+ * repositories of a registry follow, each mounting from the first.
  */
 export async function sendToRegistries(
   source: Source,
@@ -41,60 +46,111 @@ export async function sendToRegistries(
   pool: ClientPool,
   opts: RegistryOptions
 ): Promise<TransferResult> {
-  const pushed = new Map<string, string>() // registry → first repository written there
-  let first: Awaited<ReturnType<typeof copyGraph>> | undefined
-  let bytesSent = 0
-  const written: TransferResult['destinations'] = []
-  const referrers: TransferResult['referrers'] = []
-  const repos: { repo: RegistryRepository; tags: string[] }[] = []
-  for (const d of targets) {
+  const firstOf = new Map<string, number>() // registry → index of the first target there
+  const repos: RegistryRepository[] = []
+  for (const [i, d] of targets.entries()) {
     const client = await pool.get(d.ref.registry)
-    // Where blobs may already be: a repository this run filled first, then those named.
-    const mountFrom = [pushed.get(d.ref.registry), ...(mountable.get(d.ref.registry) ?? [])]
+    const first = firstOf.get(d.ref.registry)
+    if (first === undefined) firstOf.set(d.ref.registry, i)
+    // Where blobs may already be: the registry's first repository (filled first), then those named.
+    const mountFrom = [
+      first === undefined ? undefined : targets[first].ref.repository,
+      ...(mountable.get(d.ref.registry) ?? [])
+    ]
       .filter((r): r is string => r !== undefined && r !== d.ref.repository)
       .filter((r, i, all) => all.indexOf(r) === i)
-    const repo = new RegistryRepository(client, d.ref.repository, { push: true, mountFrom })
-    // Tags wait until every repository holds the whole image (below).
-    const result = await copyGraph(source, root, repo, {
-      concurrency: opts.concurrency,
-      onEvent: opts.onEvent,
-      skipExistingRoot: true
+    repos.push(new RegistryRepository(client, d.ref.repository, { push: true, mountFrom }))
+  }
+  const firsts = [...firstOf.values()]
+  const further = targets.map((_, i) => i).filter((i) => !firsts.includes(i))
+  const log = new DestinationLog(targets.length, opts.onEvent)
+  const copyOpts = { concurrency: opts.concurrency }
+  const referrerOpts = { ...copyOpts, artifactType: opts.artifactType }
+  const referrers: Descriptor[] = []
+  const carry = (found: Descriptor[]): void => {
+    for (const r of found) if (!referrers.some((x) => x.digest === r.digest)) referrers.push(r)
+  }
+  let bytesSent = 0
+  let graph: Graph
+  try {
+    graph = await loadGraph(source, root)
+    // One HEAD each: a registry holds a manifest only once all it names is there, so a
+    // repository with the root needs nothing (and drops out of the fan-out).
+    const held = await settled(firsts.map((i) => repos[i].exists(graph.root.desc)))
+    const lacking = firsts.filter((_, k) => !held[k])
+    const fan = new FanOutSink(
+      lacking.map((i) => repos[i]),
+      [graph.root.desc]
+    )
+    const fanned = firsts.map((i) => ({
+      index: i,
+      name: repos[i].name,
+      member: lacking.includes(i) ? repos[i] : undefined
+    }))
+    await copyGraph(source, root, fan, {
+      ...copyOpts,
+      graph,
+      skipExistingRoot: true,
+      onEvent: fanOutEvents(fan, fanned, log, graph.root.desc)
     })
-    repos.push({ repo, tags: d.tags })
-    first ??= result
-    bytesSent += result.bytesSent
+    for (const m of fan.members) bytesSent += fan.bytesSent(m)
     if (opts.referrers) {
-      const carried = await copyReferrers(source, repo, result.graph, {
-        concurrency: opts.concurrency,
-        onEvent: opts.onEvent,
-        artifactType: opts.artifactType
+      // Every first repository, the root's holders too: referrers may be new where the image is not.
+      const all = new FanOutSink(firsts.map((i) => repos[i]))
+      const everyone = firsts.map((i) => ({ index: i, name: repos[i].name, member: repos[i] }))
+      carry(
+        await copyReferrers(source, all, graph, {
+          ...referrerOpts,
+          onEvent: fanOutEvents(all, everyone, log)
+        })
+      )
+    }
+    for (const i of further) {
+      const onEvent = (e: CopyEvent): void => log.tell(i, e)
+      const result = await copyGraph(source, root, repos[i], {
+        ...copyOpts,
+        graph,
+        skipExistingRoot: true,
+        onEvent
       })
-      for (const r of carried) if (!referrers.some((x) => x.digest === r.digest)) referrers.push(r)
+      bytesSent += result.bytesSent
+      if (opts.referrers)
+        carry(await copyReferrers(source, repos[i], graph, { ...referrerOpts, onEvent }))
     }
-    if (!pushed.has(d.ref.registry)) pushed.set(d.ref.registry, d.ref.repository)
-    written.push({
-      reference: formatReference({ ...d.ref, digest: result.root.digest }),
-      tags: d.tags.map((tag) => formatReference({ ...d.ref, tag }))
-    })
+  } finally {
+    // What each destination got, in order, also when one failed.
+    log.flush()
   }
-  const result = first as NonNullable<typeof first>
-  for (const { repo, tags } of repos) {
-    for (const tag of tags) {
-      await repo.tag(result.root, tag, result.graph.root.bytes)
-      opts.onEvent?.({ type: 'tag', desc: result.root, tag, target: repo.name })
+  // Tags wait until every repository holds the whole image.
+  for (const [i, d] of targets.entries()) {
+    for (const tag of d.tags) {
+      await repos[i].tag(graph.root.desc, tag, graph.root.bytes)
+      opts.onEvent?.({ type: 'tag', desc: graph.root.desc, tag, target: repos[i].name })
     }
   }
+  const written = targets.map((d) => ({
+    reference: formatReference({ ...d.ref, digest: graph.root.desc.digest }),
+    tags: d.tags.map((tag) => formatReference({ ...d.ref, tag }))
+  }))
   return {
-    digest: result.root.digest,
-    mediaType: result.root.mediaType,
-    size: result.root.size,
+    digest: graph.root.desc.digest,
+    mediaType: graph.root.desc.mediaType,
+    size: graph.root.desc.size,
     reference: written[0].reference,
     tags: written.flatMap((w) => w.tags),
-    bytesTotal: result.bytesTotal,
+    bytesTotal: graph.nodes.reduce((sum, n) => sum + n.desc.size, 0),
     bytesSent,
-    platforms: await imagePlatforms(source, result.graph.root),
+    platforms: await imagePlatforms(source, graph.root),
     destinations: written,
     referrers,
     rateLimits: await pool.rateLimits()
   }
+}
+
+/** Every promise's value once all have settled, or the first failure (in order). */
+async function settled<T>(promises: Promise<T>[]): Promise<T[]> {
+  const all = await Promise.allSettled(promises)
+  const failed = all.find((s) => s.status === 'rejected')
+  if (failed) throw failed.reason
+  return all.map((s) => (s as PromiseFulfilledResult<T>).value)
 }
