@@ -50,6 +50,11 @@ export class FanOutSink implements Sink {
     return lacking.size === 0
   }
 
+  /** When every member asks while pushing, the push goes to all and each finds out for itself. */
+  asksOnPush(desc: Descriptor): boolean {
+    return !this.#lacking.has(desc.digest) && this.members.every((m) => m.asksOnPush?.(desc))
+  }
+
   async push(desc: Descriptor, content: Content): Promise<PushOutcome> {
     // Pushed without a lack known (a registry that said it had a blob, then denied it): to all.
     const known = this.#lacking.get(desc.digest)
@@ -68,7 +73,8 @@ export class FanOutSink implements Sink {
         }
       })
     }
-    return outcomes.includes('uploaded') ? 'uploaded' : 'mounted'
+    if (outcomes.includes('uploaded')) return 'uploaded'
+    return outcomes.every((o) => o === 'exists') ? 'exists' : 'mounted'
   }
 
   async #record(
