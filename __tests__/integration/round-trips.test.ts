@@ -183,6 +183,31 @@ describe('round trips per blob', () => {
     }
   })
 
+  it('a push to two registries asks each about a small blob while opening its upload', async () => {
+    const other = await startRegistry()
+    const here = await startProxy(reg.host)
+    const there = await startProxy(other.host)
+    try {
+      const r = await push({
+        layout: `${small.path}:v1`,
+        registry: here.host,
+        reference: 'rt/both:v1',
+        tags: [`${there.host}/rt/both:v1`]
+      })
+      expect(r.digest).toBe(small.digest)
+      for (const p of [here, there]) {
+        expect(count(p, 'HEAD', /\/blobs\//)).toBe(0)
+        expect(count(p, 'POST', asking('rt/both'))).toBe(21)
+        expect(count(p, 'PUT', /\/blobs\/uploads\//)).toBe(21)
+      }
+      expect(await remoteDigest(`${other.host}/rt/both:v1`)).toBe(small.digest)
+    } finally {
+      await here.stop()
+      await there.stop()
+      await other.stop()
+    }
+  })
+
   /** The most blob uploads the proxy held at once; each is held 40 ms so they overlap. */
   async function widest(layout: string, repo: string, concurrency: number): Promise<number> {
     let now = 0
