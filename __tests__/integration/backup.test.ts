@@ -5,7 +5,9 @@ import path from 'node:path'
 import { push } from '../../src/transfer/push.js'
 import { runCli } from '../helpers/action.js'
 import { BUILDX, BUILDX_DIGEST } from '../helpers/corpus.js'
+import { generateLayout } from '../helpers/generate.js'
 import { imageWithArtifacts } from '../helpers/layouts.js'
+import { startProxy } from '../helpers/proxy.js'
 import { headStatus, startRegistry, type TestRegistry } from '../helpers/registry.js'
 import { remoteDigest, tmpDir } from '../helpers/skopeo.js'
 import { checkLayout } from '../helpers/verify.js'
@@ -68,4 +70,52 @@ it('restores only the tags asked; a backup without tags is a usage error', async
     code: 2,
     stderr: expect.stringMatching(/--password goes with --username/)
   })
+})
+
+it('restores tags that share layers asking about each shared layer once', async () => {
+  const work = await tmpDir('backup-shared-')
+  // One seed and place: the first two layers are the same bytes in all three images.
+  const sizes = [
+    [700_000, 4096],
+    [700_000, 4096, 5000],
+    [700_000, 4096, 6000]
+  ]
+  for (const [i, layers] of sizes.entries()) {
+    const made = await generateLayout({
+      out: path.join(work, `img${i}.tar`),
+      format: 'tar',
+      layers,
+      tags: ['v1'],
+      seed: 41
+    })
+    await push({ layout: `${made.path}:v1`, registry: reg.host, reference: `sh/app:t${i}` })
+  }
+  const layout = path.join(work, 'dir')
+  expect((await runCli(['backup', '-o', layout, `${reg.host}/sh/app:t0,t1,t2`])).code).toBe(0)
+  const proxy = await startProxy(reg.host)
+  try {
+    const run = await runCli(['restore', '-i', layout, `${proxy.host}/sh/copy`])
+    expect(run.code).toBe(0)
+    for (const i of [0, 1, 2])
+      expect(await remoteDigest(`${reg.host}/sh/copy:t${i}`)).toBe(
+        await remoteDigest(`${reg.host}/sh/app:t${i}`)
+      )
+    // Each blob is asked about (HEAD, or the POST that opens its upload) once in the whole restore.
+    const asked = new Map<string, number>()
+    for (const r of proxy.log) {
+      const url = new URL(r.url, 'http://x')
+      const digest =
+        r.method === 'HEAD' && url.pathname.includes('/blobs/')
+          ? url.pathname.split('/').pop()
+          : r.method === 'POST'
+            ? (url.searchParams.get('mount') ?? undefined)
+            : undefined
+      if (digest) asked.set(digest, (asked.get(digest) ?? 0) + 1)
+    }
+    // 2 shared layers, 2 own layers and 3 configs.
+    expect(asked.size).toBe(7)
+    expect(Math.max(...asked.values())).toBe(1)
+  } finally {
+    await proxy.stop()
+  }
 })

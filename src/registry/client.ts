@@ -82,6 +82,8 @@ export class RegistryClient {
   #connected = false
   /** Upload limits this host has shown during the run, for every repository on it. */
   readonly uploadLimits: UploadLimits = {}
+  /** Per repository, blobs this run has seen it hold (found, sent or mounted): asked about once. */
+  readonly #held = new Map<string, Set<string>>()
   /** The last `RateLimit-*` headers the registry sent (Docker Hub: pulls left in its window). */
   #rateLimit?: { limit?: string; remaining: string }
 
@@ -116,6 +118,13 @@ export class RegistryClient {
 
   close(): void {
     this.#transport.close()
+  }
+
+  /** The blobs this run has seen `repository` hold; a copy to it later in the run asks no more. */
+  held(repository: string): Set<string> {
+    let set = this.#held.get(repository)
+    if (!set) this.#held.set(repository, (set = new Set()))
+    return set
   }
 
   /** "docker.io: 97 of 100 pulls left in 21600 s", when the registry reported its rate limit. */

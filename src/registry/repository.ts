@@ -151,13 +151,18 @@ export class RegistryRepository implements Source, Sink {
   }
 
   async exists(desc: Descriptor): Promise<boolean> {
+    // Known this run (restoring many tags that share layers): the answer is not asked again.
+    const held = isManifestType(desc.mediaType) ? undefined : this.#client.held(this.#repo)
+    if (held?.has(desc.digest)) return true
     const res = await this.#byDigest('HEAD', desc)
     await drain(res)
     if (res.status === 200) {
       // A length that contradicts the descriptor is not the content we mean (Harbor's HEAD and
       // GET can disagree): not known to be there, so it is sent and the registry decides.
       const length = Number(header(res, 'content-length'))
-      return !(length > 0 && length !== desc.size)
+      const there = !(length > 0 && length !== desc.size)
+      if (there) held?.add(desc.digest)
+      return there
     }
     if (res.status === 404) return false
     // Artifactory answers 403 for what it does not have; a real refusal still fails on the PUT.
@@ -175,6 +180,7 @@ export class RegistryRepository implements Source, Sink {
     return (
       this.#push &&
       this.#mountFrom.length === 0 &&
+      !this.#client.held(this.#repo).has(desc.digest) &&
       !this.#client.uploadLimits.noAskFirst &&
       desc.size <= ASK_ON_PUSH_MAX &&
       !isManifestType(desc.mediaType)
@@ -202,6 +208,7 @@ export class RegistryRepository implements Source, Sink {
       content
     ).then((outcome) => {
       if (outcome === 'exists') this.#saidPresent.add(desc.digest)
+      this.#client.held(this.#repo).add(desc.digest)
       return outcome
     })
   }

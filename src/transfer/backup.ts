@@ -7,8 +7,12 @@ import { LayoutSource } from '../layout/layout-source.js'
 import { packLayout } from '../layout/tar-export.js'
 import { formatReference, parseReference } from '../oci/reference.js'
 import type { RegistryOptions } from './options.js'
-import { pull } from './pull.js'
-import { push } from './push.js'
+import { pullWith } from './pull.js'
+import { checkLayoutDestination } from '../layout/layout-sink.js'
+import type { RegistryClient } from '../registry/client.js'
+import { pushFrom } from './push.js'
+import { ClientPool, openClient } from './clients.js'
+import { createLimiter } from '../copy/limiter.js'
 
 export interface BackupOptions extends RegistryOptions {
   /** `host/repo:TAG[,TAG...]` as oras writes it, or `host/repo` with `tags`. */
@@ -52,17 +56,23 @@ export async function backup(opts: BackupOptions): Promise<BackedUp[]> {
   const dir = tar
     ? await mkdtemp(path.join(path.dirname(path.resolve(opts.layout)), '.backup-'))
     : opts.layout
+  let client: RegistryClient | undefined
   try {
-    const out: BackedUp[] = []
-    for (const tag of tags) {
-      const r = await pull({
+    await checkLayoutDestination(dir)
+    client = await openClient(opts, ref.registry)
+    const through = client
+    const one = async (tag: string): Promise<BackedUp> => {
+      const r = await pullWith(through, {
         ...opts,
         reference: formatReference({ ...ref, tag }),
         layout: `${dir}:${tag}`,
         referrers: opts.referrers ?? true
       })
-      out.push({ tag, digest: r.digest, reference: r.reference })
+      return { tag, digest: r.digest, reference: r.reference }
     }
+    // The first tag alone (it fetches what tags share), then the rest a few at once into the
+    // same directory (index.json is written under its lock).
+    const out = await firstThenFew(tags, one)
     if (tar) {
       const temp = `${opts.layout}.${process.pid}.partial`
       await packLayout(dir, temp, /gz$/i.test(opts.layout))
@@ -70,33 +80,55 @@ export async function backup(opts: BackupOptions): Promise<BackedUp[]> {
     }
     return out
   } finally {
+    client?.close()
     if (tar) await rm(dir, { recursive: true, force: true })
   }
 }
 
-/** Pushes each tag of a layout (all, or those asked) with its referrers to the repository. */
+/** How many tags a backup or restore moves at once, after the first (which finds what they share). */
+const TAGS_AT_ONCE = 4
+
+/** `one` for the first tag alone, then for the rest a few at once; results in the tags' order. */
+async function firstThenFew(
+  tags: string[],
+  one: (tag: string) => Promise<BackedUp>
+): Promise<BackedUp[]> {
+  const first = await one(tags[0])
+  const limit = createLimiter(TAGS_AT_ONCE)
+  // Every tag started is let finish before a failure is reported, so nothing is left running.
+  const rest = await Promise.allSettled(tags.slice(1).map((t) => limit(() => one(t))))
+  const failed = rest.find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return [first, ...rest.map((r) => (r as PromiseFulfilledResult<BackedUp>).value)]
+}
+
+/**
+ * Pushes each tag of a layout (all, or those asked) with its referrers to the repository: one
+ * layout read and one client for all of them, so what one tag found on the registry (the layers
+ * tags share) is not asked about again. The first tag goes alone, then the rest a few at once.
+ */
 export async function restore(opts: BackupOptions): Promise<BackedUp[]> {
   const { repository, tags: asked } = splitTagList(opts.reference)
   const source = await LayoutSource.open(opts.layout)
-  let tags: string[]
+  const pool = new ClientPool(opts)
   try {
-    tags = asked.length ? asked : source.tags()
+    const tags = asked.length ? asked : source.tags()
+    if (!tags.length)
+      throw new InputError(`${opts.layout} has no tagged image to restore`, {
+        hint: 'a backup names each image by tag (org.opencontainers.image.ref.name)'
+      })
+    const one = async (tag: string): Promise<BackedUp> => {
+      const r = await pushFrom(source, pool, {
+        ...opts,
+        layout: `${opts.layout}:${tag}`,
+        reference: `${repository}:${tag}`,
+        referrers: opts.referrers ?? true
+      })
+      return { tag, digest: r.digest, reference: r.reference }
+    }
+    return await firstThenFew(tags, one)
   } finally {
+    await pool.close()
     await source.close()
   }
-  if (!tags.length)
-    throw new InputError(`${opts.layout} has no tagged image to restore`, {
-      hint: 'a backup names each image by tag (org.opencontainers.image.ref.name)'
-    })
-  const out: BackedUp[] = []
-  for (const tag of tags) {
-    const r = await push({
-      ...opts,
-      layout: `${opts.layout}:${tag}`,
-      reference: `${repository}:${tag}`,
-      referrers: opts.referrers ?? true
-    })
-    out.push({ tag, digest: r.digest, reference: r.reference })
-  }
-  return out
 }

@@ -38,13 +38,27 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       { hint: 'put the digest in the reference: org/app@sha256:…' }
     )
   const ref = parseReference(opts.reference, opts.registry)
-  const target = ref.digest ?? ref.tag ?? 'latest'
-  const tag = spec.tag ?? (ref.digest ? undefined : (ref.tag ?? 'latest'))
   let client: RegistryClient | undefined
-  let store: LayoutSink | undefined
   try {
     await checkLayoutDestination(spec.path)
     client = await openClient(opts, ref.registry)
+    return await pullWith(client, opts)
+  } finally {
+    client?.close()
+  }
+}
+
+/**
+ * A pull through a client already open (for the reference's registry): a backup pulls every tag
+ * this way, over the same connections. The destination was checked by the caller.
+ */
+export async function pullWith(client: RegistryClient, opts: PullOptions): Promise<PullResult> {
+  const spec = parseLayoutSpec(opts.layout)
+  const ref = parseReference(opts.reference, opts.registry)
+  const target = ref.digest ?? ref.tag ?? 'latest'
+  const tag = spec.tag ?? (ref.digest ? undefined : (ref.tag ?? 'latest'))
+  let store: LayoutSink | undefined
+  try {
     const repo = new RegistryRepository(client, ref.repository, { push: false })
     let root = await repo.resolve(target)
     if (opts.platform) root = await pickPlatform(repo, root, opts.platform)
@@ -86,7 +100,6 @@ export async function pull(opts: PullOptions): Promise<PullResult> {
       layout: path.resolve(spec.path)
     }
   } finally {
-    client?.close()
     await store?.close()
   }
 }

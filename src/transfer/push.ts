@@ -18,32 +18,48 @@ export interface PushOptions extends SendOptions {
 /** Pushes the selected image of a layout, with everything under it, and tags it last. */
 export async function push(opts: PushOptions): Promise<TransferResult> {
   const spec = parseLayoutSpec(opts.layout)
+  // What the inputs name is checked before the layout is read.
   const ref = parseReference(opts.reference, opts.registry)
-  const targets = destinations(ref, ref.tag ?? spec.tag, opts.tags ?? [])
-  const mountable = mountSources(opts.mountFrom ?? [], ref.registry, targets)
+  mountSources(opts.mountFrom ?? [], ref.registry, destinations(ref, ref.tag, opts.tags ?? []))
   const source = await LayoutSource.open(spec.path, { tempDir: opts.tempDir })
   const pool = new ClientPool(opts)
   try {
-    let root = await source.resolve(spec.digest ?? spec.tag ?? '')
-    if (opts.platform) root = await pickPlatform(source, root, opts.platform)
-    if (ref.digest && ref.digest !== root.digest) {
-      throw new InputError(
-        `reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`,
-        { hint: 'drop the digest from the reference, or select that image with layout@DIGEST' }
-      )
-    }
-    if (targets.every((t) => t.tags.length === 0)) {
-      const had = source.index.manifests.filter((d) => d.digest === root.digest).flatMap(entryTags)
-      opts.onWarning?.(
-        `nothing names a tag, so ${formatReference({ ...ref, tag: undefined, digest: root.digest })} is pushed by digest only` +
-          (had.length
-            ? `; the layout tags it ${had.join(', ')}: select it with layout: ${spec.path}:${had[0]} or put the tag in the reference`
-            : '; put a tag in the reference (org/app:v1) or the tags input')
-      )
-    }
-    return await sendToRegistries(source, root, targets, mountable, pool, opts)
+    return await pushFrom(source, pool, opts)
   } finally {
     await pool.close()
     await source.close()
   }
+}
+
+/**
+ * A push from a layout already open, through clients already open: a restore pushes every tag
+ * of one layout this way, its connections and what it learned of the registry kept between them.
+ */
+export async function pushFrom(
+  source: LayoutSource,
+  pool: ClientPool,
+  opts: PushOptions
+): Promise<TransferResult> {
+  const spec = parseLayoutSpec(opts.layout)
+  const ref = parseReference(opts.reference, opts.registry)
+  const targets = destinations(ref, ref.tag ?? spec.tag, opts.tags ?? [])
+  const mountable = mountSources(opts.mountFrom ?? [], ref.registry, targets)
+  let root = await source.resolve(spec.digest ?? spec.tag ?? '')
+  if (opts.platform) root = await pickPlatform(source, root, opts.platform)
+  if (ref.digest && ref.digest !== root.digest) {
+    throw new InputError(
+      `reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`,
+      { hint: 'drop the digest from the reference, or select that image with layout@DIGEST' }
+    )
+  }
+  if (targets.every((t) => t.tags.length === 0)) {
+    const had = source.index.manifests.filter((d) => d.digest === root.digest).flatMap(entryTags)
+    opts.onWarning?.(
+      `nothing names a tag, so ${formatReference({ ...ref, tag: undefined, digest: root.digest })} is pushed by digest only` +
+        (had.length
+          ? `; the layout tags it ${had.join(', ')}: select it with layout: ${spec.path}:${had[0]} or put the tag in the reference`
+          : '; put a tag in the reference (org/app:v1) or the tags input')
+    )
+  }
+  return sendToRegistries(source, root, targets, mountable, pool, opts)
 }
