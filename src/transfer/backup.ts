@@ -95,10 +95,23 @@ async function firstThenFew(
 ): Promise<BackedUp[]> {
   const first = await one(tags[0])
   const limit = createLimiter(TAGS_AT_ONCE)
-  // Every tag started is let finish before a failure is reported, so nothing is left running.
-  const rest = await Promise.allSettled(tags.slice(1).map((t) => limit(() => one(t))))
-  const failed = rest.find((r) => r.status === 'rejected')
-  if (failed) throw failed.reason
+  // After a failure no tag starts; those started finish before it is reported, so nothing is
+  // left running.
+  let failed: { err: unknown } | undefined
+  const rest = await Promise.allSettled(
+    tags.slice(1).map((t) =>
+      limit(async () => {
+        if (failed) throw failed.err
+        try {
+          return await one(t)
+        } catch (err) {
+          failed ??= { err }
+          throw err
+        }
+      })
+    )
+  )
+  if (failed) throw failed.err
   return [first, ...rest.map((r) => (r as PromiseFulfilledResult<BackedUp>).value)]
 }
 
