@@ -17,7 +17,7 @@ import { skopeo } from './skopeo.mjs'
 import { wire } from './wire.mjs'
 
 /**
- * @import { Adapter, Bench, Case, Check, Ctx, Env, Job, Row, RunRecord } from './types.mjs'
+ * @import { Adapter, Bench, Case, Check, Ctx, Env, Job, Row, RunRecord, Target } from './types.mjs'
  */
 
 /** @type {Record<Row['adapter'], Adapter>} */
@@ -52,7 +52,7 @@ async function measure(ctx, job) {
   const repoB = `${REPO_B}-${id}`
   if (seed) await cloneStorage(seed, storage, repo)
   const reg = await startServers(storage, ctx.work, { count: registries, latencyMs })
-  /** @type {import('./types.mjs').Target} */
+  /** @type {Target} */
   const target = {
     host: reg.hosts[0],
     hosts: reg.hosts,
