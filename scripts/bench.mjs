@@ -9,7 +9,8 @@
 //
 // Options:
 //   --rounds N        rounds per case (default 3, at least 1); tools run interleaved in each round
-//   --cases LIST      any of push,pull,repush,mount,rss,big-layer (default: all)
+//   --cases LIST      any of push,pull,repush,mount,rss,big-layer,small,fanout,latency,tags100
+//                     (default: all)
 //   --json FILE       where the figures go (default .bench/results.json)
 //   --big / --no-big  the 4 GiB layout of the rss case (default: on when >= 20 GiB is free;
 //                     env BENCH_BIG=1 / BENCH_BIG=0 does the same)
@@ -43,17 +44,12 @@ import {
   which
 } from './bench/machine.mjs'
 import { readOptions } from './bench/options.mjs'
+import { CLI } from './bench/ours-cli.mjs'
 import { actionDefaultsOf, readActionYml } from './bench/ours.mjs'
 import { killRegistries } from './bench/registry.mjs'
-import {
-  evaluateTargets,
-  printTable,
-  printTargets,
-  reprint,
-  summarize,
-  writeMarkdown
-} from './bench/report.mjs'
+import { printTable, reprint, summarize, writeMarkdown } from './bench/report.mjs'
 import { layoutsOf, runCase } from './bench/run.mjs'
+import { evaluateTargets, printTargets } from './bench/targets.mjs'
 
 /** @import { Ctx } from './bench/types.mjs' */
 
@@ -69,7 +65,8 @@ function checkTools() {
   ])
     if (!which(tool))
       throw new Error(`${tool} is not installed (${hint}, or bash scripts/setup.sh)`)
-  if (!fs.existsSync(ACTION)) throw new Error(`${ACTION} is missing: npm run build`)
+  for (const file of [ACTION, CLI])
+    if (!fs.existsSync(file)) throw new Error(`${file} is missing: npm run build`)
   return ensureTime()
 }
 
@@ -198,8 +195,15 @@ async function main() {
         `${r.case} / ${r.tool}: ${fmt(r.registryCpuS)} s (${fmt((100 * (r.registryCpuS ?? 0)) / (r.medianS ?? 1), 0)}% of one core over ${fmt(r.medianS)} s)`
     )
   console.log(
-    `\nRegistry CPU (median per run; ${os.cpus().length} cores in all):\n  ${regCpu.join('\n  ')}`
+    `\nRegistry CPU (median per run, summed over a run's registries; ${os.cpus().length} cores in all):\n  ${regCpu.join('\n  ')}`
   )
+  const proxyCpu = rows
+    .filter((r) => r.proxyCpuS !== undefined)
+    .map((r) => `${r.case} / ${r.tool}: ${fmt(r.proxyCpuS)} s`)
+  if (proxyCpu.length)
+    console.log(
+      `\nDelay proxy CPU (median per run; not in the tool's, the registry's or "other"):\n  ${proxyCpu.join('\n  ')}`
+    )
 
   const report = {
     date: new Date().toISOString(),

@@ -11,7 +11,7 @@
 //
 //   node scripts/gen-layout.mjs --out /tmp/x.tar --format tar --platforms linux/amd64,linux/arm64 \
 //     --layers 1048576,2097152 [--shared-base] [--attestations] [--tags v1,latest] [--seed N] \
-//     [--gzip-level N] [--name docker.io/library/sample] [--cache]
+//     [--gzip-level N] [--name docker.io/library/sample] [--cache] [--images N]
 //
 // Layer blobs are real gzip streams of real tars holding pseudo-random bytes (AES-128-CTR
 // keystream derived from the seed). Random data does not compress, and zlib spends ~25 s/GiB
@@ -54,6 +54,7 @@ const FORMATS = new Set(['tar', 'dir', 'tgz'])
  * @property {number} seed
  * @property {number | null} gzipLevel
  * @property {string} name
+ * @property {number} [images] set only when asked, so that cached layouts without it still match
  */
 
 /** @typedef {{ mediaType: string, digest: string, size: number }} Descriptor */
@@ -72,6 +73,9 @@ const FORMATS = new Set(['tar', 'dir', 'tgz'])
  * @property {number} [gzipLevel] unset: stored deflate blocks (fast, deterministic); 0-9: zlib
  * @property {string} [name] image name for io.containerd.image.name, default docker.io/library/sample
  * @property {boolean} [cache] reuse `out` if it and `out + '.json'` exist and were made with the same options
+ * @property {number} [images] N single-platform images (of the first platform) instead of one per
+ *   platform, each with layers of its own (layer 0 shared with `sharedBase`) and tagged `tags[i]`
+ *   in index.json, with no image index: a layout holding many tags. Needs N tags.
  */
 
 /**
@@ -182,6 +186,14 @@ function normalizeOptions(opts) {
     if (!Number.isSafeInteger(n) || n < 0) throw new Error(`generateLayout: bad layer size ${n}`)
   }
   const tags = opts.tags?.length ? [...opts.tags] : ['latest']
+  const images = opts.images
+  if (images !== undefined) {
+    if (!Number.isSafeInteger(images) || images < 1)
+      throw new Error(`generateLayout: images must be a whole number >= 1`)
+    if (tags.length !== images || new Set(tags).size !== images)
+      throw new Error(`generateLayout: images: ${images} wants as many distinct tags`)
+    if (opts.attestations) throw new Error('generateLayout: images and attestations do not mix')
+  }
   const seed = opts.seed ?? 1
   if (!Number.isSafeInteger(seed)) throw new Error(`generateLayout: seed must be an integer`)
   const gzipLevel = opts.gzipLevel ?? null
@@ -193,12 +205,13 @@ function normalizeOptions(opts) {
     format,
     platforms,
     layers,
-    sharedBase: !!opts.sharedBase && platforms.length > 1 && layers.length > 0,
+    sharedBase: !!opts.sharedBase && (images ?? platforms.length) > 1 && layers.length > 0,
     attestations: !!opts.attestations,
     tags,
     seed,
     gzipLevel,
-    name: opts.name ?? 'docker.io/library/sample'
+    name: opts.name ?? 'docker.io/library/sample',
+    ...(images === undefined ? {} : { images })
   }
 }
 
@@ -250,12 +263,21 @@ async function buildLayoutDir(dir, o) {
 
   /** @type {Map<string, Layer>} */
   const layerCache = new Map()
+  /** @type {(Descriptor & { platform: string, platformObject: object, config: Descriptor, layers: object[] })[]} */
   const manifests = []
-  for (const platform of o.platforms) {
+  // One image per platform, or with `images` that many of the first platform (each its own stream
+  // of layer content; the first image's is the platform's, as without `images`).
+  const units = o.images
+    ? Array.from({ length: o.images }, (_, k) => ({
+        platform: o.platforms[0],
+        stream: k ? `${o.platforms[0]}\0image=${k}` : o.platforms[0]
+      }))
+    : o.platforms.map((p) => ({ platform: p, stream: p }))
+  for (const { platform, stream: own } of units) {
     const plat = parsePlatform(platform)
     const layers = []
     for (let i = 0; i < o.layers.length; i++) {
-      const stream = o.sharedBase && i === 0 ? 'shared-base' : platform
+      const stream = o.sharedBase && i === 0 ? 'shared-base' : own
       const key = `${stream}\0${i}`
       let layer = layerCache.get(key)
       if (!layer) {
@@ -355,7 +377,10 @@ async function buildLayoutDir(dir, o) {
 
   /** @type {Descriptor} */
   let top
-  if (o.platforms.length > 1 || o.attestations) {
+  if (o.images) {
+    const m = manifests[0] // index.json tags each image; the first stands for the layout
+    top = { mediaType: m.mediaType, digest: m.digest, size: m.size }
+  } else if (o.platforms.length > 1 || o.attestations) {
     top = await putJson(MEDIA_TYPES.index, {
       schemaVersion: 2,
       mediaType: MEDIA_TYPES.index,
@@ -377,8 +402,14 @@ async function buildLayoutDir(dir, o) {
   const index = {
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.index,
-    manifests: o.tags.map((tag) => ({
-      ...top,
+    manifests: o.tags.map((tag, k) => ({
+      ...(o.images
+        ? {
+            mediaType: manifests[k].mediaType,
+            digest: manifests[k].digest,
+            size: manifests[k].size
+          }
+        : top),
       annotations: {
         'io.containerd.image.name': `${o.name}:${tag}`,
         'org.opencontainers.image.ref.name': tag
@@ -739,7 +770,8 @@ async function pathSize(p) {
 
 const USAGE = `usage: node scripts/gen-layout.mjs --out FILE --format tar|dir|tgz
   [--platforms linux/amd64,linux/arm64] [--layers 1048576,2097152] [--shared-base]
-  [--attestations] [--tags v1,latest] [--seed N] [--gzip-level 0-9] [--name IMAGE] [--cache]`
+  [--attestations] [--tags v1,latest] [--seed N] [--gzip-level 0-9] [--name IMAGE] [--cache]
+  [--images N]`
 
 export async function main(argv = process.argv.slice(2)) {
   const { values } = parseArgs({
@@ -757,6 +789,7 @@ export async function main(argv = process.argv.slice(2)) {
       'gzip-level': { type: 'string' },
       name: { type: 'string' },
       cache: { type: 'boolean' },
+      images: { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -788,7 +821,8 @@ export async function main(argv = process.argv.slice(2)) {
     gzipLevel:
       values['gzip-level'] === undefined ? undefined : int(values['gzip-level'], '--gzip-level'),
     name: values.name,
-    cache: values.cache
+    cache: values.cache,
+    images: values.images === undefined ? undefined : int(values.images, '--images')
   })
   console.log(JSON.stringify(result, null, 2))
 }

@@ -8,6 +8,9 @@ import { REPO, REPO_B } from './common.mjs'
 
 /** @import { Bench, Case, Row } from './types.mjs' */
 
+/** Through delay-proxy.mjs: what a registry across the internet adds to every request. */
+const LATENCY_MS = 50
+
 /** @type {Row} */
 const OURS = { tool: 'ours', adapter: 'ours' }
 /** @type {Row} */
@@ -144,6 +147,95 @@ export const CASES = [
             inputs: { 'chunk-size': '256MiB' }
           },
           SKOPEO,
+          WIRE
+        ]
+      }
+    ]
+  },
+  {
+    id: 'small',
+    // 1,000 layers of 4 KiB: what each blob costs (requests, hashing set-up, log lines).
+    benches: [
+      {
+        ...pushBench('small1k.tar', 'small1k-dir'),
+        showSize: false,
+        note: ': 1,000 layers of 4 KiB'
+      },
+      {
+        name: 'pull small1k',
+        layout: 'small1k.tar',
+        wire: 'small1k-dir',
+        op: 'pull',
+        note: ': 1,000 layers of 4 KiB',
+        rows: [
+          { tool: 'ours → dir', adapter: 'ours', into: 'layout' },
+          { tool: 'skopeo → oci', adapter: 'skopeo', into: 'layout' },
+          WIRE
+        ]
+      }
+    ]
+  },
+  {
+    id: 'fanout',
+    // One push to three registries: the layout is read and hashed once, whatever the count.
+    benches: [
+      {
+        name: 'fanout 1g.tar',
+        layout: '1g.tar',
+        op: 'push',
+        showSize: true,
+        note: ': to 3 registries; ours in one call (reference on the first, the others in `tags`), skopeo one copy after another',
+        rows: [
+          { tool: 'ours → 3 registries', adapter: 'ours', registries: 3, outputDigest: true },
+          { tool: 'ours → 1 registry', adapter: 'ours', outputDigest: true },
+          { tool: 'skopeo → 3 registries', adapter: 'skopeo', registries: 3 }
+        ]
+      }
+    ]
+  },
+  {
+    id: 'latency',
+    // The small and the 1 GiB push again, each request held LATENCY_MS by a proxy. skopeo took
+    // 5.3 minutes on the 1,000 layers (several requests per blob): one round of those.
+    benches: [
+      {
+        ...pushBench('small1k.tar', 'small1k-dir'),
+        name: 'latency small1k.tar',
+        showSize: false,
+        latencyMs: LATENCY_MS,
+        maxRounds: 1,
+        note: `: 1,000 layers of 4 KiB, ${LATENCY_MS} ms added to every request`
+      },
+      {
+        ...pushBench('1g.tar', '1g-dir'),
+        name: 'latency 1g.tar',
+        latencyMs: LATENCY_MS,
+        note: `: ${LATENCY_MS} ms added to every request`
+      }
+    ]
+  },
+  {
+    id: 'tags100',
+    // 100 tags of small images sharing a base layer: ours in one CLI call (restore, backup), skopeo
+    // one copy per tag (its `sync` reads no OCI layout and writes none).
+    benches: [
+      {
+        name: 'push tags100',
+        layout: 'tags100-dir',
+        wire: 'tags100-dir',
+        op: 'push',
+        note: ': 100 tags; ours `restore`, skopeo 100 copies',
+        rows: [{ tool: 'ours restore', adapter: 'ours-cli' }, SKOPEO, WIRE]
+      },
+      {
+        name: 'pull tags100',
+        layout: 'tags100-dir',
+        wire: 'tags100-dir',
+        op: 'pull',
+        note: ': 100 tags into one directory; ours `backup`, skopeo 100 copies',
+        rows: [
+          { tool: 'ours backup → dir', adapter: 'ours-cli', into: 'layout' },
+          { tool: 'skopeo → oci', adapter: 'skopeo', into: 'layout' },
           WIRE
         ]
       }

@@ -47,6 +47,13 @@ export const maxOf = (xs) => {
 /** @param {number | null | undefined} x */
 export const fmt = (x, d = 2) => (x === null || x === undefined ? '-' : x.toFixed(d))
 
+/**
+ * The first median over the second, when both are there.
+ * @param {{ medianS: number | null } | undefined} a
+ * @param {{ medianS: number | null } | undefined} b
+ */
+export const ratio = (a, b) => (a?.medianS && b?.medianS ? a.medianS / b.medianS : null)
+
 /** @param {number} n bytes */
 export const gib = (n) => `${(n / GiB).toFixed(1)} GiB`
 

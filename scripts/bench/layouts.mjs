@@ -8,7 +8,11 @@ import { performance } from 'node:perf_hooks'
 import { generateLayout } from '../gen-layout.mjs'
 import { BENCH_DIR, MiB, TAG, gib } from './common.mjs'
 
-/** @typedef {Awaited<ReturnType<typeof generateLayout>>} LayoutInfo */
+/**
+ * A generated layout, with the digest each of its tags names (one tag, `v1`, but for `tags100`).
+ * @typedef {Awaited<ReturnType<typeof generateLayout>> & { refs: Ref[] }} LayoutInfo
+ * @typedef {{ tag: string, digest: string }} Ref
+ */
 
 /**
  * A layout directory as the wire sends it.
@@ -17,6 +21,7 @@ import { BENCH_DIR, MiB, TAG, gib } from './common.mjs'
  * @typedef {object} WireLayout
  * @property {{ mediaType: string, digest: string, size: number }} root
  * @property {WireManifest[]} manifests children first
+ * @property {{ tag: string, manifest: WireManifest }[]} tags index.json's tagged entries, pushed by tag
  * @property {WireBlob[]} blobs
  * @property {number} blobBytes
  */
@@ -32,8 +37,9 @@ const MANIFEST_TYPES = new Set([
 export const ACCEPT = [...MANIFEST_TYPES].join(', ')
 
 /**
- * The layout families; `<family>.tar` and `<family>-dir` hold the same bytes.
- * @type {Record<string, { platforms: string[], layers: number[], sharedBase?: boolean, seed: number }>}
+ * The layout families; `<family>.tar` and `<family>-dir` hold the same bytes. `images`: that many
+ * one-platform images, each tagged (gen-layout's `images`), instead of one image tagged TAG.
+ * @type {Record<string, { platforms: string[], layers: number[], sharedBase?: boolean, seed: number, images?: number }>}
  */
 const FAMILIES = {
   '1g': { platforms: ['linux/amd64'], layers: Array(8).fill(128 * MiB), seed: 1 },
@@ -45,11 +51,28 @@ const FAMILIES = {
   },
   '4g': { platforms: ['linux/amd64'], layers: Array(8).fill(512 * MiB), seed: 4 },
   // One layer above the 256 MiB chunk size the action used to default to.
-  big1: { platforms: ['linux/amd64'], layers: [640 * MiB, 4096], seed: 5 }
+  big1: { platforms: ['linux/amd64'], layers: [640 * MiB, 4096], seed: 5 },
+  // Many small layers: the per-blob cost, not the bytes (a 155 KB manifest, well under 4 MiB).
+  small1k: { platforms: ['linux/amd64'], layers: Array(1000).fill(4 * 1024), seed: 6 },
+  // 100 tags: 100 small images sharing a 1 MiB base layer, each with a 4 KiB layer of its own.
+  tags100: {
+    platforms: ['linux/amd64'],
+    layers: [MiB, 4 * 1024],
+    sharedBase: true,
+    seed: 7,
+    images: 100
+  }
 }
 
+/** `t001` … `t100`: the tags of a family of `images`. */
+const imageTags = (/** @type {number} */ n) =>
+  Array.from({ length: n }, (_, i) => `t${String(i + 1).padStart(3, '0')}`)
+
 /** The order layouts are generated and listed in, whatever order the cases name them. */
-const LAYOUT_ORDER = ['1g.tar', '1g-dir', '2p.tar', '2p-dir', 'big1.tar', 'big1-dir', '4g.tar']
+const LAYOUT_ORDER = [
+  ...['1g.tar', '1g-dir', '2p.tar', '2p-dir', 'big1.tar', 'big1-dir'],
+  ...['small1k.tar', 'small1k-dir', 'tags100-dir', '4g.tar']
+]
 
 /** `1g.tar` -> `1g`: the family, which also names its seed store. */
 export const familyOf = (/** @type {string} */ name) => name.split(/[.-]/)[0]
@@ -84,12 +107,17 @@ export async function readLayoutDir(dir) {
       blobs.set(desc.digest, { ...desc, file: file(desc.digest) })
     }
   }
-  /** @type {Descriptor} */
-  const root = index.manifests[0]
-  await visit(root, 0)
+  /** @type {(Descriptor & { annotations?: Record<string, string> })[]} */
+  const entries = index.manifests
+  for (const e of entries) await visit(e, 0)
+  const root = entries[0]
   return {
     root: { mediaType: root.mediaType, digest: root.digest, size: root.size },
     manifests: [...manifests.values()].sort((a, b) => b.depth - a.depth), // children first
+    tags: entries.map((e) => ({
+      tag: e.annotations?.['org.opencontainers.image.ref.name'] ?? TAG,
+      manifest: /** @type {WireManifest} */ (manifests.get(e.digest))
+    })),
     blobs: [...blobs.values()],
     blobBytes: [...blobs.values()].reduce((s, b) => s + b.size, 0)
   }
@@ -117,15 +145,22 @@ export async function ensureLayouts(names) {
       platforms: spec.platforms,
       layers: spec.layers,
       sharedBase: spec.sharedBase,
-      tags: [TAG],
+      tags: spec.images ? imageTags(spec.images) : [TAG],
       seed: spec.seed,
-      cache: true
+      cache: true,
+      images: spec.images
     })
     const s = (performance.now() - t0) / 1000
     console.log(
       `layout ${name}: ${gib(r.blobBytes)} of blobs, ${r.digest}${s > 1 ? ` (generated in ${s.toFixed(0)} s)` : ' (cached)'}`
     )
-    out[name] = r
+    const refs = spec.images
+      ? r.tags.map((tag, i) => ({
+          tag,
+          digest: /** @type {{ digest: string }} */ (r.manifests[i]).digest
+        }))
+      : [{ tag: TAG, digest: r.digest }]
+    out[name] = { ...r, refs }
   }
   return out
 }
@@ -136,12 +171,37 @@ export async function ensureLayouts(names) {
  * @returns {Promise<string | null>}
  */
 export async function layoutDigest(p) {
+  return (await readIndexJson(p))?.manifests?.[0]?.digest ?? null
+}
+
+/**
+ * What each tag names in the index.json of a layout directory or tar: those of `refs` missing or
+ * wrong, as a line (null when all are right).
+ * @param {string} p
+ * @param {Ref[]} refs
+ */
+export async function checkLayoutRefs(p, refs) {
+  /** @type {Map<string, string>} */
+  const got = new Map()
+  for (const m of (await readIndexJson(p))?.manifests ?? [])
+    got.set(m.annotations?.['org.opencontainers.image.ref.name'] ?? '', m.digest)
+  const bad = refs.filter((r) => got.get(r.tag) !== r.digest)
+  return bad.length
+    ? `pulled layout: ${bad.length} of ${refs.length} tags missing or wrong (${bad[0].tag}: ${got.get(bad[0].tag) ?? 'none'}, want ${bad[0].digest})`
+    : null
+}
+
+/**
+ * index.json of a layout directory or (uncompressed) tar, parsed, or null.
+ * @param {string} p
+ * @returns {Promise<{ manifests?: (Descriptor & { annotations?: Record<string, string> })[] } | null>}
+ */
+async function readIndexJson(p) {
   const st = await fsp.stat(p)
   const text = st.isDirectory()
     ? await fsp.readFile(path.join(p, 'index.json'), 'utf8')
     : await tarIndexJson(p)
-  if (!text) return null
-  return JSON.parse(text).manifests?.[0]?.digest ?? null
+  return text ? JSON.parse(text) : null
 }
 
 /**

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { ACTION, GiB, MiB, ROOT, TAG, lastLines, pushPullAdapter, repoNamed } from './common.mjs'
 import { runProc } from './machine.mjs'
 
-/** @import { Adapter, Ctx, Env, Job, Row, ToolResult } from './types.mjs' */
+/** @import { Adapter, Ctx, Env, Job, RepoName, Row, Target, ToolResult } from './types.mjs' */
 
 /** action.yml as text, or '' without one. */
 export function readActionYml() {
@@ -93,6 +93,23 @@ export async function runOurs(inputs, { work, concurrency, actionDefaults }) {
 }
 
 /**
+ * The `tags` input of a row: HOST/<repository>:TAG for `tags` (the run's registry) and for each
+ * registry beyond the first of a push to several (the same repository as `reference`).
+ * @param {Row} row
+ * @param {Target} t
+ * @param {RepoName} dest
+ */
+function tagsOf(row, t, dest) {
+  const refs = t.hosts
+    .slice(1, row.registries ?? 1)
+    .map((host) => `${host}/${repoNamed(t, row.reference ?? dest)}:${TAG}`)
+  if (row.tags) refs.unshift(`${t.host}/${repoNamed(t, row.tags)}:${TAG}`)
+  /** @type {Record<string, string>} */
+  const out = refs.length ? { tags: refs.join(',') } : {}
+  return out
+}
+
+/**
  * A push of the bench's layout; `reference`, `tags` and `mountFrom` of the row name the run's
  * repositories (A or B), since those names are only known when the run starts.
  * @type {(row: Row, env: Env) => Job}
@@ -104,7 +121,7 @@ const push = (row, { ctx, info, dest }) => ({
         layout: `${info.path}:${TAG}`,
         registry: t.host,
         reference: `${repoNamed(t, row.reference ?? dest)}:${TAG}`,
-        ...(row.tags ? { tags: `${t.host}/${repoNamed(t, row.tags)}:${TAG}` } : {}),
+        ...tagsOf(row, t, dest),
         direction: 'push',
         ...(row.mountFrom ? { 'mount-from': repoNamed(t, row.mountFrom) } : {}),
         ...row.inputs

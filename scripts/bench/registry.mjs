@@ -7,10 +7,12 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
-import { REPO, TAG, sleep } from './common.mjs'
+import { REPO, sleep } from './common.mjs'
 import { ACCEPT } from './layouts.mjs'
 import { procStat } from './machine.mjs'
 import { runSkopeo } from './skopeo.mjs'
+
+/** @import { LayoutInfo } from './layouts.mjs' */
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p))
 
@@ -25,10 +27,26 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p
 /** @type {Set<Registry>} */
 const liveRegistries = new Set()
 
-/** Kills every registry still running: on exit and on Ctrl-C, where nothing can be awaited. */
+/** Kills every registry (and proxy) still running: on exit and on Ctrl-C, where nothing can be awaited. */
 export function killRegistries() {
   for (const r of liveRegistries) if (r.pid !== undefined) process.kill(r.pid, 'SIGKILL')
 }
+
+/**
+ * Another server process (the delay proxy) for `killRegistries` to kill; its `stop` must call
+ * `untrack`.
+ * @param {Registry} r
+ */
+export const track = (r) => void liveRegistries.add(r)
+/** @param {Registry} r */
+export const untrack = (r) => void liveRegistries.delete(r)
+
+/**
+ * `argv` with a parent-death signal where setpriv exists (it execs, same pid): the process dies
+ * with this script.
+ * @param {string[]} argv
+ */
+export const diesWithUs = (argv) => (SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', ...argv] : argv)
 
 /** @returns {Promise<number>} */
 function freePort() {
@@ -66,11 +84,8 @@ export async function startRegistry(storage, work) {
         http: { addr: `127.0.0.1:${port}` }
       })
     )
-    const argv = ['docker-registry', 'serve', config]
-    // setpriv execs the registry (same pid) with a parent-death signal: it dies with us.
-    const proc = SETPRIV
-      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
-      : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
+    const [cmd, ...args] = diesWithUs(['docker-registry', 'serve', config])
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     proc.stderr.on('data', (b) => (stderr = (stderr + b).slice(-4096)))
     let exited = false
@@ -142,29 +157,33 @@ export async function cloneStorage(seed, dest, repo) {
 }
 
 /**
- * Registry store holding `layoutTar` as REPO:TAG, pushed by skopeo (untimed), reused read-only.
+ * Registry store holding every tag of a layout in REPO, pushed by skopeo (untimed, one copy per
+ * tag), reused read-only.
  * @param {{ work: string, seeds: Map<string, string> }} ctx
  * @param {string} name the layout family
- * @param {string} layoutTar
- * @param {string} digest
+ * @param {LayoutInfo} info the layout (a tar, or a directory)
  */
-export async function seedStorage(ctx, name, layoutTar, digest) {
+export async function seedStorage(ctx, name, info) {
   const known = ctx.seeds.get(name)
   if (known) return known
   const storage = path.join(ctx.work, `seed-${name}`)
   const reg = await startRegistry(storage, ctx.work)
+  const transport = info.format === 'dir' ? 'oci' : 'oci-archive'
   try {
-    const r = await runSkopeo(
-      [
-        '--dest-tls-verify=false',
-        `oci-archive:${layoutTar}:${TAG}`,
-        `docker://${reg.host}/${REPO}:${TAG}`
-      ],
-      ctx.work
-    )
-    if (r.error) throw new Error(`seeding ${name}: skopeo failed: ${r.error}`)
-    const got = await remoteDigest(reg.host, REPO, TAG)
-    if (got !== digest) throw new Error(`seeding ${name}: registry has ${got}, want ${digest}`)
+    for (const { tag, digest } of info.refs) {
+      const r = await runSkopeo(
+        [
+          '--dest-tls-verify=false',
+          `${transport}:${info.path}:${tag}`,
+          `docker://${reg.host}/${REPO}:${tag}`
+        ],
+        ctx.work
+      )
+      if (r.error) throw new Error(`seeding ${name}: skopeo failed: ${r.error}`)
+      const got = await remoteDigest(reg.host, REPO, tag)
+      if (got !== digest)
+        throw new Error(`seeding ${name}: registry has ${REPO}:${tag} = ${got}, want ${digest}`)
+    }
   } finally {
     await reg.stop()
   }

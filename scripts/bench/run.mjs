@@ -6,36 +6,41 @@ import { spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { ACTION, MiB, REPO, REPO_B, TAG, fmt, gib, repoNamed } from './common.mjs'
-import { familyOf, layoutDigest, readLayoutDir } from './layouts.mjs'
+import { ACTION, MiB, REPO, REPO_B, fmt, gib, repoNamed } from './common.mjs'
+import { checkLayoutRefs, familyOf, layoutDigest, readLayoutDir } from './layouts.mjs'
 import { fileSha256, nodeStartS, systemBusy, waitQuiet } from './machine.mjs'
+import { oursCli } from './ours-cli.mjs'
 import { ours } from './ours.mjs'
-import { cloneStorage, remoteDigest, seedStorage, startRegistry } from './registry.mjs'
+import { cloneStorage, remoteDigest, seedStorage } from './registry.mjs'
+import { extraStorages, startServers } from './servers.mjs'
 import { skopeo } from './skopeo.mjs'
 import { wire } from './wire.mjs'
 
 /**
- * @import { Adapter, Bench, Case, Check, Ctx, Env, Job, Row, RunRecord } from './types.mjs'
+ * @import { Adapter, Bench, Case, Check, Ctx, Env, Job, Row, RunRecord, Target } from './types.mjs'
  */
 
 /** @type {Record<Row['adapter'], Adapter>} */
-const ADAPTERS = { ours, skopeo, wire }
+const ADAPTERS = { ours, 'ours-cli': oursCli, skopeo, wire }
 
 /** Ops that start from a registry already holding the image. */
 const SEEDED = new Set(['repush', 'mount', 'pull'])
 
 /**
- * @typedef {Job & { caseName: string, tool: string, round: number, seeded: boolean }} Planned
+ * @typedef {Job & { caseName: string, tool: string, round: number, seeded: boolean, registries: number, latencyMs?: number }} Planned
  * @typedef {Planned & { seed?: string }} Scheduled
  */
 
 /**
- * One measured run: a registry on fresh storage (cloned from `seed` when given), the command,
- * the registry's CPU and I/O over the command only, then everything deleted.
+ * One measured run: a registry on fresh storage (cloned from `seed` when given; more registries
+ * on fresh storage when the row pushes to several; each behind a delay proxy when the bench adds
+ * latency), the command, the registries' CPU and I/O over the command only, then everything
+ * deleted.
  * @param {Ctx} ctx
  * @param {Scheduled} job
  */
-async function measure(ctx, { caseName, tool, round, seed, exec, check }) {
+async function measure(ctx, job) {
+  const { caseName, tool, round, seed, exec, check, registries, latencyMs } = job
   const id = crypto.randomBytes(4).toString('hex')
   const storage = path.join(ctx.work, `storage-${id}`)
   const out = path.join(ctx.work, `out-${id}`)
@@ -46,7 +51,16 @@ async function measure(ctx, { caseName, tool, round, seed, exec, check }) {
   const repo = `${REPO}-${id}`
   const repoB = `${REPO_B}-${id}`
   if (seed) await cloneStorage(seed, storage, repo)
-  const reg = await startRegistry(storage, ctx.work)
+  const reg = await startServers(storage, ctx.work, { count: registries, latencyMs })
+  /** @type {Target} */
+  const target = {
+    host: reg.hosts[0],
+    hosts: reg.hosts,
+    registryHosts: reg.registryHosts,
+    out,
+    repo,
+    repoB
+  }
   // The figures and `ok` are filled in below, in the order the JSON shows them.
   const rec = /** @type {RunRecord} */ ({
     case: caseName,
@@ -62,16 +76,20 @@ async function measure(ctx, { caseName, tool, round, seed, exec, check }) {
     rec.busyBefore = await waitQuiet(ctx.quietWait)
     const before = reg.stat()
     const busy0 = systemBusy()
-    const r = await exec({ host: reg.host, out, repo, repoB })
+    const r = await exec(target)
     const busy1 = systemBusy()
     const after = reg.stat()
+    const proxyCpu =
+      after.proxyCpu === null || before.proxyCpu === null ? null : after.proxyCpu - before.proxyCpu
     Object.assign(rec, {
       wall: r.wall,
       rssMiB: r.rssKiB ? r.rssKiB / 1024 : null,
       clientCpu: r.cpu ?? null,
+      ...(registries > 1 ? { registries } : {}),
       registryCpu: after.cpu - before.cpu,
+      ...(proxyCpu === null ? {} : { proxyCpu }),
       // everything else that ran meanwhile: other processes, kernel write-back, this script
-      otherCpu: busy1 - busy0 - (r.cpu ?? 0) - (after.cpu - before.cpu),
+      otherCpu: busy1 - busy0 - (r.cpu ?? 0) - (after.cpu - before.cpu) - (proxyCpu ?? 0),
       registryReadMiB: (after.rchar - before.rchar) / MiB,
       registryWriteMiB: (after.wchar - before.wchar) / MiB,
       ok: !r.error,
@@ -81,14 +99,15 @@ async function measure(ctx, { caseName, tool, round, seed, exec, check }) {
     if (r.layerBytesUploaded !== undefined) rec.layerMiBUploaded = r.layerBytesUploaded / MiB
     if (r.summary) rec.summary = r.summary
     if (!r.error && check) {
-      const problem = await check({ host: reg.host, out, result: r, repo, repoB })
+      const problem = await check({ ...target, result: r })
       if (problem) Object.assign(rec, { ok: false, error: problem })
     }
   } catch (err) {
     Object.assign(rec, { ok: false, error: err instanceof Error ? err.message : String(err) })
   } finally {
     await reg.stop()
-    await fsp.rm(storage, { recursive: true, force: true })
+    for (const s of [storage, ...extraStorages(storage, registries)])
+      await fsp.rm(s, { recursive: true, force: true })
     await fsp.rm(out, { recursive: true, force: true })
   }
   ctx.runs.push(rec)
@@ -98,32 +117,40 @@ async function measure(ctx, { caseName, tool, round, seed, exec, check }) {
         .join(', ')}`
     : ''
   console.log(
-    `  [${caseName}] round ${round} ${tool.padEnd(22)} ${rec.ok ? `${fmt(rec.wall).padStart(7)} s` : 'FAILED   '}  RSS ${fmt(rec.rssMiB, 0).padStart(5)} MiB  CPU ${fmt(rec.clientCpu).padStart(6)} s  registry CPU ${fmt(rec.registryCpu).padStart(6)} s  other ${fmt(rec.otherCpu).padStart(5)} s${extra}`
+    `  [${caseName}] round ${round} ${tool.padEnd(22)} ${rec.ok ? `${fmt(rec.wall).padStart(7)} s` : 'FAILED   '}  RSS ${fmt(rec.rssMiB, 0).padStart(5)} MiB  CPU ${fmt(rec.clientCpu).padStart(6)} s  registry CPU ${fmt(rec.registryCpu).padStart(6)} s${rec.proxyCpu !== undefined ? `  proxy ${fmt(rec.proxyCpu).padStart(5)} s` : ''}  other ${fmt(rec.otherCpu).padStart(5)} s${extra}`
   )
   if (!rec.ok) console.log(`    ${String(rec.error).split('\n').join('\n    ')}`)
   return rec
 }
 
 /**
- * What every row of an op is checked for: a push, that the registry holds the layout's digest
- * where it went; a pull into a file or directory, the digest of what it wrote.
+ * What every row of an op is checked for: a push, that the registry (each registry, for a push
+ * to several) holds the layout's digest (every tag's, for a layout of several) where it went; a
+ * pull into a file or directory, the digest (every tag's) of what it wrote.
  * @param {Row} row
  * @param {Env} env
  * @returns {Check | undefined}
  */
 function opCheck(row, { op, info, dest }) {
   const into = row.into
-  if (op === 'pull')
-    return into
-      ? async ({ out }) => {
-          const got = await layoutDigest(path.join(out, into))
-          return got === info.digest ? null : `pulled layout has ${got}, want ${info.digest}`
-        }
-      : undefined
+  if (op === 'pull') {
+    if (!into) return undefined
+    if (info.refs.length > 1) return ({ out }) => checkLayoutRefs(path.join(out, into), info.refs)
+    return async ({ out }) => {
+      const got = await layoutDigest(path.join(out, into))
+      return got === info.digest ? null : `pulled layout has ${got}, want ${info.digest}`
+    }
+  }
+  const count = row.registries ?? 1
   return async (t) => {
     const name = repoNamed(t, dest)
-    const got = await remoteDigest(t.host, name, TAG)
-    return got === info.digest ? null : `registry has ${name}:${TAG} = ${got}, want ${info.digest}`
+    for (const host of t.registryHosts.slice(0, count))
+      for (const { tag, digest } of info.refs) {
+        const got = await remoteDigest(host, name, tag)
+        if (got !== digest)
+          return `registry ${host} has ${name}:${tag} = ${got}, want ${digest}${info.refs.length > 1 ? ` (${info.refs.length} tags checked)` : ''}`
+      }
+    return null
   }
 }
 
@@ -157,6 +184,8 @@ function plan(row, benchEnv, round) {
     tool: alt && !benchEnv.ctx.declares(alt.input) ? alt.tool : row.tool,
     round,
     seeded: SEEDED.has(op),
+    registries: row.registries ?? 1,
+    latencyMs: benchEnv.bench.latencyMs,
     exec,
     check: checks.length ? check : undefined
   }
@@ -174,17 +203,18 @@ function plan(row, benchEnv, round) {
 async function runBench(ctx, bench) {
   const info = ctx.layouts[bench.layout]
   const wireLayout = bench.wire ? await readLayoutDir(ctx.layouts[bench.wire].path) : null
+  const rounds = bench.once ? 1 : Math.min(ctx.rounds, bench.maxRounds ?? Infinity)
+  const fewer = rounds < ctx.rounds ? ` [${rounds} round${rounds > 1 ? 's' : ''}]` : ''
   console.log(
-    `\n${bench.name}${bench.showSize ? ` (${gib(info.blobBytes)})` : ''}${bench.note ?? ''}`
+    `\n${bench.name}${bench.showSize ? ` (${gib(info.blobBytes)})` : ''}${bench.note ?? ''}${fewer}`
   )
   const family = familyOf(bench.layout)
   // The seed store is made when a run first needs it: before the round (and its Node start runs)
   // when the round starts with such a run, else right before it (rss: after a push to an empty
   // store).
-  const seed = () => seedStorage(ctx, family, info.path, info.digest)
+  const seed = () => seedStorage(ctx, family, info)
   const benchEnv = { ctx, bench, info, wire: wireLayout }
   const rows = bench.rows.filter((r) => !r.needs || ctx.declares(r.needs))
-  const rounds = bench.once ? 1 : ctx.rounds
   for (let round = 1; round <= rounds; round++) {
     const list = rows.map((row) => plan(row, benchEnv, round))
     const k = (round - 1) % list.length

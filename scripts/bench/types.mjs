@@ -18,7 +18,7 @@
  * One row of the table: a tool doing the bench's operation.
  * @typedef {object} Row
  * @property {string} tool the name the table shows
- * @property {'ours' | 'skopeo' | 'wire'} adapter
+ * @property {'ours' | 'ours-cli' | 'skopeo' | 'wire'} adapter `ours-cli`: `node dist/cli.js`, every tag of the layout in one call (restore, backup)
  * @property {Op} [op] instead of the bench's
  * @property {string} [needs] an action.yml input the row needs; without it the row is left out
  * @property {{ input: string, tool: string }} [renamedWithout] the name when action.yml lacks `input`
@@ -29,6 +29,9 @@
  * @property {RepoName} [mountFrom] ours: `mount-from: <repository>`
  * @property {Record<string, string>} [inputs] ours: more action inputs
  * @property {boolean} [dataBinary] wire push: `--data-binary @FILE` instead of `-T FILE`
+ * @property {number} [registries] a push to that many registries (default 1), each checked
+ *   afterwards: ours names the others in `tags` (HOST/<repository>:TAG), skopeo copies to each in
+ *   turn
  */
 
 /**
@@ -41,6 +44,8 @@
  * @property {boolean} [showSize] show the layout's size in the heading
  * @property {string} [note] the rest of the heading
  * @property {boolean} [once] one round whatever --rounds says
+ * @property {number} [maxRounds] at most that many rounds (a slow bench)
+ * @property {number} [latencyMs] every registry behind delay-proxy.mjs, adding this to each request
  * @property {boolean} [big] only with the 4 GiB layout on (--big)
  * @property {boolean} [dropSeed] delete its seed store afterwards (it is large)
  * @property {number} [nodeStartRuns] `node -e 0` runs before each round (re-push's floor)
@@ -50,8 +55,10 @@
 /** @typedef {{ id: string, benches: Bench[] }} Case one `--cases` name */
 
 /**
- * Where a run goes: its registry, its output directory and its two repository names.
- * @typedef {{ host: string, out: string, repo: string, repoB: string }} Target
+ * Where a run goes: its registry, its output directory and its two repository names. `hosts`:
+ * every registry of the run (`host` first), as the tool reaches them (through the delay proxy
+ * when there is one); `registryHosts`: the same registries, reached directly.
+ * @typedef {{ host: string, hosts: string[], registryHosts: string[], out: string, repo: string, repoB: string }} Target
  */
 
 /**
@@ -117,7 +124,9 @@
  * @property {number} [wall]
  * @property {number | null} [rssMiB]
  * @property {number | null} [clientCpu]
- * @property {number} [registryCpu]
+ * @property {number} [registries] registries the run had (when more than one)
+ * @property {number} [registryCpu] summed over the run's registries
+ * @property {number | null} [proxyCpu] the delay proxies' CPU (latency benches)
  * @property {number} [otherCpu]
  * @property {number} [registryReadMiB]
  * @property {number} [registryWriteMiB]

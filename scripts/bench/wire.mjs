@@ -1,11 +1,11 @@
 // @ts-check
-// The wire as a tool of the table: curl with every blob at once, the limit of the registry and
-// the loopback. It hashes nothing and keeps no state, so what it costs is the transfer itself.
+// The wire as a tool of the table: curl with every blob at once (up to LANES curl processes), the
+// limit of the registry and the loopback. It hashes nothing and keeps no state, so what it costs
+// is the transfer itself.
 
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { TAG } from './common.mjs'
 import { ACCEPT } from './layouts.mjs'
 import { dirBytes, runProc } from './machine.mjs'
 
@@ -14,42 +14,76 @@ import { dirBytes, runProc } from './machine.mjs'
  * @import { Adapter, Env, ToolResult } from './types.mjs'
  */
 
-/** @typedef {Awaited<ReturnType<typeof curlBatch>>} Batch */
+/**
+ * One transfer: its curl options (`-T FILE`, `-o PATH`, …) and its URL.
+ * @typedef {{ args: string[], url: string }} Req
+ * @typedef {Awaited<ReturnType<typeof curlLanes>>} Batch
+ */
 
 /**
- * Runs a batch of curl processes at once (each under GNU time). Peak RSS is the sum over the
- * batch (they all run together): an upper bound of the batch's combined peak.
- * @param {string[][]} argsList
+ * At most this many curl processes at once. A layout of a few blobs gets one process per blob,
+ * all at once; a layout of a thousand shares them out, each process taking its share one after
+ * another over one kept-alive connection, rather than starting a thousand processes on 2 cores.
  */
-async function curlBatch(argsList) {
-  const rs = await Promise.all(argsList.map((a) => runProc('curl', ['-s', '-S', ...a])))
+export const LANES = 32
+
+/**
+ * Runs the transfers in at most LANES curl processes at once (each under GNU time), the
+ * transfers of a process separated by `--next`. Each transfer prints `format` (its `-w`), one
+ * line: `lines` holds them in the order of `reqs`. Peak RSS is the sum over the processes (they
+ * all run together): an upper bound of their combined peak.
+ * @param {Req[]} reqs
+ * @param {string} format `-w`, ending in a newline
+ */
+async function curlLanes(reqs, format) {
+  const n = Math.min(LANES, reqs.length)
+  /** @type {number[][]} */
+  const lanes = Array.from({ length: n }, () => [])
+  reqs.forEach((_r, i) => lanes[i % n].push(i))
+  const rs = await Promise.all(
+    lanes.map((lane) =>
+      runProc(
+        'curl',
+        lane.flatMap((i, k) => [
+          ...(k ? ['--next'] : []),
+          ...['-s', '-S', ...reqs[i].args, '-w', format, reqs[i].url]
+        ])
+      )
+    )
+  )
+  /** @type {string[]} */
+  const lines = []
+  rs.forEach((r, l) => {
+    const out = r.stdout.split('\n')
+    lanes[l].forEach((i, k) => (lines[i] = out[k] ?? ''))
+  })
   return {
     results: rs,
+    lines,
     rssKiB: rs.reduce((s, r) => s + (r.rssKiB ?? 0), 0) || null,
     cpu: rs.reduce((s, r) => s + (r.cpu ?? 0), 0)
   }
 }
 
-/** @param {Batch} batch @param {string[]} want HTTP codes @param {string} what */
-function checkCodes(batch, want, what) {
-  for (const r of batch.results) {
-    const code = r.stdout.trim().split('\n').pop() ?? ''
-    if (r.code !== 0 || !want.includes(code))
-      throw new Error(`${what}: curl exit ${r.code}, HTTP ${code} ${r.stderr.trim()}`)
-  }
-}
-
 /**
- * A batch whose every answer must carry one of `want`: the curl arguments end in `-w` with the
- * status code, so a failed request is seen without parsing headers.
- * @param {string[][]} argsList each without the trailing `-w %{http_code} URL`
- * @param {string[]} urls
+ * Transfers whose every answer must carry one of `want` (the status code is `-w`'s first word),
+ * so a failed request is seen without parsing headers.
+ * @param {Req[]} reqs
  * @param {string[]} want
  * @param {string} what
+ * @param {string} [more] more of `-w` after the code
  */
-async function checkedBatch(argsList, urls, want, what) {
-  const b = await curlBatch(argsList.map((a, i) => [...a, '-w', '%{http_code}\n', urls[i]]))
-  checkCodes(b, want, what)
+async function checkedBatch(reqs, want, what, more = '') {
+  const b = await curlLanes(reqs, `%{http_code}${more}\n`)
+  b.lines.forEach((line, i) => {
+    const code = line.split(' ')[0]
+    if (!want.includes(code)) {
+      const r = b.results.find((x) => x.code !== 0) ?? b.results[0]
+      throw new Error(
+        `${what}: HTTP ${code || '(none)'} for ${reqs[i].url} (curl exit ${r.code} ${r.stderr.trim()})`
+      )
+    }
+  })
   return b
 }
 
@@ -60,20 +94,17 @@ const result = (started, main, cpu) => ({
   cpu
 })
 
-/** @param {WireManifest} m */
-const putManifestArgs = (m) => [
-  '-X',
-  'PUT',
-  '--data-binary',
-  `@${m.file}`,
-  '-H',
-  `Content-Type: ${m.mediaType}`,
-  '-o',
-  '/dev/null'
-]
+/** @param {WireManifest} m @param {string} url */
+const putManifest = (m, url) => ({
+  args: ['-X', 'PUT', '--data-binary', `@${m.file}`, '-H', `Content-Type: ${m.mediaType}`].concat([
+    '-o',
+    '/dev/null'
+  ]),
+  url
+})
 
 /**
- * Manifests children first (each level at once), the root by tag.
+ * Manifests children first (each level at once), then the tagged ones by tag.
  * @param {string} base
  * @param {WireLayout} layout
  */
@@ -88,22 +119,16 @@ async function putManifests(base, layout) {
     level.push(m)
   }
   for (const depth of [...levels.keys()].sort((a, b) => b - a)) {
-    const ms = levels.get(depth) ?? []
-    const urls = ms.map((m) => `${base}/manifests/${m.digest}`)
-    cpu += (await checkedBatch(ms.map(putManifestArgs), urls, ['201'], 'wire PUT manifest')).cpu
+    const ms = (levels.get(depth) ?? []).map((m) => putManifest(m, `${base}/manifests/${m.digest}`))
+    cpu += (await checkedBatch(ms, ['201'], 'wire PUT manifest')).cpu
   }
-  return { cpu: cpu + (await putTag(base, layout)).cpu }
+  return { cpu: cpu + (await putTags(base, layout)).cpu }
 }
 
-/** @param {string} base @param {WireLayout} layout */
-function putTag(base, layout) {
-  const root = /** @type {WireManifest} */ (layout.manifests.find((m) => m.depth === 0))
-  return checkedBatch(
-    [putManifestArgs(root)],
-    [`${base}/manifests/${TAG}`],
-    ['201'],
-    'wire PUT tag'
-  )
+/** Every tagged manifest of the layout, by its tag. @param {string} base @param {WireLayout} layout */
+function putTags(base, layout) {
+  const reqs = layout.tags.map((t) => putManifest(t.manifest, `${base}/manifests/${t.tag}`))
+  return checkedBatch(reqs, ['201'], 'wire PUT tag')
 }
 
 /**
@@ -115,12 +140,18 @@ function putTag(base, layout) {
 async function wirePush(host, repo, layout, dataBinary = false) {
   const started = performance.now()
   const base = `http://${host}/v2/${repo}`
-  const posts = await curlBatch(
-    layout.blobs.map(() => ['-X', 'POST', '-o', '/dev/null', '-D', '-', `${base}/blobs/uploads/`])
+  const posts = await checkedBatch(
+    layout.blobs.map(() => ({
+      args: ['-X', 'POST', '-o', '/dev/null'],
+      url: `${base}/blobs/uploads/`
+    })),
+    ['202'],
+    'wire POST',
+    ' %header{location}'
   )
-  const locations = posts.results.map((r) => {
-    const loc = /^location:\s*(\S+)/im.exec(r.stdout)?.[1]
-    if (!loc) throw new Error(`wire POST: no Location (${r.stderr.trim() || r.stdout.trim()})`)
+  const locations = posts.lines.map((line) => {
+    const loc = line.split(' ')[1]
+    if (!loc) throw new Error(`wire POST: no Location (${line})`)
     return new URL(loc, `http://${host}`).href
   })
   // -T streams the file; --data-binary @FILE (the variant `wire --data-binary`) first reads the
@@ -128,18 +159,13 @@ async function wirePush(host, repo, layout, dataBinary = false) {
   const body = (/** @type {WireBlob} */ b) =>
     dataBinary ? ['--data-binary', `@${b.file}`] : ['-T', b.file]
   const puts = await checkedBatch(
-    layout.blobs.map((b) => [
-      '-X',
-      'PUT',
-      ...body(b),
-      '-H',
-      'Content-Type: application/octet-stream',
-      '-o',
-      '/dev/null'
-    ]),
-    layout.blobs.map(
-      (b, i) => `${locations[i]}${locations[i].includes('?') ? '&' : '?'}digest=${b.digest}`
-    ),
+    layout.blobs.map((b, i) => ({
+      args: ['-X', 'PUT', ...body(b), '-H', 'Content-Type: application/octet-stream'].concat([
+        '-o',
+        '/dev/null'
+      ]),
+      url: `${locations[i]}${locations[i].includes('?') ? '&' : '?'}digest=${b.digest}`
+    })),
     ['201'],
     'wire PUT blob'
   )
@@ -163,13 +189,13 @@ async function wirePull(host, repo, layout, outDir) {
     ...layout.blobs.map((x) => /** @type {[WireBlob, 'blobs']} */ ([x, 'blobs']))
   ]
   const b = await checkedBatch(
-    all.map(([d, kind]) => [
-      '-f',
-      ...(kind === 'manifests' ? ['-H', `Accept: ${ACCEPT}`] : []),
-      '-o',
-      path.join(dir, d.digest.split(':')[1])
-    ]),
-    all.map(([d, kind]) => `${base}/${kind}/${d.digest}`),
+    all.map(([d, kind]) => ({
+      args: [
+        ...(kind === 'manifests' ? ['-H', `Accept: ${ACCEPT}`] : []),
+        ...['-o', path.join(dir, d.digest.split(':')[1])]
+      ],
+      url: `${base}/${kind}/${d.digest}`
+    })),
     ['200'],
     'wire GET'
   )
@@ -186,17 +212,19 @@ async function wireRepush(host, repo, layout) {
   const base = `http://${host}/v2/${repo}`
   const heads = await checkedBatch(
     [
-      ...layout.manifests.map(() => ['-I', '-H', `Accept: ${ACCEPT}`, '-o', '/dev/null']),
-      ...layout.blobs.map(() => ['-I', '-o', '/dev/null'])
-    ],
-    [
-      ...layout.manifests.map((m) => `${base}/manifests/${m.digest}`),
-      ...layout.blobs.map((b) => `${base}/blobs/${b.digest}`)
+      ...layout.manifests.map((m) => ({
+        args: ['-I', '-H', `Accept: ${ACCEPT}`, '-o', '/dev/null'],
+        url: `${base}/manifests/${m.digest}`
+      })),
+      ...layout.blobs.map((b) => ({
+        args: ['-I', '-o', '/dev/null'],
+        url: `${base}/blobs/${b.digest}`
+      }))
     ],
     ['200'],
     'wire HEAD'
   )
-  const tag = await putTag(base, layout)
+  const tag = await putTags(base, layout)
   return result(started, heads, heads.cpu + tag.cpu)
 }
 
@@ -209,8 +237,10 @@ async function wireMount(host, from, repo, layout) {
   const started = performance.now()
   const base = `http://${host}/v2/${repo}`
   const mounts = await checkedBatch(
-    layout.blobs.map(() => ['-X', 'POST', '-o', '/dev/null']),
-    layout.blobs.map((b) => `${base}/blobs/uploads/?mount=${b.digest}&from=${from}`),
+    layout.blobs.map((b) => ({
+      args: ['-X', 'POST', '-o', '/dev/null'],
+      url: `${base}/blobs/uploads/?mount=${b.digest}&from=${from}`
+    })),
     ['201'],
     'wire mount'
   )
