@@ -34922,7 +34922,7 @@ const PROGRESS_INTERVAL_MS = 10_000;
  */
 async function copyGraph(src, rootDesc, dst, opts = {}) {
     const emit = opts.onEvent ?? (() => { });
-    const graph = await loadGraph(src, rootDesc);
+    const graph = opts.graph ?? (await loadGraph(src, rootDesc));
     const blobs = graph.nodes.filter((n) => !n.bytes);
     const bytesTotal = graph.nodes.reduce((sum, n) => sum + n.desc.size, 0);
     emit({
@@ -34936,7 +34936,7 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
     // A registry holds a manifest only once all it names is there: an unchanged image costs one HEAD.
     const rootAbsent = opts.skipExistingRoot && !(await dst.exists(graph.root.desc));
     if (opts.skipExistingRoot && !rootAbsent) {
-        emit({ type: 'manifest', desc: graph.root.desc, outcome: 'exists', ms: 0 });
+        emit({ type: 'manifest', desc: graph.root.desc, outcome: 'exists', ms: 0, target: dst.name });
         return { root: graph.root.desc, graph, nodes: graph.nodes.length, bytesTotal, bytesSent: 0 };
     }
     const width = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
@@ -34951,7 +34951,7 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
     const skipped = new Set();
     const send = (node) => {
         const progress = node.desc.size >= PROGRESS_MIN_BYTES
-            ? (bytes) => emit({ type: 'progress', desc: node.desc, bytes })
+            ? (bytes) => emit({ type: 'progress', desc: node.desc, bytes, target: dst.name })
             : undefined;
         return dst.push(node.desc, node.bytes ?? new SourceContent(src, node.desc, progress));
     };
@@ -34988,7 +34988,7 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
                 const outcome = await send(child);
                 if (outcome === 'uploaded')
                     bytesSent += child.desc.size;
-                emit({ type: 'blob', desc: child.desc, outcome, ms: 0 });
+                emit({ type: 'blob', desc: child.desc, outcome, ms: 0, target: dst.name });
             }
             return send(node);
         }
@@ -35004,7 +35004,7 @@ async function copyGraph(src, rootDesc, dst, opts = {}) {
             if (outcome === 'uploaded')
                 bytesSent += node.desc.size;
             const type = node.bytes ? 'manifest' : 'blob';
-            emit({ type, desc: node.desc, outcome, ms: Date.now() - started });
+            emit({ type, desc: node.desc, outcome, ms: Date.now() - started, target: dst.name });
         }
         catch (err) {
             failed ??= err;
@@ -37640,7 +37640,7 @@ async function tryMount(opts, desc, from) {
             url,
             body: Buffer.alloc(0),
             // Reading the source repository needs its own pull scope.
-            scope: from === opts.repository ? opts.scope : `${opts.scope} repository:${from}:pull`,
+            scope: `${opts.scope} repository:${from}:pull`,
             retry: true
         });
         await drain(res);
@@ -37714,6 +37714,10 @@ async function askAndOpen(opts, desc) {
             scope: opts.scope,
             retry: true
         });
+        // What a plain POST would meet too (a busy or rate-limiting registry, after the client's
+        // retries) fails as it would; any other refusal is of the mount form.
+        if (res.status >= 500 || res.status === 429)
+            return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`);
         await drain(res);
         const location = header(res, 'location');
         if (res.status === 201)
@@ -38127,13 +38131,20 @@ class RegistryRepository {
         return download$1(get, `${desc.digest} from ${this.name}`, this.#client.tries());
     }
     async exists(desc) {
+        // Known this run (restoring many tags that share layers): the answer is not asked again.
+        const held = isManifestType(desc.mediaType) ? undefined : this.#client.held(this.#repo);
+        if (held?.has(desc.digest))
+            return true;
         const res = await this.#byDigest('HEAD', desc);
         await drain(res);
         if (res.status === 200) {
             // A length that contradicts the descriptor is not the content we mean (Harbor's HEAD and
             // GET can disagree): not known to be there, so it is sent and the registry decides.
             const length = Number(header(res, 'content-length'));
-            return !(length > 0 && length !== desc.size);
+            const there = !(length > 0 && length !== desc.size);
+            if (there)
+                held?.add(desc.digest);
+            return there;
         }
         if (res.status === 404)
             return false;
@@ -38151,6 +38162,7 @@ class RegistryRepository {
     asksOnPush(desc) {
         return (this.#push &&
             this.#mountFrom.length === 0 &&
+            !this.#client.held(this.#repo).has(desc.digest) &&
             !this.#client.uploadLimits.noAskFirst &&
             desc.size <= ASK_ON_PUSH_MAX &&
             !isManifestType(desc.mediaType));
@@ -38173,6 +38185,7 @@ class RegistryRepository {
         }, desc, content).then((outcome) => {
             if (outcome === 'exists')
                 this.#saidPresent.add(desc.digest);
+            this.#client.held(this.#repo).add(desc.digest);
             return outcome;
         });
     }
@@ -38742,6 +38755,8 @@ class RegistryClient {
     #connected = false;
     /** Upload limits this host has shown during the run, for every repository on it. */
     uploadLimits = {};
+    /** Per repository, blobs this run has seen it hold (found, sent or mounted): asked about once. */
+    #held = new Map();
     /** The last `RateLimit-*` headers the registry sent (Docker Hub: pulls left in its window). */
     #rateLimit;
     constructor(opts) {
@@ -38771,6 +38786,13 @@ class RegistryClient {
     }
     close() {
         this.#transport.close();
+    }
+    /** The blobs this run has seen `repository` hold; a copy to it later in the run asks no more. */
+    held(repository) {
+        let set = this.#held.get(repository);
+        if (!set)
+            this.#held.set(repository, (set = new Set()));
+        return set;
     }
     /** "docker.io: 97 of 100 pulls left in 21600 s", when the registry reported its rate limit. */
     rateLimitLine() {
@@ -39058,70 +39080,496 @@ function mountSources(entries, defaultRegistry, targets) {
     return out;
 }
 
+// One read of a blob lent to several uploads at once (a push to several registries): the blob is
+// opened, read and hashed once, and each slab goes to every upload before it goes back to the
+// pool. Each upload is a lane with its own pace (one PUT, or PATCH chunks with a request and an
+// answer between them); the read waits for the slowest lane, so memory stays at one transfer's
+// slabs whatever the number of lanes.
+/** The read found no lane left to lend to: it stops there. */
+class Abandoned extends Error {
+}
 /**
- * Copies `root` and everything under it into each target (blobs mounted from a repository of the
- * same registry where one may hold them), carries referrers when asked, then writes the tags.
+ * A blob read once for several pushes: `lane(i)` is the content the i-th push reads, and
+ * `release(i)` says that push settled. The read starts once every lane has opened from byte 0 or
+ * been released (a push that mounted the blob, found it, or failed before reading never opens).
+ * A lane that opens later, or from another byte (a retry, a resumed upload), reads on its own.
+ */
+class SharedContent {
+    #content;
+    #lanes;
+    #started = false;
+    constructor(content, lanes) {
+        this.#content = content;
+        this.#lanes = Array.from({ length: lanes }, () => new Lane(content));
+    }
+    /** The content the i-th push reads. */
+    lane(i) {
+        return { size: this.#content.size, open: (start = 0) => this.#open(i, start) };
+    }
+    /** The i-th push settled: the read no longer waits for it, nor lends to it. */
+    release(i) {
+        this.#lanes[i].leave();
+        this.#maybeStart();
+    }
+    async #open(i, start) {
+        const lane = this.#lanes[i];
+        // Empty content has no slab to check before; a read of its own checks it.
+        if (lane.state !== 'waiting' || this.#started || start > 0 || this.#content.size === 0) {
+            if (lane.state === 'waiting') {
+                lane.leave();
+                this.#maybeStart();
+            }
+            return this.#content.open(start);
+        }
+        lane.state = 'attached';
+        this.#maybeStart();
+        return lane;
+    }
+    #maybeStart() {
+        if (this.#started || this.#lanes.some((l) => l.state === 'waiting'))
+            return;
+        this.#started = true;
+        if (this.#lanes.some((l) => l.state === 'attached'))
+            void this.#drive();
+    }
+    async #drive() {
+        let cursor;
+        try {
+            cursor = await this.#content.open(0);
+            await cursor.pump((chunk) => this.#lend(chunk));
+        }
+        catch (err) {
+            if (!(err instanceof Abandoned))
+                for (const lane of this.#lanes)
+                    lane.fail(err);
+        }
+        finally {
+            // Every lane has what it was lent by now: a reader that fails to close changes none of it.
+            await cursor?.close().catch(() => undefined);
+        }
+    }
+    /** A slab to every lane still reading; back once each is done with it. */
+    #lend(chunk) {
+        const live = this.#lanes.filter((l) => l.state === 'attached');
+        if (live.length === 0)
+            return Promise.reject(new Abandoned());
+        return Promise.all(live.map((l) => l.take(chunk))).then(() => undefined);
+    }
+}
+/**
+ * One push's view of the shared read. Slabs arrive from the read in order and wait until the
+ * push pumps; a slab that straddles the end of a pump goes partly now, the rest in the next.
+ * Once off the shared read (its request failed, it was pumped anew before the last pump was
+ * done, or it was released), a lane that is pumped again reads on its own from where it is.
+ */
+class Lane {
+    state = 'waiting';
+    #content;
+    #pos = 0;
+    #queue = [];
+    #request;
+    /** The shared read failed (the content does not match, or could not be read). */
+    #failure;
+    #own;
+    constructor(content) {
+        this.#content = content;
+    }
+    get position() {
+        return this.#own?.position ?? this.#pos;
+    }
+    /** A slab from the read; resolves once this lane is done with it. */
+    take(chunk) {
+        if (this.state !== 'attached')
+            return Promise.resolve();
+        return new Promise((done) => {
+            this.#queue.push({ rest: chunk, lent: 0, dropped: false, done });
+            this.#flow();
+        });
+    }
+    async pump(sink, length) {
+        if (this.#failure)
+            throw this.#failure.err;
+        if (this.state === 'attached' && !this.#request) {
+            const end = Math.min(this.#content.size, this.#pos + (length ?? this.#content.size));
+            return new Promise((resolve, reject) => {
+                this.#request = { sink, end, pending: 0, resolve, reject };
+                this.#flow();
+            });
+        }
+        // Pumped anew while the last pump waits (its request gave up on it): off the shared read.
+        this.leave();
+        this.#own ??= await this.#content.open(this.#pos);
+        return this.#own.pump(sink, length);
+    }
+    /** Lends what has arrived to the current pump, up to its end. */
+    #flow() {
+        const r = this.#request;
+        while (r && !r.failure && this.state === 'attached' && this.#pos < r.end) {
+            const piece = this.#queue[0];
+            if (!piece)
+                break;
+            const part = piece.rest.subarray(0, r.end - this.#pos);
+            piece.rest = piece.rest.subarray(part.length);
+            if (piece.rest.length === 0)
+                this.#queue.shift();
+            this.#pos += part.length;
+            piece.lent++;
+            r.pending++;
+            let sent;
+            try {
+                sent = r.sink(part);
+            }
+            catch (err) {
+                sent = Promise.reject(err);
+            }
+            void sent
+                .then(() => undefined, (err) => {
+                r.failure ??= { err };
+            })
+                .then(() => {
+                r.pending--;
+                piece.lent--;
+                giveBack(piece);
+                this.#settle();
+            });
+        }
+        this.#settle();
+    }
+    /** Ends the current pump once all it lent is back: done, failed (the lane leaves), or left. */
+    #settle() {
+        const r = this.#request;
+        if (!r || r.pending > 0)
+            return;
+        const failure = r.failure ?? this.#failure;
+        if (failure) {
+            this.#request = undefined;
+            // Its request failed: the others go on without it.
+            this.leave();
+            r.reject(failure.err);
+        }
+        else if (this.#pos === r.end) {
+            this.#request = undefined;
+            r.resolve();
+        }
+        else if (this.state !== 'attached') {
+            this.#request = undefined;
+            r.reject(new OciError('the upload was closed before its body was sent'));
+        }
+    }
+    /** Off the shared read: nothing more is lent to it, and what waits for it is given back. */
+    leave() {
+        if (this.state === 'gone')
+            return;
+        this.state = 'gone';
+        for (const piece of this.#queue.splice(0)) {
+            piece.dropped = true;
+            giveBack(piece);
+        }
+        this.#settle();
+    }
+    /** The shared read failed: so does every pump of this lane, now or later. */
+    fail(err) {
+        if (this.state !== 'attached')
+            return;
+        this.#failure ??= { err };
+        this.#settle();
+    }
+    async close() {
+        this.leave();
+        await this.#own?.close();
+    }
+}
+function giveBack(piece) {
+    if (piece.lent === 0 && (piece.dropped || piece.rest.length === 0))
+        piece.done();
+}
+
+/**
+ * Several sinks as one (one repository per registry of a push): one copy walks the graph once,
+ * and each blob is read and hashed once (SharedContent) whatever the number of members. A member
+ * is sent only what it lacks; when one fails, the others finish what they started and the first
+ * failure is thrown, so the caller tags nothing.
+ */
+class FanOutSink {
+    name;
+    members;
+    /** Members that lack a digest, as last asked (or known beforehand), and not sent it since. */
+    #lacking = new Map();
+    /** How each member came to hold each digest. */
+    #outcomes = new Map();
+    #sent = new Map();
+    /** @param absent content every member is known to lack (the root, asked about by the caller) */
+    constructor(members, absent = []) {
+        this.members = members;
+        this.name = members.map((m) => m.name).join(', ');
+        for (const m of members) {
+            this.#outcomes.set(m, new Map());
+            this.#sent.set(m, 0);
+        }
+        for (const d of absent)
+            this.#lacking.set(d.digest, new Set(members));
+    }
+    /** How `member` came to hold `digest`, once it does. */
+    outcome(member, digest) {
+        return this.#outcomes.get(member)?.get(digest);
+    }
+    /** Bytes uploaded to `member` (mounted and present content not counted). */
+    bytesSent(member) {
+        return this.#sent.get(member) ?? 0;
+    }
+    async exists(desc) {
+        const known = this.#lacking.get(desc.digest);
+        if (known)
+            return known.size === 0;
+        const answers = await settleAll(this.members, (m) => m.exists(desc));
+        const lacking = new Set(this.members.filter((_, i) => !answers[i]));
+        for (const m of this.members)
+            if (!lacking.has(m))
+                this.#outcomes.get(m)?.set(desc.digest, 'exists');
+        this.#lacking.set(desc.digest, lacking);
+        return lacking.size === 0;
+    }
+    /** When every member asks while pushing, the push goes to all and each finds out for itself. */
+    asksOnPush(desc) {
+        return !this.#lacking.has(desc.digest) && this.members.every((m) => m.asksOnPush?.(desc));
+    }
+    async push(desc, content) {
+        // Pushed without a lack known (a registry that said it had a blob, then denied it): to all.
+        const known = this.#lacking.get(desc.digest);
+        const targets = known?.size ? [...known] : [...this.members];
+        let outcomes;
+        if (Buffer.isBuffer(content) || targets.length === 1) {
+            outcomes = await settleAll(targets, (m) => this.#record(m, desc, m.push(desc, content)));
+        }
+        else {
+            const shared = new SharedContent(content, targets.length);
+            outcomes = await settleAll(targets, async (m, i) => {
+                try {
+                    return await this.#record(m, desc, m.push(desc, shared.lane(i)));
+                }
+                finally {
+                    // Its read no longer waits for this member (it mounted, failed, or is done).
+                    shared.release(i);
+                }
+            });
+        }
+        if (outcomes.includes('uploaded'))
+            return 'uploaded';
+        return outcomes.every((o) => o === 'exists') ? 'exists' : 'mounted';
+    }
+    async #record(member, desc, pushed) {
+        const outcome = await pushed;
+        this.#lacking.get(desc.digest)?.delete(member);
+        this.#outcomes.get(member)?.set(desc.digest, outcome);
+        if (outcome === 'uploaded')
+            this.#sent.set(member, (this.#sent.get(member) ?? 0) + desc.size);
+        return outcome;
+    }
+    async tag(desc, tag, bytes) {
+        await settleAll(this.members, (m) => m.tag(desc, tag, bytes));
+    }
+    async prepare(descs) {
+        await settleAll(this.members, async (m) => m.prepare?.(descs));
+    }
+    async addReferrers(subject, referrers) {
+        await settleAll(this.members, async (m) => m.addReferrers?.(subject, referrers));
+    }
+}
+/**
+ * `f` over every member at once; once all have settled, their results in order, or the first
+ * failure (in member order): nothing is left running behind an error.
+ */
+async function settleAll(members, f) {
+    const settled = await Promise.allSettled(members.map((m, i) => f(m, i)));
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed)
+        throw failed.reason;
+    return settled.map((s) => s.value);
+}
+
+/**
+ * The events of destinations that move at once, told as if they moved one after the other, so
+ * the log keeps one group per destination, in the order given: the first destination's events as
+ * they come, the others' held until `flush`.
+ */
+class DestinationLog {
+    #emit;
+    #held;
+    constructor(destinations, emit) {
+        this.#emit = emit;
+        this.#held = Array.from({ length: destinations }, () => []);
+    }
+    /** An event of the i-th destination. */
+    tell(i, event) {
+        if (!this.#emit)
+            return;
+        if (i === 0)
+            this.#emit(event);
+        else
+            this.#held[i].push(event);
+    }
+    /** Tells what was held, destination by destination. */
+    flush() {
+        for (const events of this.#held)
+            for (const e of events.splice(0))
+                this.#emit?.(e);
+    }
+}
+/**
+ * What a copy over a fan-out says, as each destination's own copy would have said it: `graph` for
+ * each, then each item with the way that destination came to hold it. A destination left out for
+ * holding `root` already is told so, as a copy that finds the root says it.
+ */
+function fanOutEvents(fan, destinations, log, root) {
+    const members = destinations.filter((d) => d.member !== undefined);
+    // Progress lines are the shared read's: told once, with the first destination reading it.
+    const reader = members[0];
+    return (e) => {
+        switch (e.type) {
+            case 'graph':
+                for (const d of destinations) {
+                    log.tell(d.index, { ...e, target: d.name });
+                    if (!d.member && root)
+                        log.tell(d.index, {
+                            type: 'manifest',
+                            desc: root,
+                            outcome: 'exists',
+                            ms: 0,
+                            target: d.name
+                        });
+                }
+                return;
+            case 'progress':
+                if (reader)
+                    log.tell(reader.index, { ...e, target: reader.name });
+                return;
+            case 'blob':
+            case 'manifest':
+                for (const d of members) {
+                    const outcome = fan.outcome(d.member, e.desc.digest) ?? e.outcome;
+                    log.tell(d.index, { ...e, outcome, target: d.name });
+                }
+                return;
+            case 'tag':
+                log.tell(destinations[0]?.index ?? 0, e);
+        }
+    };
+}
+
+/**
+ * Copies `root` and everything under it into each target, carries referrers when asked, then
+ * writes the tags. The first repository of each registry is one member of a single copy over a
+ * fan-out (each blob read and hashed once, uploaded to every registry at once); further
+ * repositories of a registry follow, each mounting from the first.
  */
 async function sendToRegistries(source, root, targets, mountable, pool, opts) {
-    const pushed = new Map(); // registry → first repository written there
-    let first;
-    let bytesSent = 0;
-    const written = [];
-    const referrers = [];
+    const firstOf = new Map(); // registry → index of the first target there
     const repos = [];
-    for (const d of targets) {
+    for (const [i, d] of targets.entries()) {
         const client = await pool.get(d.ref.registry);
-        // Where blobs may already be: a repository this run filled first, then those named.
-        const mountFrom = [pushed.get(d.ref.registry), ...(mountable.get(d.ref.registry) ?? [])]
+        const first = firstOf.get(d.ref.registry);
+        if (first === undefined)
+            firstOf.set(d.ref.registry, i);
+        // Where blobs may already be: the registry's first repository (filled first), then those named.
+        const mountFrom = [
+            first === undefined ? undefined : targets[first].ref.repository,
+            ...(mountable.get(d.ref.registry) ?? [])
+        ]
             .filter((r) => r !== undefined && r !== d.ref.repository)
             .filter((r, i, all) => all.indexOf(r) === i);
-        const repo = new RegistryRepository(client, d.ref.repository, { push: true, mountFrom });
-        // Tags wait until every repository holds the whole image (below).
-        const result = await copyGraph(source, root, repo, {
-            concurrency: opts.concurrency,
-            onEvent: opts.onEvent,
-            skipExistingRoot: true
+        repos.push(new RegistryRepository(client, d.ref.repository, { push: true, mountFrom }));
+    }
+    const firsts = [...firstOf.values()];
+    const further = targets.map((_, i) => i).filter((i) => !firsts.includes(i));
+    const log = new DestinationLog(targets.length, opts.onEvent);
+    const copyOpts = { concurrency: opts.concurrency };
+    const referrerOpts = { ...copyOpts, artifactType: opts.artifactType };
+    const referrers = [];
+    const carry = (found) => {
+        for (const r of found)
+            if (!referrers.some((x) => x.digest === r.digest))
+                referrers.push(r);
+    };
+    let bytesSent = 0;
+    let graph;
+    try {
+        graph = await loadGraph(source, root);
+        // One HEAD each: a registry holds a manifest only once all it names is there, so a
+        // repository with the root needs nothing (and drops out of the fan-out).
+        const held = await settled(firsts.map((i) => repos[i].exists(graph.root.desc)));
+        const lacking = firsts.filter((_, k) => !held[k]);
+        const fan = new FanOutSink(lacking.map((i) => repos[i]), [graph.root.desc]);
+        const fanned = firsts.map((i) => ({
+            index: i,
+            name: repos[i].name,
+            member: lacking.includes(i) ? repos[i] : undefined
+        }));
+        await copyGraph(source, root, fan, {
+            ...copyOpts,
+            graph,
+            skipExistingRoot: true,
+            onEvent: fanOutEvents(fan, fanned, log, graph.root.desc)
         });
-        repos.push({ repo, tags: d.tags });
-        first ??= result;
-        bytesSent += result.bytesSent;
+        for (const m of fan.members)
+            bytesSent += fan.bytesSent(m);
         if (opts.referrers) {
-            const carried = await copyReferrers(source, repo, result.graph, {
-                concurrency: opts.concurrency,
-                onEvent: opts.onEvent,
-                artifactType: opts.artifactType
+            // Every first repository, the root's holders too: referrers may be new where the image is not.
+            const all = new FanOutSink(firsts.map((i) => repos[i]));
+            const everyone = firsts.map((i) => ({ index: i, name: repos[i].name, member: repos[i] }));
+            carry(await copyReferrers(source, all, graph, {
+                ...referrerOpts,
+                onEvent: fanOutEvents(all, everyone, log)
+            }));
+        }
+        for (const i of further) {
+            const onEvent = (e) => log.tell(i, e);
+            const result = await copyGraph(source, root, repos[i], {
+                ...copyOpts,
+                graph,
+                skipExistingRoot: true,
+                onEvent
             });
-            for (const r of carried)
-                if (!referrers.some((x) => x.digest === r.digest))
-                    referrers.push(r);
-        }
-        if (!pushed.has(d.ref.registry))
-            pushed.set(d.ref.registry, d.ref.repository);
-        written.push({
-            reference: formatReference({ ...d.ref, digest: result.root.digest }),
-            tags: d.tags.map((tag) => formatReference({ ...d.ref, tag }))
-        });
-    }
-    const result = first;
-    for (const { repo, tags } of repos) {
-        for (const tag of tags) {
-            await repo.tag(result.root, tag, result.graph.root.bytes);
-            opts.onEvent?.({ type: 'tag', desc: result.root, tag, target: repo.name });
+            bytesSent += result.bytesSent;
+            if (opts.referrers)
+                carry(await copyReferrers(source, repos[i], graph, { ...referrerOpts, onEvent }));
         }
     }
+    finally {
+        // What each destination got, in order, also when one failed.
+        log.flush();
+    }
+    // Tags wait until every repository holds the whole image.
+    for (const [i, d] of targets.entries()) {
+        for (const tag of d.tags) {
+            await repos[i].tag(graph.root.desc, tag, graph.root.bytes);
+            opts.onEvent?.({ type: 'tag', desc: graph.root.desc, tag, target: repos[i].name });
+        }
+    }
+    const written = targets.map((d) => ({
+        reference: formatReference({ ...d.ref, digest: graph.root.desc.digest }),
+        tags: d.tags.map((tag) => formatReference({ ...d.ref, tag }))
+    }));
     return {
-        digest: result.root.digest,
-        mediaType: result.root.mediaType,
-        size: result.root.size,
+        digest: graph.root.desc.digest,
+        mediaType: graph.root.desc.mediaType,
+        size: graph.root.desc.size,
         reference: written[0].reference,
         tags: written.flatMap((w) => w.tags),
-        bytesTotal: result.bytesTotal,
+        bytesTotal: graph.nodes.reduce((sum, n) => sum + n.desc.size, 0),
         bytesSent,
-        platforms: await imagePlatforms(source, result.graph.root),
+        platforms: await imagePlatforms(source, graph.root),
         destinations: written,
         referrers,
         rateLimits: await pool.rateLimits()
     };
+}
+/** Every promise's value once all have settled, or the first failure (in order). */
+async function settled(promises) {
+    const all = await Promise.allSettled(promises);
+    const failed = all.find((s) => s.status === 'rejected');
+    if (failed)
+        throw failed.reason;
+    return all.map((s) => s.value);
 }
 
 /**
@@ -40086,13 +40534,27 @@ async function pull(opts) {
     if (spec.digest)
         throw new InputError(`the layout input of a pull names where to write; "@${spec.digest}" does not fit there`, { hint: 'put the digest in the reference: org/app@sha256:…' });
     const ref = parseReference(opts.reference, opts.registry);
-    const target = ref.digest ?? ref.tag ?? 'latest';
-    const tag = spec.tag ?? (ref.digest ? undefined : (ref.tag ?? 'latest'));
     let client;
-    let store;
     try {
         await checkLayoutDestination(spec.path);
         client = await openClient(opts, ref.registry);
+        return await pullWith(client, opts);
+    }
+    finally {
+        client?.close();
+    }
+}
+/**
+ * A pull through a client already open (for the reference's registry): a backup pulls every tag
+ * this way, over the same connections. The destination was checked by the caller.
+ */
+async function pullWith(client, opts) {
+    const spec = parseLayoutSpec(opts.layout);
+    const ref = parseReference(opts.reference, opts.registry);
+    const target = ref.digest ?? ref.tag ?? 'latest';
+    const tag = spec.tag ?? (ref.digest ? undefined : (ref.tag ?? 'latest'));
+    let store;
+    try {
         const repo = new RegistryRepository(client, ref.repository, { push: false });
         let root = await repo.resolve(target);
         if (opts.platform)
@@ -40135,7 +40597,6 @@ async function pull(opts) {
         };
     }
     finally {
-        client?.close();
         await store?.close();
     }
 }
@@ -40143,31 +40604,42 @@ async function pull(opts) {
 /** Pushes the selected image of a layout, with everything under it, and tags it last. */
 async function push(opts) {
     const spec = parseLayoutSpec(opts.layout);
+    // What the inputs name is checked before the layout is read.
     const ref = parseReference(opts.reference, opts.registry);
-    const targets = destinations(ref, ref.tag ?? spec.tag, opts.tags ?? []);
-    const mountable = mountSources(opts.mountFrom ?? [], ref.registry, targets);
+    mountSources(opts.mountFrom ?? [], ref.registry, destinations(ref, ref.tag, opts.tags ?? []));
     const source = await LayoutSource.open(spec.path, { tempDir: opts.tempDir });
     const pool = new ClientPool(opts);
     try {
-        let root = await source.resolve(spec.digest ?? spec.tag ?? '');
-        if (opts.platform)
-            root = await pickPlatform(source, root, opts.platform);
-        if (ref.digest && ref.digest !== root.digest) {
-            throw new InputError(`reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`, { hint: 'drop the digest from the reference, or select that image with layout@DIGEST' });
-        }
-        if (targets.every((t) => t.tags.length === 0)) {
-            const had = source.index.manifests.filter((d) => d.digest === root.digest).flatMap(entryTags);
-            opts.onWarning?.(`nothing names a tag, so ${formatReference({ ...ref, tag: undefined, digest: root.digest })} is pushed by digest only` +
-                (had.length
-                    ? `; the layout tags it ${had.join(', ')}: select it with layout: ${spec.path}:${had[0]} or put the tag in the reference`
-                    : '; put a tag in the reference (org/app:v1) or the tags input'));
-        }
-        return await sendToRegistries(source, root, targets, mountable, pool, opts);
+        return await pushFrom(source, pool, opts);
     }
     finally {
         await pool.close();
         await source.close();
     }
+}
+/**
+ * A push from a layout already open, through clients already open: a restore pushes every tag
+ * of one layout this way, its connections and what it learned of the registry kept between them.
+ */
+async function pushFrom(source, pool, opts) {
+    const spec = parseLayoutSpec(opts.layout);
+    const ref = parseReference(opts.reference, opts.registry);
+    const targets = destinations(ref, ref.tag ?? spec.tag, opts.tags ?? []);
+    const mountable = mountSources(opts.mountFrom ?? [], ref.registry, targets);
+    let root = await source.resolve(spec.digest ?? spec.tag ?? '');
+    if (opts.platform)
+        root = await pickPlatform(source, root, opts.platform);
+    if (ref.digest && ref.digest !== root.digest) {
+        throw new InputError(`reference ${opts.reference} names digest ${ref.digest}, but the layout's image is ${root.digest}`, { hint: 'drop the digest from the reference, or select that image with layout@DIGEST' });
+    }
+    if (targets.every((t) => t.tags.length === 0)) {
+        const had = source.index.manifests.filter((d) => d.digest === root.digest).flatMap(entryTags);
+        opts.onWarning?.(`nothing names a tag, so ${formatReference({ ...ref, tag: undefined, digest: root.digest })} is pushed by digest only` +
+            (had.length
+                ? `; the layout tags it ${had.join(', ')}: select it with layout: ${spec.path}:${had[0]} or put the tag in the reference`
+                : '; put a tag in the reference (org/app:v1) or the tags input'));
+    }
+    return sendToRegistries(source, root, targets, mountable, pool, opts);
 }
 
 /** `1.5 MiB`-style sizes for logs. */
