@@ -182,13 +182,17 @@ export const CASES = [
       {
         name: 'fanout 1g.tar',
         layout: '1g.tar',
+        wire: '1g-dir',
         op: 'push',
         showSize: true,
         note: ': to 3 registries; ours in one call (reference on the first, the others in `tags`), skopeo one copy after another',
         rows: [
           { tool: 'ours → 3 registries', adapter: 'ours', registries: 3, outputDigest: true },
           { tool: 'ours → 1 registry', adapter: 'ours', outputDigest: true },
-          { tool: 'skopeo → 3 registries', adapter: 'skopeo', registries: 3 }
+          { tool: 'skopeo → 3 registries', adapter: 'skopeo', registries: 3 },
+          // What sending the bytes costs alone: the floor of what 2 more registries add to ours.
+          { tool: 'wire → 3 registries', adapter: 'wire', registries: 3 },
+          { tool: 'wire → 1 registry', adapter: 'wire' }
         ]
       }
     ]

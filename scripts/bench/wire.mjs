@@ -254,10 +254,27 @@ const wireOf = ({ wire, bench }) => {
   return wire
 }
 
+/**
+ * The wire push to each of several registries at once: CPU and peak RSS summed, wall overall.
+ * @param {string[]} hosts @param {string} repo @param {WireLayout} layout
+ * @returns {Promise<ToolResult>}
+ */
+async function wirePushEach(hosts, repo, layout) {
+  const started = performance.now()
+  const each = await Promise.all(hosts.map((h) => wirePush(h, repo, layout, false)))
+  return {
+    wall: (performance.now() - started) / 1000,
+    rssKiB: each.reduce((s, r) => s + (r.rssKiB ?? 0), 0) || null,
+    cpu: each.reduce((s, r) => s + (r.cpu ?? 0), 0)
+  }
+}
+
 /** @type {Adapter} */
 export const wire = {
-  push: ({ dataBinary }, env) => {
+  push: ({ dataBinary, registries }, env) => {
     const layout = wireOf(env)
+    if (registries && registries > 1)
+      return { exec: ({ hosts, repo }) => wirePushEach(hosts.slice(0, registries), repo, layout) }
     return { exec: ({ host, repo }) => wirePush(host, repo, layout, dataBinary) }
   },
   repush: (_row, env) => {
