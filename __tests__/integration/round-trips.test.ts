@@ -7,7 +7,7 @@ import type { CopyEvent } from '../../src/copy/copy.js'
 import { push } from '../../src/transfer/push.js'
 import { generateLayout } from '../helpers/generate.js'
 import { startProxy, type TestProxy } from '../helpers/proxy.js'
-import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { headStatus, startRegistry, type TestRegistry } from '../helpers/registry.js'
 import { caught } from '../helpers/settle.js'
 import { remoteDigest, tmpDir } from '../helpers/skopeo.js'
 
@@ -82,8 +82,8 @@ describe('round trips per blob', () => {
     }
   })
 
-  it('small blobs the repository holds are found by that POST and not sent again', async () => {
-    // A first push whose manifest is refused leaves the blobs behind without the image.
+  /** A first push whose manifest is refused leaves the blobs in `repo` without the image. */
+  async function leaveBlobs(repo: string): Promise<void> {
     const refusing = await startProxy(reg.host, (req, res) => {
       if (req.method !== 'PUT' || !(req.url ?? '').includes('/manifests/')) return false
       req.resume()
@@ -93,12 +93,16 @@ describe('round trips per blob', () => {
     })
     try {
       const err = await caught(
-        push({ layout: `${small.path}:v1`, registry: refusing.host, reference: 'rt/again:v1' })
+        push({ layout: `${small.path}:v1`, registry: refusing.host, reference: `${repo}:v1` })
       )
       expect(String(err)).toMatch(/MANIFEST_INVALID/)
     } finally {
       await refusing.stop()
     }
+  }
+
+  it('small blobs the repository holds are found by that POST and not sent again', async () => {
+    await leaveBlobs('rt/again')
     const proxy = await startProxy(reg.host)
     const outcomes: string[] = []
     try {
@@ -205,6 +209,41 @@ describe('round trips per blob', () => {
       await here.stop()
       await there.stop()
       await other.stop()
+    }
+  })
+
+  it('a registry that ignores the question and refuses a blob it holds is asked by HEAD', async () => {
+    await leaveBlobs('rt/ignored')
+    let refused = 0
+    // As Nexus can: the mount is ignored (a plain session opens), and a PUT of a blob it holds
+    // is refused ("cannot be updated").
+    const proxy = await startProxy(reg.host, async (req, res, p) => {
+      const url = new URL(req.url ?? '', 'http://x')
+      if (isAsking(req)) {
+        p.forward(req, res, { path: url.pathname })
+        return true
+      }
+      const digest = url.searchParams.get('digest')
+      if (req.method !== 'PUT' || !digest) return false
+      if ((await headStatus(reg.host, `/v2/rt/ignored/blobs/${digest}`)) !== 200) return false
+      refused++
+      req.resume()
+      res.writeHead(400, { 'content-type': 'application/json' })
+      res.end('{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"cannot be updated"}]}')
+      return true
+    })
+    try {
+      const r = await push({
+        layout: `${small.path}:v1`,
+        registry: proxy.host,
+        reference: 'rt/ignored:v1'
+      })
+      expect(r.digest).toBe(small.digest)
+      expect(refused).toBe(21)
+      expect(count(proxy, 'HEAD', /\/blobs\//)).toBe(21)
+      expect(await remoteDigest(`${reg.host}/rt/ignored:v1`)).toBe(small.digest)
+    } finally {
+      await proxy.stop()
     }
   })
 
