@@ -1,6 +1,6 @@
 import { bufferSource, type ChunkSource } from '../content/blob-cursor.js'
 import { SLAB_SIZE } from '../slabs/pool.js'
-import { NotFoundError, OciError, REGISTRY_MISMATCH_HINT } from '../errors/errors.js'
+import { NotFoundError, OciError, REGISTRY_MISMATCH_HINT, RegistryError } from '../errors/errors.js'
 import { contentBytes, type Content, type PushOutcome, type Sink } from '../content/sink.js'
 import { readAll, type Source } from '../content/source.js'
 import { digestOf, isDigest, verifyBuffer } from '../oci/digest.js'
@@ -194,23 +194,32 @@ export class RegistryRepository implements Source, Sink {
       this.#manifests.set(desc.digest, bytes)
       return 'uploaded'
     }
-    return uploadBlob(
-      {
-        client: this.#client,
-        repository: this.#repo,
-        scope: this.#scope,
-        chunkSize: this.#client.chunkSize,
-        limits: this.#client.uploadLimits,
-        mountFrom: this.#mountFrom,
-        askFirst: this.asksOnPush(desc) && !this.#saidPresent.delete(desc.digest)
-      },
-      desc,
-      content
-    ).then((outcome) => {
-      if (outcome === 'exists') this.#saidPresent.add(desc.digest)
-      this.#client.held(this.#repo).add(desc.digest)
-      return outcome
-    })
+    const askFirst = this.asksOnPush(desc) && !this.#saidPresent.delete(desc.digest)
+    let outcome: PushOutcome
+    try {
+      outcome = await uploadBlob(
+        {
+          client: this.#client,
+          repository: this.#repo,
+          scope: this.#scope,
+          chunkSize: this.#client.chunkSize,
+          limits: this.#client.uploadLimits,
+          mountFrom: this.#mountFrom,
+          askFirst
+        },
+        desc,
+        content
+      )
+    } catch (err) {
+      // Sent without a HEAD first, to a registry that ignored the question and will not take a
+      // blob it holds (Nexus: "cannot be updated"): asked now, it is there, and that is enough.
+      const refused = err instanceof RegistryError && err.status >= 400 && err.status < 500
+      if (!askFirst || !refused || !(await this.exists(desc))) throw err
+      outcome = 'exists'
+    }
+    if (outcome === 'exists') this.#saidPresent.add(desc.digest)
+    this.#client.held(this.#repo).add(desc.digest)
+    return outcome
   }
 
   async tag(desc: Descriptor, tag: string, known?: Buffer): Promise<void> {
