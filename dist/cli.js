@@ -34754,20 +34754,31 @@ class RegistryRepository {
             this.#manifests.set(desc.digest, bytes);
             return 'uploaded';
         }
-        return uploadBlob({
-            client: this.#client,
-            repository: this.#repo,
-            scope: this.#scope,
-            chunkSize: this.#client.chunkSize,
-            limits: this.#client.uploadLimits,
-            mountFrom: this.#mountFrom,
-            askFirst: this.asksOnPush(desc) && !this.#saidPresent.delete(desc.digest)
-        }, desc, content).then((outcome) => {
-            if (outcome === 'exists')
-                this.#saidPresent.add(desc.digest);
-            this.#client.held(this.#repo).add(desc.digest);
-            return outcome;
-        });
+        const askFirst = this.asksOnPush(desc) && !this.#saidPresent.delete(desc.digest);
+        let outcome;
+        try {
+            outcome = await uploadBlob({
+                client: this.#client,
+                repository: this.#repo,
+                scope: this.#scope,
+                chunkSize: this.#client.chunkSize,
+                limits: this.#client.uploadLimits,
+                mountFrom: this.#mountFrom,
+                askFirst
+            }, desc, content);
+        }
+        catch (err) {
+            // Sent without a HEAD first, to a registry that ignored the question and will not take a
+            // blob it holds (Nexus: "cannot be updated"): asked now, it is there, and that is enough.
+            const refused = err instanceof RegistryError && err.status >= 400 && err.status < 500;
+            if (!askFirst || !refused || !(await this.exists(desc)))
+                throw err;
+            outcome = 'exists';
+        }
+        if (outcome === 'exists')
+            this.#saidPresent.add(desc.digest);
+        this.#client.held(this.#repo).add(desc.digest);
+        return outcome;
     }
     async tag(desc, tag, known) {
         const bytes = known ?? this.#manifests.get(desc.digest) ?? (await this.fetchManifest(desc.digest)).bytes;
