@@ -2,6 +2,7 @@ import { SharedContent } from '../content/shared-content.js'
 import type { Content, PushOutcome, Sink } from '../content/sink.js'
 import type { Descriptor } from '../oci/types.js'
 import type { TransferOutcome } from './copy.js'
+import { settleAll } from './limiter.js'
 
 /**
  * Several sinks as one (one repository per registry of a push): one copy walks the graph once,
@@ -42,7 +43,7 @@ export class FanOutSink implements Sink {
   async exists(desc: Descriptor): Promise<boolean> {
     const known = this.#lacking.get(desc.digest)
     if (known) return known.size === 0
-    const answers = await settleAll(this.members, (m) => m.exists(desc))
+    const answers = await settleAll(this.members.map((m) => m.exists(desc)))
     const lacking = new Set(this.members.filter((_, i) => !answers[i]))
     for (const m of this.members)
       if (!lacking.has(m)) this.#outcomes.get(m)?.set(desc.digest, 'exists')
@@ -61,17 +62,19 @@ export class FanOutSink implements Sink {
     const targets = known?.size ? [...known] : [...this.members]
     let outcomes: PushOutcome[]
     if (Buffer.isBuffer(content) || targets.length === 1) {
-      outcomes = await settleAll(targets, (m) => this.#record(m, desc, m.push(desc, content)))
+      outcomes = await settleAll(targets.map((m) => this.#record(m, desc, m.push(desc, content))))
     } else {
       const shared = new SharedContent(content, targets.length)
-      outcomes = await settleAll(targets, async (m, i) => {
-        try {
-          return await this.#record(m, desc, m.push(desc, shared.lane(i)))
-        } finally {
-          // Its read no longer waits for this member (it mounted, failed, or is done).
-          shared.release(i)
-        }
-      })
+      outcomes = await settleAll(
+        targets.map(async (m, i) => {
+          try {
+            return await this.#record(m, desc, m.push(desc, shared.lane(i)))
+          } finally {
+            // Its read no longer waits for this member (it mounted, failed, or is done).
+            shared.release(i)
+          }
+        })
+      )
     }
     if (outcomes.includes('uploaded')) return 'uploaded'
     return outcomes.every((o) => o === 'exists') ? 'exists' : 'mounted'
@@ -90,28 +93,14 @@ export class FanOutSink implements Sink {
   }
 
   async tag(desc: Descriptor, tag: string, bytes?: Buffer): Promise<void> {
-    await settleAll(this.members, (m) => m.tag(desc, tag, bytes))
+    await settleAll(this.members.map((m) => m.tag(desc, tag, bytes)))
   }
 
   async prepare(descs: Descriptor[]): Promise<void> {
-    await settleAll(this.members, async (m) => m.prepare?.(descs))
+    await settleAll(this.members.map(async (m) => m.prepare?.(descs)))
   }
 
   async addReferrers(subject: Descriptor, referrers: Descriptor[]): Promise<void> {
-    await settleAll(this.members, async (m) => m.addReferrers?.(subject, referrers))
+    await settleAll(this.members.map(async (m) => m.addReferrers?.(subject, referrers)))
   }
-}
-
-/**
- * `f` over every member at once; once all have settled, their results in order, or the first
- * failure (in member order): nothing is left running behind an error.
- */
-async function settleAll<T>(
-  members: readonly Sink[],
-  f: (member: Sink, i: number) => Promise<T>
-): Promise<T[]> {
-  const settled = await Promise.allSettled(members.map((m, i) => f(m, i)))
-  const failed = settled.find((s) => s.status === 'rejected')
-  if (failed) throw failed.reason
-  return settled.map((s) => (s as PromiseFulfilledResult<T>).value)
 }

@@ -16,3 +16,14 @@ export function createLimiter(limit: number): <T>(task: () => Promise<T>) => Pro
     }
   }
 }
+
+/**
+ * Every promise's value once all have settled, or the first failure in their order: nothing is
+ * left running behind an error.
+ */
+export async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const all = await Promise.allSettled(promises)
+  const failed = all.find((s) => s.status === 'rejected')
+  if (failed) throw failed.reason
+  return all.map((s) => (s as PromiseFulfilledResult<T>).value)
+}

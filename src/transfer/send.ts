@@ -2,6 +2,7 @@ import type { Source } from '../content/source.js'
 import { copyGraph, type CopyEvent } from '../copy/copy.js'
 import { FanOutSink } from '../copy/fan-out.js'
 import { loadGraph, type Graph } from '../copy/graph.js'
+import { settleAll } from '../copy/limiter.js'
 import { imagePlatforms } from '../copy/platforms.js'
 import { copyReferrers } from '../copy/referrers.js'
 import { formatReference } from '../oci/reference.js'
@@ -76,7 +77,7 @@ export async function sendToRegistries(
     graph = await loadGraph(source, root)
     // One HEAD each: a registry holds a manifest only once all it names is there, so a
     // repository with the root needs nothing (and drops out of the fan-out).
-    const held = await settled(firsts.map((i) => repos[i].exists(graph.root.desc)))
+    const held = await settleAll(firsts.map((i) => repos[i].exists(graph.root.desc)))
     const lacking = firsts.filter((_, k) => !held[k])
     const fan = new FanOutSink(
       lacking.map((i) => repos[i]),
@@ -145,12 +146,4 @@ export async function sendToRegistries(
     referrers,
     rateLimits: await pool.rateLimits()
   }
-}
-
-/** Every promise's value once all have settled, or the first failure (in order). */
-async function settled<T>(promises: Promise<T>[]): Promise<T[]> {
-  const all = await Promise.allSettled(promises)
-  const failed = all.find((s) => s.status === 'rejected')
-  if (failed) throw failed.reason
-  return all.map((s) => (s as PromiseFulfilledResult<T>).value)
 }
