@@ -2,7 +2,7 @@
 // repository, giving one up, and asking one what it holds.
 import { OciError } from '../errors/errors.js'
 import type { Descriptor } from '../oci/types.js'
-import { drain, header } from '../transport/http.js'
+import { drain, header, type HttpResponse } from '../transport/http.js'
 import type { Tries } from '../transport/retry.js'
 import type { RegistryClient } from './client.js'
 import type { UploadLimits } from './upload-limits.js'
@@ -49,6 +49,29 @@ export function resolveLocation(location: string, base: URL): URL {
   return url
 }
 
+/** The session an answer opened (its Location), or undefined when it names none. */
+function sessionOf(res: HttpResponse): Session | undefined {
+  const location = header(res, 'location')
+  if (!location) return undefined
+  return {
+    location: resolveLocation(location, res.url),
+    minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
+  }
+}
+
+/** POST ?mount=&from=: links the blob from `from` (201), or opens an upload session (202). */
+function postMount(
+  opts: Upload,
+  desc: Descriptor,
+  from: string,
+  scope: string
+): Promise<HttpResponse> {
+  const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin)
+  url.searchParams.set('mount', desc.digest)
+  url.searchParams.set('from', from)
+  return opts.client.request({ method: 'POST', url, body: Buffer.alloc(0), scope, retry: true })
+}
+
 /** An upload under way: its options and the tries every request of it draws from. */
 export interface Upload extends UploadOptions {
   tries: Tries
@@ -63,27 +86,12 @@ export async function tryMount(
   desc: Descriptor,
   from: string
 ): Promise<'mounted' | Session | undefined> {
-  const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin)
-  url.searchParams.set('mount', desc.digest)
-  url.searchParams.set('from', from)
   try {
-    const res = await opts.client.request({
-      method: 'POST',
-      url,
-      body: Buffer.alloc(0),
-      // Reading the source repository needs its own pull scope.
-      scope: `${opts.scope} repository:${from}:pull`,
-      retry: true
-    })
+    // Reading the source repository needs its own pull scope.
+    const res = await postMount(opts, desc, from, `${opts.scope} repository:${from}:pull`)
     await drain(res)
     if (res.status === 201) return 'mounted'
-    const location = header(res, 'location')
-    if (res.status === 202 && location) {
-      return {
-        location: resolveLocation(location, res.url),
-        minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
-      }
-    }
+    if (res.status === 202) return sessionOf(res)
   } catch {
     // A registry that cannot mount still takes an upload.
   }
@@ -148,29 +156,15 @@ export async function startSession(
  */
 async function askAndOpen(opts: Upload, desc: Descriptor): Promise<Session | 'exists'> {
   if (!opts.limits.noAskFirst) {
-    const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin)
-    url.searchParams.set('mount', desc.digest)
-    url.searchParams.set('from', opts.repository)
-    const res = await opts.client.request({
-      method: 'POST',
-      url,
-      body: Buffer.alloc(0),
-      scope: opts.scope,
-      retry: true
-    })
+    const res = await postMount(opts, desc, opts.repository, opts.scope)
     // What a plain POST would meet too (a busy or rate-limiting registry, after the client's
     // retries) fails as it would; any other refusal is of the mount form.
     if (res.status >= 500 || res.status === 429)
       return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`)
     await drain(res)
-    const location = header(res, 'location')
     if (res.status === 201) return 'exists'
-    if (res.status === 202 && location) {
-      return {
-        location: resolveLocation(location, res.url),
-        minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
-      }
-    }
+    const session = res.status === 202 ? sessionOf(res) : undefined
+    if (session) return session
     opts.limits.noAskFirst = true
   }
   return openSession(opts, desc)
@@ -187,13 +181,10 @@ async function openSession(opts: Upload, desc: Descriptor): Promise<Session> {
   if (res.status !== 202 && res.status !== 201)
     return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`)
   await drain(res)
-  const location = header(res, 'location')
-  if (!location)
+  const session = sessionOf(res)
+  if (!session)
     throw new OciError(`${opts.client.registry}: the registry opened an upload without a Location`)
-  return {
-    location: resolveLocation(location, res.url),
-    minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
-  }
+  return session
 }
 
 /**
