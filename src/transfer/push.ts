@@ -4,7 +4,7 @@ import { entryTags } from '../layout/index-file.js'
 import { LayoutSource } from '../layout/layout-source.js'
 import { formatReference, parseLayoutSpec, parseReference } from '../oci/reference.js'
 import { ClientPool } from './clients.js'
-import { destinations, mountSources } from './plan.js'
+import { destinations, mountSources, type Destination } from './plan.js'
 import { sendToRegistries, type SendOptions } from './send.js'
 import type { TransferResult } from './result.js'
 
@@ -15,16 +15,33 @@ export interface PushOptions extends SendOptions {
   tempDir?: string
 }
 
+/** What a push's inputs name, read and checked before the layout is opened. */
+interface PushPlan {
+  spec: ReturnType<typeof parseLayoutSpec>
+  ref: ReturnType<typeof parseReference>
+  targets: Destination[]
+  mountable: Map<string, string[]>
+}
+
+function planPush(opts: PushOptions): PushPlan {
+  const spec = parseLayoutSpec(opts.layout)
+  const ref = parseReference(opts.reference, opts.registry)
+  const targets = destinations(ref, ref.tag ?? spec.tag, opts.tags ?? [])
+  return {
+    spec,
+    ref,
+    targets,
+    mountable: mountSources(opts.mountFrom ?? [], ref.registry, targets)
+  }
+}
+
 /** Pushes the selected image of a layout, with everything under it, and tags it last. */
 export async function push(opts: PushOptions): Promise<TransferResult> {
-  const spec = parseLayoutSpec(opts.layout)
-  // What the inputs name is checked before the layout is read.
-  const ref = parseReference(opts.reference, opts.registry)
-  mountSources(opts.mountFrom ?? [], ref.registry, destinations(ref, ref.tag, opts.tags ?? []))
-  const source = await LayoutSource.open(spec.path, { tempDir: opts.tempDir })
+  const plan = planPush(opts)
+  const source = await LayoutSource.open(plan.spec.path, { tempDir: opts.tempDir })
   const pool = new ClientPool(opts)
   try {
-    return await pushFrom(source, pool, opts)
+    return await pushFrom(source, pool, opts, plan)
   } finally {
     await pool.close()
     await source.close()
@@ -38,12 +55,9 @@ export async function push(opts: PushOptions): Promise<TransferResult> {
 export async function pushFrom(
   source: LayoutSource,
   pool: ClientPool,
-  opts: PushOptions
+  opts: PushOptions,
+  { spec, ref, targets, mountable }: PushPlan = planPush(opts)
 ): Promise<TransferResult> {
-  const spec = parseLayoutSpec(opts.layout)
-  const ref = parseReference(opts.reference, opts.registry)
-  const targets = destinations(ref, ref.tag ?? spec.tag, opts.tags ?? [])
-  const mountable = mountSources(opts.mountFrom ?? [], ref.registry, targets)
   let root = await source.resolve(spec.digest ?? spec.tag ?? '')
   if (opts.platform) root = await pickPlatform(source, root, opts.platform)
   if (ref.digest && ref.digest !== root.digest) {
