@@ -38,11 +38,6 @@ export class RegistryRepository implements Source, Sink {
   /** Repositories of the same registry whose blobs can be mounted instead of uploaded, in order. */
   readonly #mountFrom: string[]
   readonly #push: boolean
-  /**
-   * Blobs the registry said it held when asked on push: pushed again (the manifest was refused
-   * for lacking one), they are sent, not asked about.
-   */
-  readonly #saidPresent = new Set<string>()
 
   constructor(
     client: RegistryClient,
@@ -194,7 +189,9 @@ export class RegistryRepository implements Source, Sink {
       this.#manifests.set(desc.digest, bytes)
       return 'uploaded'
     }
-    const askFirst = this.asksOnPush(desc) && !this.#saidPresent.delete(desc.digest)
+    // A blob pushed again after the registry said it held it (the manifest was refused for
+    // lacking it) is among those held, so it is sent, not asked about.
+    const askFirst = this.asksOnPush(desc)
     let outcome: PushOutcome
     try {
       outcome = await uploadBlob(
@@ -217,7 +214,6 @@ export class RegistryRepository implements Source, Sink {
       if (!askFirst || !refused || !(await this.exists(desc))) throw err
       outcome = 'exists'
     }
-    if (outcome === 'exists') this.#saidPresent.add(desc.digest)
     this.#client.held(this.#repo).add(desc.digest)
     return outcome
   }
