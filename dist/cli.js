@@ -1460,6 +1460,17 @@ function createLimiter(limit) {
         }
     };
 }
+/**
+ * Every promise's value once all have settled, or the first failure in their order: nothing is
+ * left running behind an error.
+ */
+async function settleAll(promises) {
+    const all = await Promise.allSettled(promises);
+    const failed = all.find((s) => s.status === 'rejected');
+    if (failed)
+        throw failed.reason;
+    return all.map((s) => s.value);
+}
 
 const DEFAULT_CONCURRENCY = 8;
 /**
@@ -34206,33 +34217,36 @@ function resolveLocation(location, base) {
     }
     return url;
 }
+/** The session an answer opened (its Location), or undefined when it names none. */
+function sessionOf(res) {
+    const location = header(res, 'location');
+    if (!location)
+        return undefined;
+    return {
+        location: resolveLocation(location, res.url),
+        minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
+    };
+}
+/** POST ?mount=&from=: links the blob from `from` (201), or opens an upload session (202). */
+function postMount(opts, desc, from, scope) {
+    const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin);
+    url.searchParams.set('mount', desc.digest);
+    url.searchParams.set('from', from);
+    return opts.client.request({ method: 'POST', url, body: Buffer.alloc(0), scope, retry: true });
+}
 /**
  * Asks the registry to link a blob another repository of it already holds: 201 means done,
  * 202 opens an ordinary upload session. Any failure falls back to a plain upload.
  */
 async function tryMount(opts, desc, from) {
-    const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin);
-    url.searchParams.set('mount', desc.digest);
-    url.searchParams.set('from', from);
     try {
-        const res = await opts.client.request({
-            method: 'POST',
-            url,
-            body: Buffer.alloc(0),
-            // Reading the source repository needs its own pull scope.
-            scope: `${opts.scope} repository:${from}:pull`,
-            retry: true
-        });
+        // Reading the source repository needs its own pull scope.
+        const res = await postMount(opts, desc, from, `${opts.scope} repository:${from}:pull`);
         await drain(res);
         if (res.status === 201)
             return 'mounted';
-        const location = header(res, 'location');
-        if (res.status === 202 && location) {
-            return {
-                location: resolveLocation(location, res.url),
-                minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
-            };
-        }
+        if (res.status === 202)
+            return sessionOf(res);
     }
     catch {
         // A registry that cannot mount still takes an upload.
@@ -34284,30 +34298,17 @@ async function startSession(opts, desc, asking = false) {
  */
 async function askAndOpen(opts, desc) {
     if (!opts.limits.noAskFirst) {
-        const url = new URL(`/v2/${opts.repository}/blobs/uploads/`, opts.client.origin);
-        url.searchParams.set('mount', desc.digest);
-        url.searchParams.set('from', opts.repository);
-        const res = await opts.client.request({
-            method: 'POST',
-            url,
-            body: Buffer.alloc(0),
-            scope: opts.scope,
-            retry: true
-        });
+        const res = await postMount(opts, desc, opts.repository, opts.scope);
         // What a plain POST would meet too (a busy or rate-limiting registry, after the client's
         // retries) fails as it would; any other refusal is of the mount form.
         if (res.status >= 500 || res.status === 429)
             return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`);
         await drain(res);
-        const location = header(res, 'location');
         if (res.status === 201)
             return 'exists';
-        if (res.status === 202 && location) {
-            return {
-                location: resolveLocation(location, res.url),
-                minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
-            };
-        }
+        const session = res.status === 202 ? sessionOf(res) : undefined;
+        if (session)
+            return session;
         opts.limits.noAskFirst = true;
     }
     return openSession(opts, desc);
@@ -34323,13 +34324,10 @@ async function openSession(opts, desc) {
     if (res.status !== 202 && res.status !== 201)
         return opts.client.fail(res, 'POST', `starting the upload of ${desc.digest}`);
     await drain(res);
-    const location = header(res, 'location');
-    if (!location)
+    const session = sessionOf(res);
+    if (!session)
         throw new OciError(`${opts.client.registry}: the registry opened an upload without a Location`);
-    return {
-        location: resolveLocation(location, res.url),
-        minChunk: Number(header(res, 'oci-chunk-min-length')) || 0
-    };
+    return session;
 }
 /**
  * Asks the registry how much of an upload it holds: `Range: 0-N` means resume at N+1. Any other
@@ -34616,11 +34614,6 @@ class RegistryRepository {
     /** Repositories of the same registry whose blobs can be mounted instead of uploaded, in order. */
     #mountFrom;
     #push;
-    /**
-     * Blobs the registry said it held when asked on push: pushed again (the manifest was refused
-     * for lacking one), they are sent, not asked about.
-     */
-    #saidPresent = new Set();
     constructor(client, repository, access) {
         this.#mountFrom = access.mountFrom ?? [];
         this.#push = access.push;
@@ -34754,7 +34747,9 @@ class RegistryRepository {
             this.#manifests.set(desc.digest, bytes);
             return 'uploaded';
         }
-        const askFirst = this.asksOnPush(desc) && !this.#saidPresent.delete(desc.digest);
+        // A blob pushed again after the registry said it held it (the manifest was refused for
+        // lacking it) is among those held, so it is sent, not asked about.
+        const askFirst = this.asksOnPush(desc);
         let outcome;
         try {
             outcome = await uploadBlob({
@@ -34775,8 +34770,6 @@ class RegistryRepository {
                 throw err;
             outcome = 'exists';
         }
-        if (outcome === 'exists')
-            this.#saidPresent.add(desc.digest);
         this.#client.held(this.#repo).add(desc.digest);
         return outcome;
     }
@@ -35244,7 +35237,7 @@ class FanOutSink {
         const known = this.#lacking.get(desc.digest);
         if (known)
             return known.size === 0;
-        const answers = await settleAll(this.members, (m) => m.exists(desc));
+        const answers = await settleAll(this.members.map((m) => m.exists(desc)));
         const lacking = new Set(this.members.filter((_, i) => !answers[i]));
         for (const m of this.members)
             if (!lacking.has(m))
@@ -35262,11 +35255,11 @@ class FanOutSink {
         const targets = known?.size ? [...known] : [...this.members];
         let outcomes;
         if (Buffer.isBuffer(content) || targets.length === 1) {
-            outcomes = await settleAll(targets, (m) => this.#record(m, desc, m.push(desc, content)));
+            outcomes = await settleAll(targets.map((m) => this.#record(m, desc, m.push(desc, content))));
         }
         else {
             const shared = new SharedContent(content, targets.length);
-            outcomes = await settleAll(targets, async (m, i) => {
+            outcomes = await settleAll(targets.map(async (m, i) => {
                 try {
                     return await this.#record(m, desc, m.push(desc, shared.lane(i)));
                 }
@@ -35274,7 +35267,7 @@ class FanOutSink {
                     // Its read no longer waits for this member (it mounted, failed, or is done).
                     shared.release(i);
                 }
-            });
+            }));
         }
         if (outcomes.includes('uploaded'))
             return 'uploaded';
@@ -35289,25 +35282,14 @@ class FanOutSink {
         return outcome;
     }
     async tag(desc, tag, bytes) {
-        await settleAll(this.members, (m) => m.tag(desc, tag, bytes));
+        await settleAll(this.members.map((m) => m.tag(desc, tag, bytes)));
     }
     async prepare(descs) {
-        await settleAll(this.members, async (m) => m.prepare?.(descs));
+        await settleAll(this.members.map(async (m) => m.prepare?.(descs)));
     }
     async addReferrers(subject, referrers) {
-        await settleAll(this.members, async (m) => m.addReferrers?.(subject, referrers));
+        await settleAll(this.members.map(async (m) => m.addReferrers?.(subject, referrers)));
     }
-}
-/**
- * `f` over every member at once; once all have settled, their results in order, or the first
- * failure (in member order): nothing is left running behind an error.
- */
-async function settleAll(members, f) {
-    const settled = await Promise.allSettled(members.map((m, i) => f(m, i)));
-    const failed = settled.find((s) => s.status === 'rejected');
-    if (failed)
-        throw failed.reason;
-    return settled.map((s) => s.value);
 }
 
 /**
@@ -35419,7 +35401,7 @@ async function sendToRegistries(source, root, targets, mountable, pool, opts) {
         graph = await loadGraph(source, root);
         // One HEAD each: a registry holds a manifest only once all it names is there, so a
         // repository with the root needs nothing (and drops out of the fan-out).
-        const held = await settled(firsts.map((i) => repos[i].exists(graph.root.desc)));
+        const held = await settleAll(firsts.map((i) => repos[i].exists(graph.root.desc)));
         const lacking = firsts.filter((_, k) => !held[k]);
         const fan = new FanOutSink(lacking.map((i) => repos[i]), [graph.root.desc]);
         const fanned = firsts.map((i) => ({
@@ -35486,25 +35468,25 @@ async function sendToRegistries(source, root, targets, mountable, pool, opts) {
         rateLimits: await pool.rateLimits()
     };
 }
-/** Every promise's value once all have settled, or the first failure (in order). */
-async function settled(promises) {
-    const all = await Promise.allSettled(promises);
-    const failed = all.find((s) => s.status === 'rejected');
-    if (failed)
-        throw failed.reason;
-    return all.map((s) => s.value);
-}
 
+function planPush(opts) {
+    const spec = parseLayoutSpec(opts.layout);
+    const ref = parseReference(opts.reference, opts.registry);
+    const targets = destinations(ref, ref.tag ?? spec.tag, opts.tags ?? []);
+    return {
+        spec,
+        ref,
+        targets,
+        mountable: mountSources(opts.mountFrom ?? [], ref.registry, targets)
+    };
+}
 /** Pushes the selected image of a layout, with everything under it, and tags it last. */
 async function push(opts) {
-    const spec = parseLayoutSpec(opts.layout);
-    // What the inputs name is checked before the layout is read.
-    const ref = parseReference(opts.reference, opts.registry);
-    mountSources(opts.mountFrom ?? [], ref.registry, destinations(ref, ref.tag, opts.tags ?? []));
-    const source = await LayoutSource.open(spec.path, { tempDir: opts.tempDir });
+    const plan = planPush(opts);
+    const source = await LayoutSource.open(plan.spec.path, { tempDir: opts.tempDir });
     const pool = new ClientPool(opts);
     try {
-        return await pushFrom(source, pool, opts);
+        return await pushFrom(source, pool, opts, plan);
     }
     finally {
         await pool.close();
@@ -35515,11 +35497,7 @@ async function push(opts) {
  * A push from a layout already open, through clients already open: a restore pushes every tag
  * of one layout this way, its connections and what it learned of the registry kept between them.
  */
-async function pushFrom(source, pool, opts) {
-    const spec = parseLayoutSpec(opts.layout);
-    const ref = parseReference(opts.reference, opts.registry);
-    const targets = destinations(ref, ref.tag ?? spec.tag, opts.tags ?? []);
-    const mountable = mountSources(opts.mountFrom ?? [], ref.registry, targets);
+async function pushFrom(source, pool, opts, { spec, ref, targets, mountable } = planPush(opts)) {
     let root = await source.resolve(spec.digest ?? spec.tag ?? '');
     if (opts.platform)
         root = await pickPlatform(source, root, opts.platform);
