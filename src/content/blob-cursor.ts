@@ -22,11 +22,22 @@ export interface ContentCursor {
   close(): Promise<void>
 }
 
+/**
+ * A read done elsewhere: up to `into.length` bytes of open file `fd` at `position` (a slab
+ * thread's, which hashes what it reads: Hasher.readInto); resolves to the count read.
+ */
+export type FileRead = (fd: number, position: number, into: Buffer) => Promise<number>
+
 /** Random access to stored bytes (a layout file, a tar member), read into the caller's buffers. */
 export interface BlobReader {
   readonly size: number
   /** Reads up to `buf.length` bytes at `position`; resolves to the count, 0 past the end. */
   read(buf: Buffer, position: number): Promise<number>
+  /**
+   * Reads as `read` does, failing as it does, but through `via`, given the open file and the
+   * position in it. Readers of a byte range of a plain file have it.
+   */
+  readVia?(via: FileRead, buf: Buffer, position: number): Promise<number>
   close(): Promise<void>
 }
 
@@ -37,6 +48,8 @@ export interface ChunkSource {
    * back; undefined at the end of the source.
    */
   next(max: number): Promise<Buffer | undefined>
+  /** As `next`, the bytes read through `via` (see BlobReader.readVia); only sources that can. */
+  nextVia?(max: number, via: FileRead): Promise<Buffer | undefined>
   /** After the expected last byte: 0 when the source ends there, else some of the bytes it has beyond. */
   rest(): Promise<number>
   close(): Promise<void>
@@ -68,22 +81,28 @@ async function filledSlab(
 /** Reads a stored blob slab by slab. */
 export function readerSource(reader: BlobReader): ChunkSource {
   let pos = 0
-  return {
-    next: (max) =>
-      filledSlab(max, async (slab, want) => {
-        let got = 0
-        // A read may return less than asked: keep going until full or at the end.
-        while (got < want) {
-          const n = await reader.read(slab.subarray(got, want), pos)
-          if (n === 0) break
-          got += n
-          pos += n
-        }
-        return got
-      }),
+  const fill =
+    (read: (buf: Buffer, position: number) => Promise<number>) =>
+    async (slab: Buffer, want: number): Promise<number> => {
+      let got = 0
+      // A read may return less than asked: keep going until full or at the end.
+      while (got < want) {
+        const n = await read(slab.subarray(got, want), pos)
+        if (n === 0) break
+        got += n
+        pos += n
+      }
+      return got
+    }
+  const source: ChunkSource = {
+    next: (max) => filledSlab(max, fill((buf, at) => reader.read(buf, at))),
     rest: async () => 0,
     close: () => reader.close()
   }
+  const { readVia } = reader
+  if (readVia)
+    source.nextVia = (max, via) => filledSlab(max, fill((buf, at) => readVia(via, buf, at)))
+  return source
 }
 
 /** Bytes already in memory (a manifest read earlier) as a source, slab by slab. */
@@ -204,6 +223,8 @@ export class BlobCursor implements ContentCursor {
   readonly #what: string
   readonly #hint?: string
   readonly #hasher: Hasher
+  /** The source reads on the hasher's thread, which hashes as it reads. */
+  readonly #readHashed?: FileRead
   readonly #onProgress?: (bytes: number) => void
   #pos = 0
   #verified = false
@@ -221,6 +242,7 @@ export class BlobCursor implements ContentCursor {
     this.#expected = expected
     this.#what = what
     this.#hasher = createHasher(parseDigest(expected.digest).algorithm, expected.size)
+    if (source.nextVia) this.#readHashed = this.#hasher.readInto
     this.#onProgress = onProgress
   }
 
@@ -250,10 +272,13 @@ export class BlobCursor implements ContentCursor {
       while (this.#pos < end) {
         while (lent.size >= SLABS_PER_TRANSFER - 1) await Promise.race(lent)
         if (failure) throw failure.err
-        const chunk = await this.#source.next(end - this.#pos)
+        const via = this.#readHashed
+        const chunk = await (via && this.#source.nextVia
+          ? this.#source.nextVia(end - this.#pos, via)
+          : this.#source.next(end - this.#pos))
         if (!chunk) throw new SizeMismatchError(size, this.#pos, this.#what, this.#hint)
         this.#pos += chunk.length
-        const hashed = this.#hasher.update(chunk)
+        const hashed = via ? undefined : this.#hasher.update(chunk)
         // The last slab is lent only once the digest is checked.
         if (this.#pos === size) {
           try {

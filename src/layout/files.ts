@@ -76,17 +76,26 @@ export function rangeReader(
   size: number,
   what: string
 ): BlobReader {
+  const readAt = async (
+    buf: Buffer,
+    position: number,
+    read: (into: Buffer, at: number) => Promise<number>
+  ): Promise<number> => {
+    const length = Math.min(buf.length, size - position)
+    if (length <= 0) return 0
+    try {
+      return await read(buf.subarray(0, length), offset + position)
+    } catch (err) {
+      // Ours (the slab thread failed) already says what happened.
+      if (err instanceof OciError) throw err
+      throw new LayoutError(`${what}: cannot be read (${fsReason(err)})`, { cause: err })
+    }
+  }
   return {
     size,
-    async read(buf, position) {
-      const length = Math.min(buf.length, size - position)
-      if (length <= 0) return 0
-      try {
-        return (await fh.read(buf, 0, length, offset + position)).bytesRead
-      } catch (err) {
-        throw new LayoutError(`${what}: cannot be read (${fsReason(err)})`, { cause: err })
-      }
-    },
+    read: (buf, position) =>
+      readAt(buf, position, async (into, at) => (await fh.read(into, 0, into.length, at)).bytesRead),
+    readVia: (via, buf, position) => readAt(buf, position, (into, at) => via(fh.fd, at, into)),
     close: () => fh.close().catch(() => undefined)
   }
 }

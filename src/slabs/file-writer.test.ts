@@ -12,7 +12,7 @@ import { fileWriter } from './file-writer.js'
 import { createHasher } from './hasher.js'
 import type { ToSlabThread } from './messages.js'
 import { SLAB_SIZE, slabs } from './pool.js'
-import { FileWriteError, slabHash, slabWrites, WORKER_MIN_BYTES } from './thread.js'
+import { SlabFileError, slabHash, slabWrites, WORKER_MIN_BYTES } from './thread.js'
 import { tmpDir } from '../../__tests__/helpers/skopeo.js'
 import { caught } from '../../__tests__/helpers/settle.js'
 
@@ -62,7 +62,7 @@ describe('on a slab thread', () => {
     const chunk = slabOf(randomBytes(100))
     try {
       const there = await caught(fileWriter(ro, WORKER_MIN_BYTES).write(chunk, 0))
-      expect(there).toBeInstanceOf(FileWriteError)
+      expect(there).toBeInstanceOf(SlabFileError)
       expect(there).toMatchObject({ code: 'EBADF' })
       expect(await caught(fileWriter(ro, 100).write(chunk, 0))).toMatchObject({ code: 'EBADF' })
     } finally {

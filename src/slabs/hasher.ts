@@ -8,6 +8,11 @@ export interface Hasher {
    * Undefined when the work was done at once.
    */
   update(chunk: Buffer): Promise<void> | undefined
+  /**
+   * For a hash on a slab thread: reads up to `into.length` bytes of file `fd` at `position` into
+   * `into` (a view of a pool slab) and hashes them there, in one hop; resolves to the count read.
+   */
+  readInto?(fd: number, position: number, into: Buffer): Promise<number>
   /** The hex digest, once every update is in. */
   digest(): Promise<string>
   /** Forgets the hash (after a failure). */

@@ -5,19 +5,24 @@ import { OciError } from '../errors/errors.js'
 import type { FromSlabThread, SlabThreadData, ToSlabThread } from './messages.js'
 
 /**
- * Work on slabs off the main thread. Large blobs are hashed (hasher.ts), and written to files
- * (file-writer.ts), on worker threads that read the slabs where they lie (they are
+ * Work on slabs off the main thread. Large blobs are hashed (hasher.ts), read from files while
+ * being hashed (blob-cursor.ts), and written to files (file-writer.ts), on worker threads that read the slabs where they lie (they are
  * SharedArrayBuffers): on two cores the hash runs beside the thread that moves the bytes, and a
  * file gets its bytes in small synchronous writes without a thread-pool round trip for each
  * (docs/benchmark.md, "Measurements behind the constants").
  */
 
-/** A write the slab thread could not do: carries the OS error's code. */
-export class FileWriteError extends Error {
+/** A bug: answers come back in the order asked, so this cannot happen. */
+function unexpected(m: FromSlabThread, asked: string): OciError {
+  return new OciError(`internal: the slab thread answered ${asked} with '${m.op}'`)
+}
+
+/** A read or write the slab thread could not do: carries the OS error's code. */
+export class SlabFileError extends Error {
   readonly code?: string
   constructor(message: string, code?: string) {
     super(message)
-    this.name = 'FileWriteError'
+    this.name = 'SlabFileError'
     this.code = code
   }
 }
@@ -41,7 +46,7 @@ const THREADS = 2
 type SlabRange = { slab: number; off: number; len: number }
 
 interface Pending {
-  resolve: (hex?: string) => void
+  resolve: (answer: FromSlabThread) => void
   reject: (err: unknown) => void
 }
 
@@ -49,6 +54,12 @@ interface Pending {
 export interface SlabHash {
   /** Hashes a chunk (a view of a pool slab, unchanged until this settles). */
   update(chunk: Buffer): Promise<void>
+  /**
+   * Reads up to `into.length` bytes of file `fd` at `position` into `into` (a view of a pool
+   * slab), stopping only at the file's end, and hashes them: the count read. A failure carries
+   * the OS error's code.
+   */
+  readInto(fd: number, position: number, into: Buffer): Promise<number>
   /** The hex digest, once every update is in; ends the job. */
   digest(): Promise<string>
   /** Forgets the hash (after a failure). */
@@ -79,7 +90,9 @@ export function slabWrites(size: number): SlabWrites | undefined {
     write(chunk, fd, pos) {
       thread ??= SlabThread.holding(chunk) ?? SlabThread.pick()
       if (!thread) return Promise.reject(SlabThread.failure())
-      return thread.slabWork(job, chunk, (at) => ({ op: 'write', job, ...at, fd, pos }))
+      return thread
+        .slabWork(job, chunk, (at) => ({ op: 'write', job, ...at, fd, pos }))
+        .then(() => undefined)
     }
   }
 }
@@ -175,8 +188,8 @@ class SlabThread {
     const next = queue?.shift()
     if (queue && !queue.length) this.#pending.delete(m.job)
     if (next && --this.#outstanding === 0) this.#worker.unref()
-    if (m.op === 'done' && m.error) next?.reject(new FileWriteError(m.error.message, m.error.code))
-    else next?.resolve(m.op === 'digest' ? m.hex : undefined)
+    if (m.op === 'done' && m.error) next?.reject(new SlabFileError(m.error.message, m.error.code))
+    else next?.resolve(m)
   }
 
   #post(m: ToSlabThread): void {
@@ -188,7 +201,7 @@ class SlabThread {
     })
   }
 
-  #expect(job: number): Promise<string | undefined> {
+  #expect(job: number): Promise<FromSlabThread> {
     if (this.#failure) return Promise.reject(this.#failure)
     if (this.#outstanding++ === 0) this.#worker.ref()
     return new Promise((resolve, reject) => {
@@ -213,8 +226,12 @@ class SlabThread {
     return { slab, off: chunk.byteOffset, len: chunk.length }
   }
 
-  /** Sends one slab's work; resolves when the thread has done it. */
-  slabWork(job: number, chunk: Buffer, message: (at: SlabRange) => ToSlabThread): Promise<void> {
+  /** Sends one slab's work; resolves to the thread's answer once it has done it. */
+  slabWork(
+    job: number,
+    chunk: Buffer,
+    message: (at: SlabRange) => ToSlabThread
+  ): Promise<FromSlabThread> {
     let m: ToSlabThread
     try {
       m = message(this.#where(chunk))
@@ -223,7 +240,7 @@ class SlabThread {
     }
     const done = this.#expect(job)
     this.#post(m)
-    return done.then(() => undefined)
+    return done
   }
 
   hash(algorithm: string): SlabHash {
@@ -236,12 +253,21 @@ class SlabThread {
     }
     this.#post({ op: 'start', job, alg: algorithm })
     return {
-      update: (chunk) => this.slabWork(job, chunk, (at) => ({ op: 'update', job, ...at })),
+      update: async (chunk) => {
+        await this.slabWork(job, chunk, (at) => ({ op: 'update', job, ...at }))
+      },
+      readInto: async (fd, pos, into) => {
+        const m = await this.slabWork(job, into, (at) => ({ op: 'read', job, ...at, fd, pos }))
+        if (m.op !== 'done' || m.n === undefined) throw unexpected(m, 'a read')
+        return m.n
+      },
       digest: async () => {
-        const hex = this.#expect(job)
+        const answer = this.#expect(job)
         this.#post({ op: 'digest', job })
         end()
-        return (await hex) as string
+        const m = await answer
+        if (m.op !== 'digest') throw unexpected(m, 'a digest')
+        return m.hex
       },
       drop: () => {
         if (open) this.#post({ op: 'drop', job })
