@@ -40,6 +40,7 @@ import {
   freeBytes,
   nodeStartS,
   setScratchDir,
+  sha256GiBCpuS,
   toolVersion,
   which
 } from './bench/machine.mjs'
@@ -147,6 +148,8 @@ async function main() {
   })
 
   let nodeStart
+  /** @type {number | undefined} */
+  let hashS
   try {
     // Node's own start: the floor under any `node dist/index.js` run.
     const ns = []
@@ -155,6 +158,9 @@ async function main() {
     console.log(
       `node -e 0: median ${fmt(nodeStart, 3)} s (${ns.map((x) => x.toFixed(3)).join(', ')})`
     )
+    // What our push hashes and the wire does not: part of the push's floor.
+    hashS = median([sha256GiBCpuS(), sha256GiBCpuS(), sha256GiBCpuS()]) ?? undefined
+    console.log(`sha256 of 1 GiB in Node: ${fmt(hashS)} CPU-s`)
     for (const c of selected) await runCase(ctx, c)
   } finally {
     cleanup()
@@ -178,7 +184,11 @@ async function main() {
   }
   const { rows, find } = summarize(ctx.runs)
   const nodeStartRepush = median(ctx.nodeStartRepush)
-  const targets = evaluateTargets(find, nodeStartRepush ?? nodeStart, ctx.cases, ctx.runs)
+  const targets = evaluateTargets(find, nodeStartRepush ?? nodeStart, ctx.cases, ctx.runs, {
+    nodeStart,
+    hashS: hashS ?? null,
+    cores: os.cpus().length
+  })
   const totalS = (performance.now() - started) / 1000
   console.log(
     `\nResults (${opts.rounds} round${opts.rounds > 1 ? 's' : ''}, ${fmt(totalS / 60, 1)} min in all)\n`
@@ -238,6 +248,7 @@ async function main() {
       gitHead
     },
     nodeStartS: nodeStart,
+    sha256GiBCpuS: hashS ?? null,
     nodeStartRepushS: nodeStartRepush,
     totalMinutes: +(totalS / 60).toFixed(2),
     summary: rows,

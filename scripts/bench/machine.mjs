@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { clearInterval, setInterval } from 'node:timers'
-import { MiB, sleep } from './common.mjs'
+import { MiB, median, sleep } from './common.mjs'
 
 const TIME_BIN = '/usr/bin/time'
 const CMD_TIMEOUT_MS = 15 * 60 * 1000
@@ -181,6 +181,46 @@ export function systemBusy() {
   } catch {
     return NaN
   }
+}
+
+/**
+ * Samples how many cores the machine keeps busy while `work` runs, every 100 ms: the median of
+ * the samples says whether a run's bulk left any core idle (its start and tail aside).
+ * @template T
+ * @param {() => Promise<T>} work
+ * @returns {Promise<{ result: T, busyCores: number | null }>}
+ */
+export async function sampleBusy(work) {
+  /** @type {number[]} */
+  const samples = []
+  let last = systemBusy()
+  let lastAt = performance.now()
+  const timer = setInterval(() => {
+    const busy = systemBusy()
+    const at = performance.now()
+    samples.push((busy - last) / ((at - lastAt) / 1000))
+    last = busy
+    lastAt = at
+  }, 100)
+  try {
+    return { result: await work(), busyCores: median(samples) }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+/**
+ * CPU seconds this machine takes to sha256 1 GiB in Node, as our push does and the wire does
+ * not: part of the push's floor.
+ */
+export function sha256GiBCpuS() {
+  const buf = Buffer.alloc(MiB, 7)
+  const started = process.cpuUsage()
+  const hash = crypto.createHash('sha256')
+  for (let i = 0; i < 1024; i++) hash.update(buf)
+  hash.digest()
+  const used = process.cpuUsage(started)
+  return (used.user + used.system) / 1e6
 }
 
 let quietBudgetS = 180

@@ -25,6 +25,7 @@ import { printTargets } from './targets.mjs'
  * @property {number | null} registryCpuS
  * @property {number | null} [proxyCpuS] the delay proxies' (latency benches)
  * @property {number | null} otherCpuS
+ * @property {number | null} [busyCores] the median over the runs of their median busy cores
  * @property {number | null} registryReadMiB
  * @property {number | null} registryWriteMiB
  * @property {number | null} layerMiBUploaded
@@ -94,6 +95,7 @@ export function summarize(runs) {
         ? { proxyCpuS: median(ok.map((r) => r.proxyCpu)) }
         : {}),
       otherCpuS: median(ok.map((r) => r.otherCpu)),
+      busyCores: median(ok.map((r) => r.busyCores)),
       registryReadMiB: median(ok.map((r) => r.registryReadMiB)),
       registryWriteMiB: median(ok.map((r) => r.registryWriteMiB)),
       layerMiBUploaded: maxOf(ok.map((r) => r.layerMiBUploaded)),

@@ -8,7 +8,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { ACTION, MiB, REPO, REPO_B, fmt, gib, repoNamed } from './common.mjs'
 import { checkLayoutRefs, familyOf, layoutDigest, readLayoutDir } from './layouts.mjs'
-import { fileSha256, nodeStartS, systemBusy, waitQuiet } from './machine.mjs'
+import { fileSha256, nodeStartS, sampleBusy, systemBusy, waitQuiet } from './machine.mjs'
 import { oursCli } from './ours-cli.mjs'
 import { ours } from './ours.mjs'
 import { cloneStorage, remoteDigest, seedStorage } from './registry.mjs'
@@ -76,7 +76,7 @@ async function measure(ctx, job) {
     rec.busyBefore = await waitQuiet(ctx.quietWait)
     const before = reg.stat()
     const busy0 = systemBusy()
-    const r = await exec(target)
+    const { result: r, busyCores } = await sampleBusy(() => exec(target))
     const busy1 = systemBusy()
     const after = reg.stat()
     const proxyCpu =
@@ -90,6 +90,7 @@ async function measure(ctx, job) {
       ...(proxyCpu === null ? {} : { proxyCpu }),
       // everything else that ran meanwhile: other processes, kernel write-back, this script
       otherCpu: busy1 - busy0 - (r.cpu ?? 0) - (after.cpu - before.cpu) - (proxyCpu ?? 0),
+      busyCores,
       registryReadMiB: (after.rchar - before.rchar) / MiB,
       registryWriteMiB: (after.wchar - before.wchar) / MiB,
       ok: !r.error,

@@ -128,6 +128,7 @@
  * @property {number} [registryCpu] summed over the run's registries
  * @property {number | null} [proxyCpu] the delay proxies' CPU (latency benches)
  * @property {number} [otherCpu]
+ * @property {number | null} [busyCores] the median of the machine's busy cores, sampled every 100 ms
  * @property {number} [registryReadMiB]
  * @property {number} [registryWriteMiB]
  * @property {boolean} ok

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream'
 import { parseDigest } from '../oci/digest.js'
 import { DigestMismatchError, OciError, SizeMismatchError } from '../errors/errors.js'
 import { createHasher, type Hasher } from '../slabs/hasher.js'
-import { slabs, SLABS_PER_TRANSFER } from '../slabs/pool.js'
+import { giveSlab, readSlabs, slabs, SLABS_PER_TRANSFER, type SlabPool } from '../slabs/pool.js'
 
 /**
  * Takes a chunk of a blob. The chunk is lent: the sink may hold it (queued on a socket, being
@@ -56,23 +56,24 @@ export interface ChunkSource {
 }
 
 /**
- * A pool slab filled by `fill` with up to `max` bytes, cut to what it got; undefined (the slab
- * given back) when it got nothing. The slab goes back on failure too.
+ * A slab of `pool` filled by `fill` with up to `max` bytes, cut to what it got; undefined (the
+ * slab given back) when it got nothing. The slab goes back on failure too.
  */
 async function filledSlab(
   max: number,
-  fill: (slab: Buffer, want: number) => Promise<number>
+  fill: (slab: Buffer, want: number) => Promise<number>,
+  pool: SlabPool = slabs
 ): Promise<Buffer | undefined> {
-  const slab = slabs.take()
+  const slab = pool.take()
   let got: number
   try {
     got = await fill(slab, Math.min(max, slab.length))
   } catch (err) {
-    slabs.give(slab)
+    giveSlab(slab)
     throw err
   }
   if (got === 0) {
-    slabs.give(slab)
+    giveSlab(slab)
     return undefined
   }
   return slab.subarray(0, got)
@@ -95,13 +96,22 @@ export function readerSource(reader: BlobReader): ChunkSource {
       return got
     }
   const source: ChunkSource = {
-    next: (max) => filledSlab(max, fill((buf, at) => reader.read(buf, at))),
+    next: (max) =>
+      filledSlab(
+        max,
+        fill((buf, at) => reader.read(buf, at))
+      ),
     rest: async () => 0,
     close: () => reader.close()
   }
   const { readVia } = reader
   if (readVia)
-    source.nextVia = (max, via) => filledSlab(max, fill((buf, at) => readVia(via, buf, at)))
+    source.nextVia = (max, via) =>
+      filledSlab(
+        max,
+        fill((buf, at) => readVia(via, buf, at)),
+        readSlabs
+      )
   return source
 }
 
@@ -202,7 +212,7 @@ export class StreamSource implements ChunkSource {
     // One more chunk tells enough: the source runs long.
     const chunk = await this.next(Number.MAX_SAFE_INTEGER)
     if (!chunk) return 0
-    slabs.give(chunk)
+    giveSlab(chunk)
     return chunk.length
   }
 
@@ -285,7 +295,7 @@ export class BlobCursor implements ContentCursor {
             await hashed
             await this.#finish()
           } catch (err) {
-            slabs.give(chunk)
+            giveSlab(chunk)
             throw err
           }
         }
@@ -294,7 +304,7 @@ export class BlobCursor implements ContentCursor {
         // The slab goes back once the hasher and the sink are done with it.
         const p: Promise<void> = Promise.allSettled([hashed, sent]).then(([h, s]) => {
           lent.delete(p)
-          slabs.give(chunk)
+          giveSlab(chunk)
           const rejected = [h, s].find((r) => r.status === 'rejected')
           if (rejected) failure ??= { err: rejected.reason }
         })

@@ -4,7 +4,7 @@ import { verifyBuffer } from '../oci/digest.js'
 import { parseManifest, type ParsedManifest } from '../oci/manifest.js'
 import { MAX_MANIFEST_BYTES } from '../oci/media-types.js'
 import type { Descriptor } from '../oci/types.js'
-import { slabs } from '../slabs/pool.js'
+import { giveSlab } from '../slabs/pool.js'
 import type { ChunkSource } from './blob-cursor.js'
 
 /**
@@ -47,7 +47,7 @@ export async function readContent(
     for (let c = await chunks.next(limit + 1); c; c = await chunks.next(limit + 1 - total)) {
       parts.push(Buffer.from(c))
       total += c.length
-      slabs.give(c)
+      giveSlab(c)
       if (total > limit) throw new OciError(`${what} is larger than ${limit} bytes`)
     }
   } finally {

@@ -1,6 +1,6 @@
 // A blob read from a byte range of a file (a layout's blob, a tar member) through the cursor, in
-// process: a large one is read on the slab thread that hashes it, in one message per slab and
-// never through this thread's reads, byte for byte from the range's start; content that does not
+// process: a large one is read on the slab thread that hashes it, in one message per 1 MiB slab
+// and never through this thread's reads, byte for byte from the range's start; content that does not
 // match its digest still never has its last slab lent; a read that fails there is a LayoutError
 // naming the file and the OS code; a small one is read and hashed here.
 import { createHash, randomBytes } from 'node:crypto'
@@ -11,6 +11,7 @@ import { jest } from '@jest/globals'
 import { BlobCursor, readerSource } from '../content/blob-cursor.js'
 import { DigestMismatchError, LayoutError } from '../errors/errors.js'
 import type { ToSlabThread } from '../slabs/messages.js'
+import { READ_SLAB_SIZE } from '../slabs/pool.js'
 import { WORKER_MIN_BYTES } from '../slabs/thread.js'
 import { rangeReader } from './files.js'
 import { tmpDir } from '../../__tests__/helpers/skopeo.js'
@@ -31,7 +32,7 @@ async function pumpRange(
   fh: FileHandle,
   size: number,
   digest: string
-): Promise<{ got: Buffer; failure?: unknown; reads: number; ops: string[] }> {
+): Promise<{ got: Buffer; failure?: unknown; reads: number; ops: string[]; largest: number }> {
   const reads = jest.spyOn(fh, 'read')
   const posted = jest.spyOn(Worker.prototype, 'postMessage')
   const cursor = new BlobCursor(
@@ -40,10 +41,16 @@ async function pumpRange(
     'blob X'
   )
   const got: Buffer[] = []
-  const failure = await caught(cursor.pump(async (c) => void got.push(Buffer.from(c))))
+  let largest = 0
+  const failure = await caught(
+    cursor.pump(async (c) => {
+      largest = Math.max(largest, c.length)
+      got.push(Buffer.from(c))
+    })
+  )
   await cursor.close()
   const ops = posted.mock.calls.flatMap(([batch]) => (batch as ToSlabThread[]).map((m) => m.op))
-  return { got: Buffer.concat(got), failure, reads: reads.mock.calls.length, ops }
+  return { got: Buffer.concat(got), failure, reads: reads.mock.calls.length, ops, largest }
 }
 
 afterEach(() => jest.restoreAllMocks())
@@ -58,6 +65,7 @@ describe('a file range read through the cursor', () => {
     expect(r.reads).toBe(0)
     expect(r.ops).toContain('read')
     expect(r.ops).not.toContain('update')
+    expect(r.largest).toBe(READ_SLAB_SIZE)
   })
 
   it('never lends the last slab of content that does not match its digest', async () => {
@@ -86,5 +94,6 @@ describe('a file range read through the cursor', () => {
     expect(r.got.equals(data)).toBe(true)
     expect(r.reads).toBeGreaterThan(0)
     expect(r.ops).toEqual([])
+    expect(r.largest).toBeLessThan(READ_SLAB_SIZE)
   })
 })

@@ -1,6 +1,6 @@
 import { StreamSource, type ChunkSource } from '../content/blob-cursor.js'
 import { REGISTRY_MISMATCH_HINT, RegistryError } from '../errors/errors.js'
-import { slabs } from '../slabs/pool.js'
+import { giveSlab } from '../slabs/pool.js'
 import { header, type HttpResponse } from '../transport/http.js'
 import { isTransient, type Tries } from '../transport/retry.js'
 
@@ -41,7 +41,7 @@ export async function download(get: GetFrom, what: string, tries: Tries): Promis
         const chunk = await next.next(pos - skipped)
         if (!chunk) break // short: the cursor's size check says so
         skipped += chunk.length
-        slabs.give(chunk)
+        giveSlab(chunk)
       }
     } catch (err) {
       await next.close()

@@ -36,3 +36,19 @@ export const SLAB_SIZE = 256 * 1024
 export const SLABS_PER_TRANSFER = 4
 
 export const slabs = new SlabPool(SLAB_SIZE, 64)
+
+/**
+ * 1 MiB, for a large blob read from a file by the slab thread that hashes it: each slab costs a
+ * message there and back and a socket write, and a quarter as many took 10–15 % less CPU for a
+ * push. Downloads keep 256 KiB: larger slabs there raised a pull's peak memory by a third
+ * (docs/benchmark.md).
+ */
+export const READ_SLAB_SIZE = 1024 * 1024
+
+export const readSlabs = new SlabPool(READ_SLAB_SIZE, 16)
+
+/** Gives a slab (or a view of one) back to the pool it came from; other buffers are ignored. */
+export function giveSlab(chunk: Buffer): void {
+  const pool = chunk.buffer.byteLength === READ_SLAB_SIZE ? readSlabs : slabs
+  pool.give(chunk)
+}

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import type { ChunkSource } from '../content/blob-cursor.js'
-import { slabs } from '../slabs/pool.js'
+import { giveSlab, slabs } from '../slabs/pool.js'
 import { netError } from './http-head.js'
 
 /** Slabs a connection may hold filled before the reader takes them. */
@@ -148,7 +148,7 @@ export class RawBody implements ChunkSource {
   async rest(): Promise<number> {
     const chunk = await this.next(Infinity)
     if (!chunk) return 0
-    slabs.give(chunk)
+    giveSlab(chunk)
     return chunk.length
   }
 
@@ -156,14 +156,14 @@ export class RawBody implements ChunkSource {
     if (this.complete) return
     this.#error ??= err
     this.#markFailed(err)
-    if (this.#landing) slabs.give(this.#landing)
+    if (this.#landing) giveSlab(this.#landing)
     this.#landing = undefined
     this.#deliver()
   }
 
   /** Drops what is unread; a body not read to its end takes its connection with it. */
   async close(): Promise<void> {
-    for (const chunk of this.#ready.splice(0)) slabs.give(chunk)
+    for (const chunk of this.#ready.splice(0)) giveSlab(chunk)
     if (!this.complete) {
       this.fail(netError('the body was not read to its end'))
       this.#conn.close()
@@ -180,7 +180,7 @@ export class RawBody implements ChunkSource {
     try {
       for (let chunk = await this.next(Infinity); chunk; chunk = await this.next(Infinity)) {
         const copy = Buffer.from(chunk)
-        slabs.give(chunk)
+        giveSlab(chunk)
         yield copy
       }
     } finally {
