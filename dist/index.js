@@ -34035,18 +34035,22 @@ function parseLayoutSpec(spec, pathExists = existsSync) {
 
 var _a;
 /**
- * Work on slabs off the main thread. Large blobs are hashed (hasher.ts), and written to files
- * (file-writer.ts), on worker threads that read the slabs where they lie (they are
+ * Work on slabs off the main thread. Large blobs are hashed (hasher.ts), read from files while
+ * being hashed (blob-cursor.ts), and written to files (file-writer.ts), on worker threads that read the slabs where they lie (they are
  * SharedArrayBuffers): on two cores the hash runs beside the thread that moves the bytes, and a
  * file gets its bytes in small synchronous writes without a thread-pool round trip for each
  * (docs/benchmark.md, "Measurements behind the constants").
  */
-/** A write the slab thread could not do: carries the OS error's code. */
-class FileWriteError extends Error {
+/** A bug: answers come back in the order asked, so this cannot happen. */
+function unexpected(m, asked) {
+    return new OciError(`internal: the slab thread answered ${asked} with '${m.op}'`);
+}
+/** A read or write the slab thread could not do: carries the OS error's code. */
+class SlabFileError extends Error {
     code;
     constructor(message, code) {
         super(message);
-        this.name = 'FileWriteError';
+        this.name = 'SlabFileError';
         this.code = code;
     }
 }
@@ -34080,7 +34084,9 @@ function slabWrites(size) {
             thread ??= SlabThread.holding(chunk) ?? SlabThread.pick();
             if (!thread)
                 return Promise.reject(SlabThread.failure());
-            return thread.slabWork(job, chunk, (at) => ({ op: 'write', job, ...at, fd, pos }));
+            return thread
+                .slabWork(job, chunk, (at) => ({ op: 'write', job, ...at, fd, pos }))
+                .then(() => undefined);
         }
     };
 }
@@ -34178,9 +34184,9 @@ class SlabThread {
         if (next && --this.#outstanding === 0)
             this.#worker.unref();
         if (m.op === 'done' && m.error)
-            next?.reject(new FileWriteError(m.error.message, m.error.code));
+            next?.reject(new SlabFileError(m.error.message, m.error.code));
         else
-            next?.resolve(m.op === 'digest' ? m.hex : undefined);
+            next?.resolve(m);
     }
     #post(m) {
         if (this.#outbox.push(m) > 1)
@@ -34216,7 +34222,7 @@ class SlabThread {
         _a.#holder.set(sab, this);
         return { slab, off: chunk.byteOffset, len: chunk.length };
     }
-    /** Sends one slab's work; resolves when the thread has done it. */
+    /** Sends one slab's work; resolves to the thread's answer once it has done it. */
     slabWork(job, chunk, message) {
         let m;
         try {
@@ -34227,7 +34233,7 @@ class SlabThread {
         }
         const done = this.#expect(job);
         this.#post(m);
-        return done.then(() => undefined);
+        return done;
     }
     hash(algorithm) {
         const job = _a.newJob();
@@ -34240,12 +34246,23 @@ class SlabThread {
         };
         this.#post({ op: 'start', job, alg: algorithm });
         return {
-            update: (chunk) => this.slabWork(job, chunk, (at) => ({ op: 'update', job, ...at })),
+            update: async (chunk) => {
+                await this.slabWork(job, chunk, (at) => ({ op: 'update', job, ...at }));
+            },
+            readInto: async (fd, pos, into) => {
+                const m = await this.slabWork(job, into, (at) => ({ op: 'read', job, ...at, fd, pos }));
+                if (m.op !== 'done' || m.n === undefined)
+                    throw unexpected(m, 'a read');
+                return m.n;
+            },
             digest: async () => {
-                const hex = this.#expect(job);
+                const answer = this.#expect(job);
                 this.#post({ op: 'digest', job });
                 end();
-                return (await hex);
+                const m = await answer;
+                if (m.op !== 'digest')
+                    throw unexpected(m, 'a digest');
+                return m.hex;
             },
             drop: () => {
                 if (open)
@@ -34307,23 +34324,36 @@ class SlabPool {
 const SLAB_SIZE = 256 * 1024;
 const SLABS_PER_TRANSFER = 4;
 const slabs = new SlabPool(SLAB_SIZE, 64);
+/**
+ * 1 MiB, for a large blob read from a file by the slab thread that hashes it: each slab costs a
+ * message there and back and a socket write, and a quarter as many took 10–15 % less CPU for a
+ * push. Downloads keep 256 KiB: larger slabs there raised a pull's peak memory by a third
+ * (docs/benchmark.md).
+ */
+const READ_SLAB_SIZE = 1024 * 1024;
+const readSlabs = new SlabPool(READ_SLAB_SIZE, 16);
+/** Gives a slab (or a view of one) back to the pool it came from; other buffers are ignored. */
+function giveSlab(chunk) {
+    const pool = chunk.buffer.byteLength === READ_SLAB_SIZE ? readSlabs : slabs;
+    pool.give(chunk);
+}
 
 /**
- * A pool slab filled by `fill` with up to `max` bytes, cut to what it got; undefined (the slab
- * given back) when it got nothing. The slab goes back on failure too.
+ * A slab of `pool` filled by `fill` with up to `max` bytes, cut to what it got; undefined (the
+ * slab given back) when it got nothing. The slab goes back on failure too.
  */
-async function filledSlab(max, fill) {
-    const slab = slabs.take();
+async function filledSlab(max, fill, pool = slabs) {
+    const slab = pool.take();
     let got;
     try {
         got = await fill(slab, Math.min(max, slab.length));
     }
     catch (err) {
-        slabs.give(slab);
+        giveSlab(slab);
         throw err;
     }
     if (got === 0) {
-        slabs.give(slab);
+        giveSlab(slab);
         return undefined;
     }
     return slab.subarray(0, got);
@@ -34331,22 +34361,27 @@ async function filledSlab(max, fill) {
 /** Reads a stored blob slab by slab. */
 function readerSource(reader) {
     let pos = 0;
-    return {
-        next: (max) => filledSlab(max, async (slab, want) => {
-            let got = 0;
-            // A read may return less than asked: keep going until full or at the end.
-            while (got < want) {
-                const n = await reader.read(slab.subarray(got, want), pos);
-                if (n === 0)
-                    break;
-                got += n;
-                pos += n;
-            }
-            return got;
-        }),
+    const fill = (read) => async (slab, want) => {
+        let got = 0;
+        // A read may return less than asked: keep going until full or at the end.
+        while (got < want) {
+            const n = await read(slab.subarray(got, want), pos);
+            if (n === 0)
+                break;
+            got += n;
+            pos += n;
+        }
+        return got;
+    };
+    const source = {
+        next: (max) => filledSlab(max, fill((buf, at) => reader.read(buf, at))),
         rest: async () => 0,
         close: () => reader.close()
     };
+    const { readVia } = reader;
+    if (readVia)
+        source.nextVia = (max, via) => filledSlab(max, fill((buf, at) => readVia(via, buf, at)), readSlabs);
+    return source;
 }
 /** Bytes already in memory (a manifest read earlier) as a source, slab by slab. */
 function bufferSource(bytes) {
@@ -34438,7 +34473,7 @@ class StreamSource {
         const chunk = await this.next(Number.MAX_SAFE_INTEGER);
         if (!chunk)
             return 0;
-        slabs.give(chunk);
+        giveSlab(chunk);
         return chunk.length;
     }
     async close() {
@@ -34458,6 +34493,8 @@ class BlobCursor {
     #what;
     #hint;
     #hasher;
+    /** The source reads on the hasher's thread, which hashes as it reads. */
+    #readHashed;
     #onProgress;
     #pos = 0;
     #verified = false;
@@ -34469,6 +34506,8 @@ class BlobCursor {
         this.#expected = expected;
         this.#what = what;
         this.#hasher = createHasher(parseDigest(expected.digest).algorithm, expected.size);
+        if (source.nextVia)
+            this.#readHashed = this.#hasher.readInto;
         this.#onProgress = onProgress;
     }
     /** Bytes read (and hashed) so far. */
@@ -34497,11 +34536,14 @@ class BlobCursor {
                     await Promise.race(lent);
                 if (failure)
                     throw failure.err;
-                const chunk = await this.#source.next(end - this.#pos);
+                const via = this.#readHashed;
+                const chunk = await (via && this.#source.nextVia
+                    ? this.#source.nextVia(end - this.#pos, via)
+                    : this.#source.next(end - this.#pos));
                 if (!chunk)
                     throw new SizeMismatchError(size, this.#pos, this.#what, this.#hint);
                 this.#pos += chunk.length;
-                const hashed = this.#hasher.update(chunk);
+                const hashed = via ? undefined : this.#hasher.update(chunk);
                 // The last slab is lent only once the digest is checked.
                 if (this.#pos === size) {
                     try {
@@ -34509,7 +34551,7 @@ class BlobCursor {
                         await this.#finish();
                     }
                     catch (err) {
-                        slabs.give(chunk);
+                        giveSlab(chunk);
                         throw err;
                     }
                 }
@@ -34518,7 +34560,7 @@ class BlobCursor {
                 // The slab goes back once the hasher and the sink are done with it.
                 const p = Promise.allSettled([hashed, sent]).then(([h, s]) => {
                     lent.delete(p);
-                    slabs.give(chunk);
+                    giveSlab(chunk);
                     const rejected = [h, s].find((r) => r.status === 'rejected');
                     if (rejected)
                         failure ??= { err: rejected.reason };
@@ -34692,7 +34734,7 @@ async function readContent(src, desc, limit, what) {
         for (let c = await chunks.next(limit + 1); c; c = await chunks.next(limit + 1 - total)) {
             parts.push(Buffer.from(c));
             total += c.length;
-            slabs.give(c);
+            giveSlab(c);
             if (total > limit)
                 throw new OciError(`${what} is larger than ${limit} bytes`);
         }
@@ -35335,19 +35377,24 @@ function guardStream(stream, what) {
  * Read failures become LayoutErrors naming the file; the handle is closed with the reader.
  */
 function rangeReader(fh, offset, size, what) {
+    const readAt = async (buf, position, read) => {
+        const length = Math.min(buf.length, size - position);
+        if (length <= 0)
+            return 0;
+        try {
+            return await read(buf.subarray(0, length), offset + position);
+        }
+        catch (err) {
+            // Ours (the slab thread failed) already says what happened.
+            if (err instanceof OciError)
+                throw err;
+            throw new LayoutError(`${what}: cannot be read (${fsReason(err)})`, { cause: err });
+        }
+    };
     return {
         size,
-        async read(buf, position) {
-            const length = Math.min(buf.length, size - position);
-            if (length <= 0)
-                return 0;
-            try {
-                return (await fh.read(buf, 0, length, offset + position)).bytesRead;
-            }
-            catch (err) {
-                throw new LayoutError(`${what}: cannot be read (${fsReason(err)})`, { cause: err });
-            }
-        },
+        read: (buf, position) => readAt(buf, position, async (into, at) => (await fh.read(into, 0, into.length, at)).bytesRead),
+        readVia: (via, buf, position) => readAt(buf, position, (into, at) => via(fh.fd, at, into)),
         close: () => fh.close().catch(() => undefined)
     };
 }
@@ -36934,7 +36981,7 @@ class RawBody {
         const chunk = await this.next(Infinity);
         if (!chunk)
             return 0;
-        slabs.give(chunk);
+        giveSlab(chunk);
         return chunk.length;
     }
     fail(err) {
@@ -36943,14 +36990,14 @@ class RawBody {
         this.#error ??= err;
         this.#markFailed(err);
         if (this.#landing)
-            slabs.give(this.#landing);
+            giveSlab(this.#landing);
         this.#landing = undefined;
         this.#deliver();
     }
     /** Drops what is unread; a body not read to its end takes its connection with it. */
     async close() {
         for (const chunk of this.#ready.splice(0))
-            slabs.give(chunk);
+            giveSlab(chunk);
         if (!this.complete) {
             this.fail(netError('the body was not read to its end'));
             this.#conn.close();
@@ -36965,7 +37012,7 @@ class RawBody {
         try {
             for (let chunk = await this.next(Infinity); chunk; chunk = await this.next(Infinity)) {
                 const copy = Buffer.from(chunk);
-                slabs.give(chunk);
+                giveSlab(chunk);
                 yield copy;
             }
         }
@@ -37573,7 +37620,7 @@ async function download$1(get, what, tries) {
                 if (!chunk)
                     break; // short: the cursor's size check says so
                 skipped += chunk.length;
-                slabs.give(chunk);
+                giveSlab(chunk);
             }
         }
         catch (err) {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { writeSync } from 'node:fs';
+import { writeSync, readSync } from 'node:fs';
 import { workerData, parentPort } from 'node:worker_threads';
 
 // @ts-check
-// A slab thread (see thread.ts): hashes slabs (for hasher.ts) and writes them to files (for
-// file-writer.ts), by id, in the order asked. Plain JavaScript, type-checked (checkJs) and linted
+// A slab thread (see thread.ts): hashes slabs (for hasher.ts), reads files into them while
+// hashing (for blob-cursor.ts) and writes them to files (for file-writer.ts), by id, in the order asked. Plain JavaScript, type-checked (checkJs) and linted
 // like the rest: a worker is a file Node runs as it is, from the sources under test as from
 // dist/, where the build puts it beside the bundles.
 /** @typedef {import('./messages.js').ToSlabThread} ToSlabThread */
@@ -30,6 +30,22 @@ function write(view, fd, position) {
             throw Object.assign(new Error('the file took no bytes'), { code: 'EIO' });
         off += n;
     }
+}
+/**
+ * Reads into a view from a position until it is full or the file ends; the count read.
+ * @param {Buffer} view
+ * @param {number} fd
+ * @param {number} position
+ */
+function read(view, fd, position) {
+    let got = 0;
+    while (got < view.length) {
+        const n = readSync(fd, view, got, view.length - got, position + got);
+        if (n === 0)
+            break;
+        got += n;
+    }
+    return got;
 }
 /**
  * Does one message's work; its answer, if it has one.
@@ -58,6 +74,8 @@ function handle(m) {
     }
     /** @type {{ message: string, code?: string } | undefined} */
     let error;
+    /** @type {number | undefined} */
+    let n;
     try {
         const slab = slabs.get(m.slab);
         if (!slab)
@@ -65,14 +83,18 @@ function handle(m) {
         const view = slab.subarray(m.off, m.off + m.len);
         if (m.op === 'update')
             jobs.get(m.job)?.update(view);
-        else
+        else if (m.op === 'write')
             write(view, m.fd, m.pos);
+        else {
+            n = read(view, m.fd, m.pos);
+            jobs.get(m.job)?.update(view.subarray(0, n));
+        }
     }
     catch (err) {
         const e = /** @type {NodeJS.ErrnoException} */ (err);
         error = { message: e.message, code: e.code };
     }
-    return { op: 'done', job: m.job, error };
+    return { op: 'done', job: m.job, n, error };
 }
 // A batch is answered in one message, so a slab's hash and write cost one round trip.
 port.on('message', (/** @type {ToSlabThread[]} */ batch) => {

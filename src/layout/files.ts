@@ -94,7 +94,11 @@ export function rangeReader(
   return {
     size,
     read: (buf, position) =>
-      readAt(buf, position, async (into, at) => (await fh.read(into, 0, into.length, at)).bytesRead),
+      readAt(
+        buf,
+        position,
+        async (into, at) => (await fh.read(into, 0, into.length, at)).bytesRead
+      ),
     readVia: (via, buf, position) => readAt(buf, position, (into, at) => via(fh.fd, at, into)),
     close: () => fh.close().catch(() => undefined)
   }
