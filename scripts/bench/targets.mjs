@@ -230,15 +230,16 @@ function growthTargets(find, cases) {
     const three = find('fanout 1g.tar', 'ours → 3 registries')
     const one = find('fanout 1g.tar', 'ours → 1 registry')
     const cpu = three?.clientCpuS && one?.clientCpuS ? three.clientCpuS / one.clientCpuS : null
-    // Sending the bytes to two more registries costs at least what it costs curl: the floor.
+    // What sending to two more registries costs curl, which only sends: ours at that cost, for
+    // scale. Not a floor: ours sends for less than curl (docs/benchmark.md).
     const w3 = find('fanout 1g.tar', 'wire → 3 registries')?.clientCpuS
     const w1 = find('fanout 1g.tar', 'wire → 1 registry')?.clientCpuS
-    const floor = one?.clientCpuS && w3 && w1 ? (one.clientCpuS + w3 - w1) / one.clientCpuS : null
+    const atCurl = one?.clientCpuS && w3 && w1 ? (one.clientCpuS + w3 - w1) / one.clientCpuS : null
     atMost(
       'push 1 GiB to 3 registries: our CPU ≤ 1.3 × to 1 registry',
       cpu,
       TARGETS.fanoutCpu,
-      `CPU ${fmt(three?.clientCpuS)} s against ${fmt(one?.clientCpuS)} s; wall ${fmt(three?.medianS)} s against ${fmt(one?.medianS)} s = ${fmt(ratio(three, one))} ×; the wire's CPU ${fmt(w3)} s against ${fmt(w1)} s, so sending alone puts the floor at ${fmt(floor)} ×`
+      `CPU ${fmt(three?.clientCpuS)} s against ${fmt(one?.clientCpuS)} s; wall ${fmt(three?.medianS)} s against ${fmt(one?.medianS)} s = ${fmt(ratio(three, one))} ×; the wire's CPU ${fmt(w3)} s against ${fmt(w1)} s, ours with curl's cost of sending would be ${fmt(atCurl)} ×`
     )
   }
   // The wire's own ratio is the floor: two requests a blob, the fewest the registry takes.
