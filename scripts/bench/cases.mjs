@@ -46,8 +46,10 @@ export const CASES = [
     id: 'push',
     benches: [
       // --data-binary loads each blob into curl's memory first: slower, so not the wire's limit.
+      // `wire + sha256` is the wire with the least hashing a verifying client does beside it.
       pushBench('1g.tar', '1g-dir', [
-        { tool: 'wire --data-binary', adapter: 'wire', dataBinary: true }
+        { tool: 'wire --data-binary', adapter: 'wire', dataBinary: true },
+        { tool: 'wire + sha256', adapter: 'wire', hashToo: true }
       ]),
       pushBench('1g-dir', '1g-dir'),
       pushBench('2p.tar', '2p-dir')

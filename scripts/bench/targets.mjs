@@ -53,9 +53,10 @@ function pushFloor(find, machine) {
   const gibs = (ours?.layerMiBUploaded ?? 1024) / 1024
   const idle = Math.max(0, cores - wire.busyCores) * wire.medianS
   const floorS = wire.medianS + nodeStart + Math.max(0, hashS * gibs - idle) / cores
+  const hashing = ratio(find('push 1g.tar', 'wire + sha256'), wire)
   return {
     ratio: floorS / wire.medianS,
-    detail: `floor ${fmt(floorS / wire.medianS)} ×: the wire's ${fmt(wire.medianS)} s + node start ${fmt(nodeStart, 3)} s + sha256 of ${fmt(gibs)} GiB, ${fmt(hashS * gibs)} CPU-s, on ${cores} cores of which the wire left ${fmt(cores - wire.busyCores)} idle (median of its samples)`
+    detail: `${hashing ? `the wire with sha256 beside it: ${fmt(hashing)} ×; ` : ''}floor ${fmt(floorS / wire.medianS)} ×: the wire's ${fmt(wire.medianS)} s + node start ${fmt(nodeStart, 3)} s + sha256 of ${fmt(gibs)} GiB, ${fmt(hashS * gibs)} CPU-s, on ${cores} cores of which the wire left ${fmt(cores - wire.busyCores)} idle (median of its samples)`
   }
 }
 

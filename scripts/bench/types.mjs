@@ -29,6 +29,7 @@
  * @property {RepoName} [mountFrom] ours: `mount-from: <repository>`
  * @property {Record<string, string>} [inputs] ours: more action inputs
  * @property {boolean} [dataBinary] wire push: `--data-binary @FILE` instead of `-T FILE`
+ * @property {boolean} [hashToo] wire push: each blob also hashed beside its upload (hash-files.mjs)
  * @property {number} [registries] a push to that many registries (default 1), each checked
  *   afterwards: ours names the others in `tags` (HOST/<repository>:TAG), skopeo copies to each in
  *   turn

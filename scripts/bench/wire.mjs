@@ -9,6 +9,9 @@ import { performance } from 'node:perf_hooks'
 import { ACCEPT } from './layouts.mjs'
 import { dirBytes, runProc } from './machine.mjs'
 
+/** The least hashing a verifying client does (the `wire + sha256` row). */
+const HASH_FILES = new URL('./hash-files.mjs', import.meta.url).pathname
+
 /**
  * @import { WireBlob, WireLayout, WireManifest } from './layouts.mjs'
  * @import { Adapter, Env, ToolResult } from './types.mjs'
@@ -137,7 +140,7 @@ function putTags(base, layout) {
  * @param {string} host @param {string} repo @param {WireLayout} layout
  * @returns {Promise<ToolResult>}
  */
-async function wirePush(host, repo, layout, dataBinary = false) {
+async function wirePush(host, repo, layout, dataBinary = false, hashToo = false) {
   const started = performance.now()
   const base = `http://${host}/v2/${repo}`
   const posts = await checkedBatch(
@@ -158,6 +161,10 @@ async function wirePush(host, repo, layout, dataBinary = false) {
   // whole blob into curl's memory, and measured ~1.7x slower here: not the wire's limit.
   const body = (/** @type {WireBlob} */ b) =>
     dataBinary ? ['--data-binary', `@${b.file}`] : ['-T', b.file]
+  // `wire + sha256`: every blob hashed beside its upload, as a verifying client must.
+  const hashed = hashToo
+    ? runProc(process.execPath, [HASH_FILES, ...layout.blobs.map((b) => b.file)])
+    : undefined
   const puts = await checkedBatch(
     layout.blobs.map((b, i) => ({
       args: ['-X', 'PUT', ...body(b), '-H', 'Content-Type: application/octet-stream'].concat([
@@ -169,8 +176,10 @@ async function wirePush(host, repo, layout, dataBinary = false) {
     ['201'],
     'wire PUT blob'
   )
+  const hash = await hashed
+  if (hash && hash.code !== 0) throw new Error(`wire + sha256: ${hash.stderr.trim()}`)
   const man = await putManifests(base, layout)
-  return result(started, puts, posts.cpu + puts.cpu + man.cpu)
+  return result(started, puts, posts.cpu + puts.cpu + man.cpu + (hash?.cpu ?? 0))
 }
 
 /**
@@ -271,11 +280,11 @@ async function wirePushEach(hosts, repo, layout) {
 
 /** @type {Adapter} */
 export const wire = {
-  push: ({ dataBinary, registries }, env) => {
+  push: ({ dataBinary, hashToo, registries }, env) => {
     const layout = wireOf(env)
     if (registries && registries > 1)
       return { exec: ({ hosts, repo }) => wirePushEach(hosts.slice(0, registries), repo, layout) }
-    return { exec: ({ host, repo }) => wirePush(host, repo, layout, dataBinary) }
+    return { exec: ({ host, repo }) => wirePush(host, repo, layout, dataBinary, hashToo) }
   },
   repush: (_row, env) => {
     const layout = wireOf(env)
