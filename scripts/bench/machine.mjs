@@ -22,6 +22,7 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).s
  * @property {number} wall seconds
  * @property {number | null} rssKiB peak RSS
  * @property {number | null} cpu user+sys seconds (GNU time only)
+ * @property {number | null} [sys] the sys part of it (GNU time only)
  * @property {string} stdout the first 4 MiB or so
  * @property {string} stderr
  */
@@ -119,12 +120,14 @@ export function runProc(cmd, args, opts = {}) {
       if (poll) clearInterval(poll)
       let rssKiB = hwm || null
       let cpu = null
+      let sys = null
       if (timeFile) {
         try {
           const lines = fs.readFileSync(timeFile, 'utf8').trim().split('\n')
           const [m, u, s] = lines[lines.length - 1].trim().split(/\s+/).map(Number)
           rssKiB = m
           cpu = u + s
+          sys = s
         } catch {
           /* killed before time wrote */
         }
@@ -135,6 +138,7 @@ export function runProc(cmd, args, opts = {}) {
         wall,
         rssKiB,
         cpu,
+        sys,
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8')
       })

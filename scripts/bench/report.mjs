@@ -22,6 +22,7 @@ import { printTargets } from './targets.mjs'
  * @property {number | null} minS
  * @property {number | null} peakRssMiB
  * @property {number | null} clientCpuS
+ * @property {number | null} [clientSysCpuS] the kernel part of it (ours)
  * @property {number | null} registryCpuS
  * @property {number | null} [proxyCpuS] the delay proxies' (latency benches)
  * @property {number | null} otherCpuS
@@ -90,6 +91,7 @@ export function summarize(runs) {
       minS: minOf(ok.map((r) => r.wall)),
       peakRssMiB: maxOf(ok.map((r) => r.rssMiB)),
       clientCpuS: median(ok.map((r) => r.clientCpu)),
+      clientSysCpuS: median(ok.map((r) => r.clientSysCpu)),
       registryCpuS: median(ok.map((r) => r.registryCpu)),
       ...(rs.some((r) => r.proxyCpu !== undefined)
         ? { proxyCpuS: median(ok.map((r) => r.proxyCpu)) }

@@ -85,6 +85,7 @@ async function measure(ctx, job) {
       wall: r.wall,
       rssMiB: r.rssKiB ? r.rssKiB / 1024 : null,
       clientCpu: r.cpu ?? null,
+      clientSysCpu: r.sys ?? null,
       ...(registries > 1 ? { registries } : {}),
       registryCpu: after.cpu - before.cpu,
       ...(proxyCpu === null ? {} : { proxyCpu }),

@@ -68,6 +68,7 @@
  * @property {number} wall seconds
  * @property {number | null} rssKiB
  * @property {number | null} cpu
+ * @property {number | null} [sys] the kernel part of `cpu` (ours)
  * @property {string | null} [error]
  * @property {string | null} [digest] ours: the digest output
  * @property {Record<string, number>} [outcomes] ours: blob and manifest log lines by outcome
@@ -125,6 +126,7 @@
  * @property {number} [wall]
  * @property {number | null} [rssMiB]
  * @property {number | null} [clientCpu]
+ * @property {number | null} [clientSysCpu] the kernel part of it (ours)
  * @property {number} [registries] registries the run had (when more than one)
  * @property {number} [registryCpu] summed over the run's registries
  * @property {number | null} [proxyCpu] the delay proxies' CPU (latency benches)
