@@ -593,8 +593,8 @@ function splitTags(value) {
 var _a;
 /**
  * Work on slabs off the main thread. Large blobs are hashed (hasher.ts), read from files while
- * being hashed (blob-cursor.ts), and written to files (file-writer.ts), on worker threads that read the slabs where they lie (they are
- * SharedArrayBuffers): on two cores the hash runs beside the thread that moves the bytes, and a
+ * being hashed (blob-cursor.ts), and written to files (file-writer.ts), on worker threads that
+ * read the slabs where they lie (they are SharedArrayBuffers): on two cores the hash runs beside the thread that moves the bytes, and a
  * file gets its bytes in small synchronous writes without a thread-pool round trip for each
  * (docs/benchmark.md, "Measurements behind the constants").
  */
@@ -1050,8 +1050,8 @@ class BlobCursor {
     #what;
     #hint;
     #hasher;
-    /** The source reads on the hasher's thread, which hashes as it reads. */
-    #readHashed;
+    /** The next slab, read on the hasher's thread, which hashes as it reads (when both can). */
+    #nextHashed;
     #onProgress;
     #pos = 0;
     #verified = false;
@@ -1063,8 +1063,10 @@ class BlobCursor {
         this.#expected = expected;
         this.#what = what;
         this.#hasher = createHasher(parseDigest(expected.digest).algorithm, expected.size);
-        if (source.nextVia)
-            this.#readHashed = this.#hasher.readInto;
+        const { readInto } = this.#hasher;
+        const { nextVia } = source;
+        if (readInto && nextVia)
+            this.#nextHashed = (max) => nextVia(max, readInto);
         this.#onProgress = onProgress;
     }
     /** Bytes read (and hashed) so far. */
@@ -1093,14 +1095,12 @@ class BlobCursor {
                     await Promise.race(lent);
                 if (failure)
                     throw failure.err;
-                const via = this.#readHashed;
-                const chunk = await (via && this.#source.nextVia
-                    ? this.#source.nextVia(end - this.#pos, via)
-                    : this.#source.next(end - this.#pos));
+                const nextHashed = this.#nextHashed;
+                const chunk = await (nextHashed ?? ((max) => this.#source.next(max)))(end - this.#pos);
                 if (!chunk)
                     throw new SizeMismatchError(size, this.#pos, this.#what, this.#hint);
                 this.#pos += chunk.length;
-                const hashed = via ? undefined : this.#hasher.update(chunk);
+                const hashed = nextHashed ? undefined : this.#hasher.update(chunk);
                 // The last slab is lent only once the digest is checked.
                 if (this.#pos === size) {
                     try {

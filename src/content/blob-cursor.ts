@@ -233,8 +233,8 @@ export class BlobCursor implements ContentCursor {
   readonly #what: string
   readonly #hint?: string
   readonly #hasher: Hasher
-  /** The source reads on the hasher's thread, which hashes as it reads. */
-  readonly #readHashed?: FileRead
+  /** The next slab, read on the hasher's thread, which hashes as it reads (when both can). */
+  readonly #nextHashed?: (max: number) => Promise<Buffer | undefined>
   readonly #onProgress?: (bytes: number) => void
   #pos = 0
   #verified = false
@@ -252,7 +252,9 @@ export class BlobCursor implements ContentCursor {
     this.#expected = expected
     this.#what = what
     this.#hasher = createHasher(parseDigest(expected.digest).algorithm, expected.size)
-    if (source.nextVia) this.#readHashed = this.#hasher.readInto
+    const { readInto } = this.#hasher
+    const { nextVia } = source
+    if (readInto && nextVia) this.#nextHashed = (max) => nextVia(max, readInto)
     this.#onProgress = onProgress
   }
 
@@ -282,13 +284,11 @@ export class BlobCursor implements ContentCursor {
       while (this.#pos < end) {
         while (lent.size >= SLABS_PER_TRANSFER - 1) await Promise.race(lent)
         if (failure) throw failure.err
-        const via = this.#readHashed
-        const chunk = await (via && this.#source.nextVia
-          ? this.#source.nextVia(end - this.#pos, via)
-          : this.#source.next(end - this.#pos))
+        const nextHashed = this.#nextHashed
+        const chunk = await (nextHashed ?? ((max) => this.#source.next(max)))(end - this.#pos)
         if (!chunk) throw new SizeMismatchError(size, this.#pos, this.#what, this.#hint)
         this.#pos += chunk.length
-        const hashed = via ? undefined : this.#hasher.update(chunk)
+        const hashed = nextHashed ? undefined : this.#hasher.update(chunk)
         // The last slab is lent only once the digest is checked.
         if (this.#pos === size) {
           try {

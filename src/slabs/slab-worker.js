@@ -1,8 +1,9 @@
 // @ts-check
 // A slab thread (see thread.ts): hashes slabs (for hasher.ts), reads files into them while
-// hashing (for blob-cursor.ts) and writes them to files (for file-writer.ts), by id, in the order asked. Plain JavaScript, type-checked (checkJs) and linted
-// like the rest: a worker is a file Node runs as it is, from the sources under test as from
-// dist/, where the build puts it beside the bundles.
+// hashing (for blob-cursor.ts) and writes them to files (for file-writer.ts), by id, in the order
+// asked. Plain JavaScript, type-checked (checkJs) and linted like the rest: a worker is a file
+// Node runs as it is, from the sources under test as from dist/, where the build puts it beside
+// the bundles.
 import { createHash } from 'node:crypto'
 import { readSync, writeSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'

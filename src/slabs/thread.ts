@@ -6,8 +6,8 @@ import type { FromSlabThread, SlabThreadData, ToSlabThread } from './messages.js
 
 /**
  * Work on slabs off the main thread. Large blobs are hashed (hasher.ts), read from files while
- * being hashed (blob-cursor.ts), and written to files (file-writer.ts), on worker threads that read the slabs where they lie (they are
- * SharedArrayBuffers): on two cores the hash runs beside the thread that moves the bytes, and a
+ * being hashed (blob-cursor.ts), and written to files (file-writer.ts), on worker threads that
+ * read the slabs where they lie (they are SharedArrayBuffers): on two cores the hash runs beside the thread that moves the bytes, and a
  * file gets its bytes in small synchronous writes without a thread-pool round trip for each
  * (docs/benchmark.md, "Measurements behind the constants").
  */
