@@ -230,6 +230,20 @@ describe('Authenticator', () => {
     expect(a.learn(bearer(), 's', 'Bearer t2')).toBe(false)
   })
 
+  it('two requests refused at once with the same stale token both ask again, on their first try', async () => {
+    const t = tokenService(token('t1'), token('t2'))
+    const a = auth(t, userPass)
+    a.learn(bearer(), 's', undefined)
+    expect(await a.header('s')).toBe('Bearer t1')
+    // The first refusal drops t1; the second finds it gone, dropped by the first.
+    expect(a.learn(bearer(), 's', 'Bearer t1', true)).toBe(true)
+    expect(a.learn(bearer(), 's', 'Bearer t1', true)).toBe(true)
+    expect(await a.header('s')).toBe('Bearer t2')
+    // A request refused again after asking again does not ask a third time for a dropped token.
+    expect(a.learn(bearer(), 's', 'Bearer t2', true)).toBe(true)
+    expect(a.learn(bearer(), 's', 'Bearer t2', false)).toBe(false)
+  })
+
   it('a new realm or scheme is a new challenge', () => {
     const a = auth(tokenService(), userPass)
     a.learn(bearer(), 's', undefined)

@@ -120,9 +120,11 @@ export class Authenticator {
   /**
    * Learns from a 401. Returns true when asking again may succeed: a first challenge, a wider
    * scope, a token refreshed meanwhile, or a token that expired mid-run (fetched afresh once);
-   * false when the request was already authorised and refused.
+   * false when the request was already authorised and refused. `firstTry`: the refused request
+   * had not asked again yet, so a token another request dropped meanwhile (refused at the same
+   * time) is fetched afresh for it too.
    */
-  learn(res: HttpResponse, scope: string, sent: string | undefined): boolean {
+  learn(res: HttpResponse, scope: string, sent: string | undefined, firstTry = false): boolean {
     const ch = challengeOf(res)
     if (!ch) return false
     const changed =
@@ -140,7 +142,7 @@ export class Authenticator {
     }
     if (sent === undefined) return true
     const cached = this.#tokens.get(effective)
-    if (!cached) return false
+    if (!cached) return firstTry
     if (`Bearer ${cached.token}` !== sent) return true
     // Expired or revoked early: ask for a fresh token once.
     this.#tokens.delete(effective)

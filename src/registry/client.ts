@@ -186,7 +186,7 @@ export class RegistryClient {
       const authorization = own ? await this.auth.header(req.scope) : undefined
       const res = await this.#send(req, url, authorization)
       const retry = res.status === 401 && attempt < 2 && own
-      if (retry && this.auth.learn(res, req.scope, authorization)) {
+      if (retry && this.auth.learn(res, req.scope, authorization, attempt === 0)) {
         await drain(res)
         continue
       }
