@@ -38625,9 +38625,11 @@ class Authenticator {
     /**
      * Learns from a 401. Returns true when asking again may succeed: a first challenge, a wider
      * scope, a token refreshed meanwhile, or a token that expired mid-run (fetched afresh once);
-     * false when the request was already authorised and refused.
+     * false when the request was already authorised and refused. `firstTry`: the refused request
+     * had not asked again yet, so a token another request dropped meanwhile (refused at the same
+     * time) is fetched afresh for it too.
      */
-    learn(res, scope, sent) {
+    learn(res, scope, sent, firstTry = false) {
         const ch = challengeOf(res);
         if (!ch)
             return false;
@@ -38649,7 +38651,7 @@ class Authenticator {
             return true;
         const cached = this.#tokens.get(effective);
         if (!cached)
-            return false;
+            return firstTry;
         if (`Bearer ${cached.token}` !== sent)
             return true;
         // Expired or revoked early: ask for a fresh token once.
@@ -38905,7 +38907,7 @@ class RegistryClient {
             const authorization = own ? await this.auth.header(req.scope) : undefined;
             const res = await this.#send(req, url, authorization);
             const retry = res.status === 401 && attempt < 2 && own;
-            if (retry && this.auth.learn(res, req.scope, authorization)) {
+            if (retry && this.auth.learn(res, req.scope, authorization, attempt === 0)) {
                 await drain(res);
                 continue;
             }
